@@ -1,0 +1,394 @@
+/* eval.c - the expression evaluator: a walk over the resolved tree, three-valued. */
+#define _GNU_SOURCE
+#include "eval.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <string.h>
+
+#include "regex.h"
+
+#define EV_SCRATCH_MIN 4096
+#define EV_SCRATCH_MAX (64u * 1024 * 1024)
+
+int ev_init(struct ev_ctx *c)
+{
+	memset(c, 0, sizeof *c);
+	c->rx = rx_scratch_new();
+	c->scratch = tl_malloc(EV_SCRATCH_MIN);
+	if (!c->rx || !c->scratch) {
+		ev_fini(c);
+		return -1;
+	}
+	c->scratch_cap = EV_SCRATCH_MIN;
+	return 0;
+}
+
+void ev_fini(struct ev_ctx *c)
+{
+	rx_scratch_free(c->rx);
+	tl_free(c->scratch);
+	c->rx = NULL;
+	c->scratch = NULL;
+}
+
+void ev_reset(struct ev_ctx *c)
+{
+	if (c->scratch_want > c->scratch_cap && c->scratch_want <= EV_SCRATCH_MAX) {
+		char *n = tl_realloc(c->scratch, c->scratch_want);
+
+		if (n) {
+			c->scratch = n;
+			c->scratch_cap = c->scratch_want;
+		}
+	}
+	c->scratch_used = 0;
+	c->scratch_want = 0;
+}
+
+/* Room for n bytes of a new string, or NULL (the result is then unknown). */
+static char *scratch_take(struct ev_ctx *c, size_t n)
+{
+	char *p;
+
+	if (c->scratch_cap - c->scratch_used < n) {
+		size_t want = (c->scratch_used + n) * 2;
+
+		if (want > c->scratch_want)
+			c->scratch_want = want;
+		return NULL;
+	}
+	p = c->scratch + c->scratch_used;
+	c->scratch_used += n;
+	return p;
+}
+
+static void set_bool(struct tl_value *v, int b)
+{
+	v->type = TL_BOOL;
+	v->b = (uint8_t)(b != 0);
+}
+
+static void set_num(struct tl_value *v, double d)
+{
+	if (!isfinite(d)) {
+		v->type = TL_MISSING;
+		return;
+	}
+	v->type = TL_NUM;
+	v->num = d;
+}
+
+static int str_cmp(const struct tl_value *a, const struct tl_value *b)
+{
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->str, b->str, n);
+
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int set_has(const struct rl_set *s, const struct tl_value *v)
+{
+	size_t lo = 0, hi;
+
+	switch (v->type) {
+	case TL_BOOL:
+		return v->b ? s->has_true : s->has_false;
+	case TL_NUM:
+		hi = s->n_nums;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (s->nums[mid] < v->num)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo < s->n_nums && s->nums[lo] == v->num;
+	case TL_STR:
+		hi = s->n_strs;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (str_cmp(&s->strs[mid], v) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return lo < s->n_strs && str_cmp(&s->strs[lo], v) == 0;
+	default:
+		return 0;
+	}
+}
+
+static int in_cidr(const struct rl_cidr *net, const struct tl_value *ip)
+{
+	char buf[64];
+	uint8_t addr[16];
+	unsigned full, rest;
+
+	if (ip->len >= sizeof buf)
+		return -1;
+	memcpy(buf, ip->str, ip->len);
+	buf[ip->len] = '\0';
+	if (inet_pton(net->family == 4 ? AF_INET : AF_INET6, buf, addr) != 1)
+		return -1;
+	full = net->prefix / 8;
+	rest = net->prefix % 8;
+	if (memcmp(addr, net->addr, full) != 0)
+		return 0;
+	if (rest) {
+		uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+
+		if ((addr[full] & mask) != (net->addr[full] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* ==, != with the null rules; returns 1, 0, or -1 for unknown. */
+static int equal(const struct tl_value *a, const struct tl_value *b)
+{
+	int an = a->type == TL_MISSING || a->type == TL_NULL;
+	int bn = b->type == TL_MISSING || b->type == TL_NULL;
+
+	if (an || bn) {
+		/* comparing with null tests for absence; a missing field otherwise is unknown */
+		if ((an && a->type == TL_NULL) || (bn && b->type == TL_NULL))
+			return an && bn;
+		return -1;
+	}
+	if (a->type != b->type)
+		return -1;
+	switch (a->type) {
+	case TL_BOOL: return a->b == b->b;
+	case TL_NUM: return a->num == b->num;
+	case TL_STR: return str_cmp(a, b) == 0;
+	default: return -1; /* arrays and objects compare with null only */
+	}
+}
+
+/* Unicode-unaware case mapping of ASCII letters; other bytes are copied. */
+static void map_case(const struct tl_value *in, struct ev_ctx *c, struct tl_value *out, int up)
+{
+	char *p = scratch_take(c, in->len);
+	uint32_t i;
+
+	if (!p && in->len) {
+		out->type = TL_MISSING;
+		return;
+	}
+	for (i = 0; i < in->len; i++) {
+		char ch = in->str[i];
+
+		if (up && ch >= 'a' && ch <= 'z')
+			ch = (char)(ch - 32);
+		else if (!up && ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch + 32);
+		p[i] = ch;
+	}
+	out->type = TL_STR;
+	out->str = p ? p : "";
+	out->len = in->len;
+}
+
+static void eval_func(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
+{
+	struct tl_value a;
+
+	out->type = TL_MISSING;
+	switch (n->fn) {
+	case RL_FN_EXISTS:
+		set_bool(out, c->slots[n->kids[0]->slot].type != TL_MISSING);
+		return;
+	case RL_FN_TIME:
+		set_num(out, (double)c->time_us / 1e6);
+		return;
+	default:
+		break;
+	}
+	ev_eval(n->kids[0], c, &a);
+	switch (n->fn) {
+	case RL_FN_LOWER: case RL_FN_UPPER:
+		if (a.type == TL_STR)
+			map_case(&a, c, out, n->fn == RL_FN_UPPER);
+		return;
+	case RL_FN_LEN:
+		if (a.type == TL_STR) {
+			uint32_t i, chars = 0;
+
+			for (i = 0; i < a.len; i++)
+				chars += ((unsigned char)a.str[i] & 0xC0) != 0x80;
+			set_num(out, chars);
+		}
+		return;
+	case RL_FN_ABS:
+		if (a.type == TL_NUM)
+			set_num(out, fabs(a.num));
+		return;
+	case RL_FN_CIDR:
+		if (a.type == TL_STR) {
+			int r = in_cidr(n->ref, &a);
+
+			if (r >= 0)
+				set_bool(out, r);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+static int truth(const struct tl_value *v)
+{
+	/* 1 true, 0 false, -1 unknown */
+	if (v->type != TL_BOOL)
+		return -1;
+	return v->b;
+}
+
+void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
+{
+	struct tl_value a, b;
+	int t;
+
+	switch (n->kind) {
+	case EX_LIT:
+		*out = n->val;
+		return;
+	case EX_FIELD:
+		*out = c->slots[n->slot];
+		return;
+	case EX_AGG:
+		*out = c->aggs[n->slot];
+		return;
+	case EX_FUNC:
+		eval_func(n, c, out);
+		return;
+	case EX_NOT:
+		ev_eval(n->kids[0], c, &a);
+		t = truth(&a);
+		if (t < 0)
+			out->type = TL_MISSING;
+		else
+			set_bool(out, !t);
+		return;
+	case EX_NEG:
+		ev_eval(n->kids[0], c, &a);
+		if (a.type == TL_NUM)
+			set_num(out, -a.num);
+		else
+			out->type = TL_MISSING;
+		return;
+	case EX_AND: case EX_OR: {
+		int stop = n->kind == EX_OR; /* the value that decides alone */
+		int ta, tb;
+
+		ev_eval(n->kids[0], c, &a);
+		ta = truth(&a);
+		if (ta == stop) {
+			set_bool(out, stop);
+			return;
+		}
+		ev_eval(n->kids[1], c, &b);
+		tb = truth(&b);
+		if (tb == stop)
+			set_bool(out, stop);
+		else if (ta < 0 || tb < 0)
+			out->type = TL_MISSING;
+		else
+			set_bool(out, !stop);
+		return;
+	}
+	case EX_IN: case EX_NOT_IN:
+		ev_eval(n->kids[0], c, &a);
+		if (a.type == TL_MISSING || a.type == TL_NULL || a.type == TL_ARR ||
+		    a.type == TL_OBJ) {
+			out->type = TL_MISSING;
+			return;
+		}
+		t = set_has(n->kids[1]->ref, &a);
+		set_bool(out, n->kind == EX_IN ? t : !t);
+		return;
+	case EX_REGEX:
+		ev_eval(n->kids[0], c, &a);
+		if (a.type != TL_STR) {
+			out->type = TL_MISSING;
+			return;
+		}
+		t = rx_match(n->ref, a.str, a.len, c->rx);
+		if (t < 0) {
+			c->n_regex_limit++;
+			out->type = TL_MISSING;
+		} else {
+			set_bool(out, t);
+		}
+		return;
+	default:
+		break;
+	}
+	/* binary operators on values */
+	ev_eval(n->kids[0], c, &a);
+	ev_eval(n->kids[1], c, &b);
+	out->type = TL_MISSING;
+	switch (n->kind) {
+	case EX_EQ: case EX_NE:
+		t = equal(&a, &b);
+		if (t >= 0)
+			set_bool(out, n->kind == EX_EQ ? t : !t);
+		return;
+	case EX_LT: case EX_LE: case EX_GT: case EX_GE:
+		if (a.type == TL_NUM && b.type == TL_NUM)
+			t = a.num < b.num ? -1 : a.num > b.num ? 1 : 0;
+		else if (a.type == TL_STR && b.type == TL_STR)
+			t = str_cmp(&a, &b);
+		else
+			return;
+		set_bool(out, n->kind == EX_LT ? t < 0 : n->kind == EX_LE ? t <= 0 :
+			      n->kind == EX_GT ? t > 0 : t >= 0);
+		return;
+	case EX_CONTAINS: case EX_STARTSWITH: case EX_ENDSWITH:
+		if (a.type != TL_STR || b.type != TL_STR)
+			return;
+		if (b.len > a.len) {
+			set_bool(out, 0);
+		} else if (n->kind == EX_STARTSWITH) {
+			set_bool(out, memcmp(a.str, b.str, b.len) == 0);
+		} else if (n->kind == EX_ENDSWITH) {
+			set_bool(out, memcmp(a.str + a.len - b.len, b.str, b.len) == 0);
+		} else {
+			set_bool(out, b.len == 0 || memmem(a.str, a.len, b.str, b.len) != NULL);
+		}
+		return;
+	default:
+		break;
+	}
+	if (a.type != TL_NUM || b.type != TL_NUM)
+		return;
+	switch (n->kind) {
+	case EX_ADD: set_num(out, a.num + b.num); return;
+	case EX_SUB: set_num(out, a.num - b.num); return;
+	case EX_MUL: set_num(out, a.num * b.num); return;
+	case EX_DIV:
+		if (b.num != 0)
+			set_num(out, a.num / b.num);
+		return;
+	case EX_MOD:
+		if (b.num != 0)
+			set_num(out, fmod(a.num, b.num));
+		return;
+	default:
+		return;
+	}
+}
+
+int ev_holds(const struct ex_node *n, struct ev_ctx *c)
+{
+	struct tl_value v;
+
+	ev_reset(c);
+	ev_eval(n, c, &v);
+	return v.type == TL_BOOL && v.b;
+}

@@ -1,0 +1,44 @@
+/* eval.h - evaluation of compiled expressions over one event.
+ *
+ * Pipeline position: engine. Expressions are the resolved trees of rules/ruleset.h; evaluation
+ * never allocates on the hot path: strings made by lower()/upper() go to the context's scratch,
+ * which is reset per top-level evaluation and grows only between evaluations.
+ *
+ * Three-valued logic: TL_MISSING is "unknown". A comparison with a missing field, a null or a
+ * value of the wrong type is unknown; `f == null` is true when f is missing or null; `!unknown`
+ * is unknown; a condition holds only when it is true.
+ */
+#ifndef TL_EVAL_H
+#define TL_EVAL_H
+
+#include <stdint.h>
+
+#include "ruleset.h"
+
+struct rx_scratch;
+
+struct ev_ctx {
+	const struct tl_value *slots;  /* the event's fields, by decoder slot */
+	int64_t time_us;               /* the event's time */
+	const struct tl_value *aggs;   /* threshold: aggregate values, by EX_AGG slot */
+	struct rx_scratch *rx;
+	uint64_t n_regex_limit;        /* matches that hit the PCRE2 limits (counted) */
+	char *scratch;                 /* strings made during one evaluation */
+	size_t scratch_cap, scratch_used, scratch_want;
+};
+
+/* Prepares a context; 0 or -1 (allocation). */
+int ev_init(struct ev_ctx *c);
+void ev_fini(struct ev_ctx *c);
+
+/* Starts a top-level evaluation: forgets strings of the previous one (growing the scratch if
+ * the previous evaluation ran out of it). */
+void ev_reset(struct ev_ctx *c);
+
+/* Evaluates n into *out. Strings in *out may point into the event or the scratch. */
+void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out);
+
+/* 1 when the condition n is true; 0 when false or unknown. Resets the scratch. */
+int ev_holds(const struct ex_node *n, struct ev_ctx *c);
+
+#endif

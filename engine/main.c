@@ -1,0 +1,491 @@
+/* main.c - the tripline command line; not part of the library.
+ *
+ *   tripline [OPTIONS] -r RULES [FILE...]   run; no FILE or '-' reads stdin
+ *   tripline check RULES...                 validate, one summary line per file
+ *
+ * Output is block-buffered into a pipe or file, line-buffered on a terminal, flushed per alert
+ * with --line-buffered and whenever reading would block. SIGPIPE keeps its default action so
+ * that `tripline ... | head -1` ends quietly; SIGINT and SIGTERM only set a flag that the loop
+ * checks between lines. Exit codes: 0 ok, 1 no alert (-e, -q), 2 usage or I/O error,
+ * 3 rule error, 4 malformed input under --strict, 128+N after signal N.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "reader.h"
+#include "ruleset.h"
+#include "tripline.h"
+
+#define EXIT_NO_ALERT 1
+#define EXIT_USAGE 2
+#define EXIT_RULES 3
+#define EXIT_STRICT 4
+#define MAX_SHOWN 10
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+struct cli {
+	const char **rules;
+	size_t n_rules;
+	const char *output;
+	const char *rejects_path;
+	int line_buffered, passthrough, strict, stats, exit_status, quiet;
+	size_t max_line;
+	uint64_t max_keys;
+	FILE *out;
+	FILE *rejects;
+	uint64_t n_alerts;
+	uint64_t n_problems; /* malformed and late lines */
+	uint64_t n_too_long;
+	int write_failed;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: tripline [OPTIONS] -r RULES [FILE...]   run rules over NDJSON events\n"
+	      "       tripline check RULES...                 validate rule files\n"
+	      "\n"
+	      "Reads one JSON event per line from the FILEs (or stdin, also as '-') and writes\n"
+	      "one JSON alert per line to stdout.\n"
+	      "\n"
+	      "options:\n"
+	      "  -r, --rules FILE      rule file (repeatable; rule ids stay unique across files)\n"
+	      "  -o, --output FILE     write alerts to FILE instead of stdout\n"
+	      "      --line-buffered   flush after every alert\n"
+	      "      --passthrough     copy every input event to the output, alerts after it\n"
+	      "      --strict          stop at the first malformed line (exit 4)\n"
+	      "      --rejects FILE    write malformed and late lines to FILE, verbatim\n"
+	      "      --max-line N      longest accepted line in bytes (K, M, G suffixes;\n"
+	      "                        default 1M); longer lines are malformed\n"
+	      "      --max-keys N      keep at most N key states; the oldest are evicted\n"
+	      "      --stats           print a JSON summary on stderr at exit\n"
+	      "  -e, --exit-status     exit 1 when no alert fired\n"
+	      "  -q, --quiet           write no alerts; stop at the first one; exit 0 if one\n"
+	      "                        fired, else 1\n"
+	      "  -h, --help            this help\n"
+	      "  -V, --version         print the version\n"
+	      "\n"
+	      "exit status: 0 ok, 1 no alert (-e, -q), 2 usage or I/O error, 3 rule error,\n"
+	      "4 malformed input with --strict, 128+N on signal N\n",
+	      f);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mult = 1;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		mult = 1024;
+	else if (*end == 'm' || *end == 'M')
+		mult = 1024 * 1024;
+	else if (*end == 'g' || *end == 'G')
+		mult = 1024ull * 1024 * 1024;
+	else if (*end)
+		return -1;
+	if (*end && end[1])
+		return -1;
+	if (v > UINT64_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static void fail_write(struct cli *c)
+{
+	if (!c->write_failed)
+		fprintf(stderr, "tripline: error writing %s: %s\n",
+			c->output ? c->output : "output", strerror(errno));
+	c->write_failed = 1;
+}
+
+static void emit(void *ctx, const char *line, size_t len, int is_alert)
+{
+	struct cli *c = ctx;
+
+	if (is_alert)
+		c->n_alerts++;
+	if (c->quiet || c->write_failed)
+		return;
+	if (fwrite(line, 1, len, c->out) != len) {
+		fail_write(c);
+		return;
+	}
+	if (c->line_buffered && fflush(c->out))
+		fail_write(c);
+}
+
+static void flush_output(void *ctx)
+{
+	struct cli *c = ctx;
+
+	if (!c->write_failed && fflush(c->out))
+		fail_write(c);
+}
+
+static void overflow_to_rejects(void *ctx, const char *chunk, size_t len)
+{
+	struct cli *c = ctx;
+
+	if (c->rejects)
+		fwrite(chunk, 1, len, c->rejects);
+}
+
+static void problem(struct cli *c, const char *name, uint64_t lineno, const char *reason)
+{
+	if (++c->n_problems <= MAX_SHOWN)
+		fprintf(stderr, "tripline: %s:%llu: %s\n", name, (unsigned long long)lineno, reason);
+}
+
+static void reject(struct cli *c, const char *line, size_t len, int head_only)
+{
+	if (!c->rejects)
+		return;
+	fwrite(line, 1, len, c->rejects);
+	if (!head_only)
+		fputc('\n', c->rejects);
+}
+
+static int is_blank(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Reads one input. Returns 0, EXIT_USAGE on an I/O error, EXIT_STRICT, or -1 to stop. */
+static int run_input(struct cli *c, struct tl_engine *e, const char *path)
+{
+	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	struct rd_hooks hooks = { flush_output, overflow_to_rejects, c, &got_signal };
+	struct rd_reader *rd;
+	struct rd_line ln;
+	enum rd_status st;
+	char reason[512];
+	int fd = 0, rc = 0;
+
+	if (strcmp(path, "-") != 0) {
+		fd = open(path, O_RDONLY);
+		if (fd < 0) {
+			fprintf(stderr, "tripline: %s: %s\n", path, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	rd = rd_open_fd(fd, c->max_line, &hooks);
+	if (!rd) {
+		fprintf(stderr, "tripline: out of memory\n");
+		if (fd)
+			close(fd);
+		return EXIT_USAGE;
+	}
+	while ((st = rd_next(rd, &ln)) == RD_LINE) {
+		enum tl_feed f;
+
+		if (got_signal || c->write_failed || (c->quiet && c->n_alerts)) {
+			rc = -1;
+			break;
+		}
+		if (ln.too_long) {
+			snprintf(reason, sizeof reason,
+				 "line is longer than %zu bytes (--max-line)", c->max_line);
+			problem(c, name, ln.lineno, reason);
+			c->n_too_long++;
+			if (c->rejects)
+				fputc('\n', c->rejects);
+			if (c->strict) {
+				rc = EXIT_STRICT;
+				break;
+			}
+			continue;
+		}
+		if (is_blank(ln.text, ln.len))
+			continue;
+		f = tl_engine_feed(e, ln.text, ln.len, reason, sizeof reason);
+		if (f == TL_FEED_OK)
+			continue;
+		if (f == TL_FEED_NOMEM) {
+			fprintf(stderr, "tripline: %s:%llu: out of memory\n", name,
+				(unsigned long long)ln.lineno);
+			rc = EXIT_USAGE;
+			break;
+		}
+		problem(c, name, ln.lineno, reason);
+		reject(c, ln.text, ln.len, 0);
+		if (f == TL_FEED_MALFORMED && c->strict) {
+			rc = EXIT_STRICT;
+			break;
+		}
+	}
+	if (st == RD_ERROR) {
+		fprintf(stderr, "tripline: %s: read error: %s\n", name, strerror(errno));
+		rc = EXIT_USAGE;
+	} else if (st == RD_STOPPED) {
+		rc = -1;
+	}
+	rd_close(rd);
+	if (fd)
+		close(fd);
+	return rc;
+}
+
+static void print_stats(const struct cli *c, const struct rl_ruleset *rs,
+			const struct tl_engine *e)
+{
+	struct tl_stats st;
+	struct rusage ru;
+	size_t i;
+
+	tl_engine_stats(e, &st);
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(stderr,
+		"{\"events_read\":%llu,\"processed\":%llu,\"malformed\":%llu,\"late\":%llu,"
+		"\"buffered\":%llu,\"alerts\":%llu,\"alerts_by_rule\":{",
+		(unsigned long long)(st.events_in + c->n_too_long), (unsigned long long)st.processed,
+		(unsigned long long)(st.malformed + c->n_too_long), (unsigned long long)st.late,
+		(unsigned long long)st.buffered, (unsigned long long)st.alerts);
+	for (i = 0; i < rs->n_rules; i++)
+		fprintf(stderr, "%s\"%s\":%llu", i ? "," : "", rs->rules[i].id,
+			(unsigned long long)st.rules[i].alerts);
+	fprintf(stderr, "},\"suppressed_by_rule\":{");
+	for (i = 0; i < rs->n_rules; i++)
+		fprintf(stderr, "%s\"%s\":%llu", i ? "," : "", rs->rules[i].id,
+			(unsigned long long)st.rules[i].suppressed);
+	fprintf(stderr,
+		"},\"keys\":%llu,\"peak_keys\":%llu,\"evicted_keys\":%llu,\"runs\":0,"
+		"\"peak_buffered\":%llu,\"regex_limit_hits\":%llu,\"peak_rss_bytes\":%llu}\n",
+		(unsigned long long)st.keys, (unsigned long long)st.peak_keys,
+		(unsigned long long)st.evicted_keys, (unsigned long long)st.peak_buffered,
+		(unsigned long long)st.regex_limit, (unsigned long long)ru.ru_maxrss * 1024);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	struct dg_sink sink = { stderr, 0 };
+	int i, bad = 0;
+
+	if (argc < 1) {
+		fprintf(stderr, "usage: tripline check RULES...\n");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < argc; i++) {
+		const char *p = argv[i];
+		struct rl_ruleset *rs = rl_load(&p, 1, &sink);
+		size_t j, n_f = 0, n_t = 0;
+
+		if (!rs) {
+			bad = 1;
+			continue;
+		}
+		for (j = 0; j < rs->n_rules; j++)
+			rs->rules[j].kind == RL_FILTER ? n_f++ : n_t++;
+		printf("%s: ok: %zu rule%s (%zu filter%s, %zu threshold%s), %zu list%s, %zu macro%s, %zu test%s\n",
+		       p, rs->n_rules, rs->n_rules == 1 ? "" : "s", n_f, n_f == 1 ? "" : "s", n_t,
+		       n_t == 1 ? "" : "s", rs->n_lists, rs->n_lists == 1 ? "" : "s",
+		       rs->n_macros, rs->n_macros == 1 ? "" : "s", rs->n_tests,
+		       rs->n_tests == 1 ? "" : "s");
+		rl_free(rs);
+	}
+	if (!bad && argc > 1) {
+		/* the files must also hold together: unique ids, one time setting */
+		struct rl_ruleset *rs = rl_load((const char *const *)argv, (size_t)argc, &sink);
+
+		if (!rs)
+			bad = 1;
+		rl_free(rs);
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "tripline: error writing output: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	return bad ? EXIT_RULES : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rules", required_argument, NULL, 'r' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "line-buffered", no_argument, NULL, 'L' },
+		{ "passthrough", no_argument, NULL, 'P' },
+		{ "strict", no_argument, NULL, 'S' },
+		{ "rejects", required_argument, NULL, 'R' },
+		{ "max-line", required_argument, NULL, 'M' },
+		{ "max-keys", required_argument, NULL, 'K' },
+		{ "stats", no_argument, NULL, 's' },
+		{ "exit-status", no_argument, NULL, 'e' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli c = { .max_line = 1024 * 1024 };
+	struct dg_sink sink = { stderr, 0 };
+	struct tl_engine_opts eo = { 0 };
+	struct rl_ruleset *rs;
+	struct tl_engine *e;
+	struct sigaction sa;
+	int opt, rc = 0, i;
+	uint64_t v;
+
+	signal(SIGPIPE, SIG_DFL);
+	if (argc > 1 && strcmp(argv[1], "check") == 0)
+		return cmd_check(argc - 2, argv + 2);
+	if (argc > 1 && (strcmp(argv[1], "explain") == 0 || strcmp(argv[1], "test") == 0)) {
+		fprintf(stderr, "tripline: '%s' is not available in this version yet\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	c.rules = calloc((size_t)argc, sizeof *c.rules);
+	if (!c.rules)
+		return EXIT_USAGE;
+	while ((opt = getopt_long(argc, argv, "r:o:eqhV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r': c.rules[c.n_rules++] = optarg; break;
+		case 'o': c.output = optarg; break;
+		case 'L': c.line_buffered = 1; break;
+		case 'P': c.passthrough = 1; break;
+		case 'S': c.strict = 1; break;
+		case 'R': c.rejects_path = optarg; break;
+		case 's': c.stats = 1; break;
+		case 'e': c.exit_status = 1; break;
+		case 'q': c.quiet = 1; break;
+		case 'M':
+			if (parse_size(optarg, &v) || v == 0 || v > SIZE_MAX / 2) {
+				fprintf(stderr, "tripline: --max-line needs a size in bytes such as 65536 or 4M, not '%s'\n", optarg);
+				free(c.rules);
+				return EXIT_USAGE;
+			}
+			c.max_line = (size_t)v;
+			break;
+		case 'K':
+			if (parse_size(optarg, &v) || v == 0) {
+				fprintf(stderr, "tripline: --max-keys needs a positive number, not '%s'\n", optarg);
+				free(c.rules);
+				return EXIT_USAGE;
+			}
+			c.max_keys = v;
+			break;
+		case 'h':
+			usage(stdout);
+			free(c.rules);
+			return fflush(stdout) ? EXIT_USAGE : 0;
+		case 'V':
+			printf("tripline %s\n", TRIPLINE_VERSION);
+			free(c.rules);
+			return fflush(stdout) ? EXIT_USAGE : 0;
+		default:
+			fprintf(stderr, "Try 'tripline --help' for more information.\n");
+			free(c.rules);
+			return EXIT_USAGE;
+		}
+	}
+	if (!c.n_rules) {
+		fprintf(stderr, "tripline: no rules: give -r RULES (see tripline --help)\n");
+		free(c.rules);
+		return EXIT_USAGE;
+	}
+	rs = rl_load(c.rules, c.n_rules, &sink);
+	if (!rs) {
+		free(c.rules);
+		return EXIT_RULES;
+	}
+	c.out = stdout;
+	if (c.output && !(c.out = fopen(c.output, "w"))) {
+		fprintf(stderr, "tripline: %s: %s\n", c.output, strerror(errno));
+		rc = EXIT_USAGE;
+		goto out_rules;
+	}
+	if (c.rejects_path && !(c.rejects = fopen(c.rejects_path, "w"))) {
+		fprintf(stderr, "tripline: %s: %s\n", c.rejects_path, strerror(errno));
+		rc = EXIT_USAGE;
+		goto out_output;
+	}
+	if (isatty(fileno(c.out)))
+		c.line_buffered = 1;
+	else
+		setvbuf(c.out, NULL, _IOFBF, 1 << 16);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: a blocked read returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+
+	eo.passthrough = c.passthrough;
+	eo.max_keys = c.max_keys;
+	eo.emit = emit;
+	eo.ctx = &c;
+	e = tl_engine_new(rs, &eo);
+	if (!e) {
+		fprintf(stderr, "tripline: out of memory\n");
+		rc = EXIT_USAGE;
+		goto out_rejects;
+	}
+	if (optind >= argc) {
+		rc = run_input(&c, e, "-");
+	} else {
+		for (i = optind; i < argc; i++) {
+			int r = run_input(&c, e, argv[i]);
+
+			if (r == EXIT_USAGE) {
+				rc = EXIT_USAGE; /* go on with the other files, as grep does */
+				continue;
+			}
+			if (r) {
+				rc = r;
+				break;
+			}
+		}
+	}
+	if (rc != EXIT_STRICT)
+		tl_engine_finish(e); /* end of input (or a stop): held events are processed */
+	if (c.n_problems > MAX_SHOWN)
+		fprintf(stderr, "tripline: %llu more malformed or late lines not shown (%llu in all)\n",
+			(unsigned long long)(c.n_problems - MAX_SHOWN),
+			(unsigned long long)c.n_problems);
+	if (c.stats)
+		print_stats(&c, rs, e);
+	tl_engine_free(e);
+	if (rc < 0)
+		rc = 0;
+out_rejects:
+	if (c.rejects && fclose(c.rejects)) {
+		fprintf(stderr, "tripline: %s: %s\n", c.rejects_path, strerror(errno));
+		rc = EXIT_USAGE;
+	}
+out_output:
+	if ((fflush(c.out) || ferror(c.out)) && !c.write_failed)
+		fail_write(&c);
+	if (fclose(c.out) && !c.write_failed)
+		fail_write(&c);
+	if (c.write_failed)
+		rc = EXIT_USAGE;
+out_rules:
+	rl_free(rs);
+	free(c.rules);
+	if (got_signal)
+		return 128 + got_signal;
+	if (rc == 0 && (c.exit_status || c.quiet) && c.n_alerts == 0)
+		return EXIT_NO_ALERT;
+	return rc;
+}

@@ -1,0 +1,1463 @@
+/* load.c - rule files -> compiled rule set: schema, names, types.
+ *
+ * Pipeline position: rules. For each file: read it (16 MiB at most), build the YAML tree
+ * (parser/yaml_load), walk it against the schema of SPEC section 2, parse every expression
+ * (parser/expr), resolve names in place (macros are re-parsed at each use so that they are
+ * checked in the context of the rule that uses them; fields become decoder slots; lists become
+ * sets; regexes are compiled once) and check types between literals. Every error of a file is
+ * reported; any error anywhere means no rule set at all.
+ */
+#define _GNU_SOURCE
+#include "ruleset.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regex.h"
+#include "yaml_load.h"
+
+#define RL_MAX_FILE (16u * 1024 * 1024)
+#define RL_MAX_MACRO_DEPTH 32
+
+const char *const rl_agg_names[RL_N_AGGS] = {
+#define RL_AGG_NAME(id, name) name,
+	RL_AGGS(RL_AGG_NAME)
+#undef RL_AGG_NAME
+};
+
+static const struct {
+	const char *name;
+	int lo, hi;
+} rl_funcs[RL_N_FUNCS] = {
+#define RL_FN_ROW(id, name, lo, hi) { name, lo, hi },
+	RL_FUNCS(RL_FN_ROW)
+#undef RL_FN_ROW
+};
+
+/* Static types of expressions, for the checks between literals. */
+enum st { ST_ANY, ST_BOOL, ST_NUM, ST_STR, ST_NULL, ST_LIST, ST_ERR };
+
+static const char *st_name(enum st t)
+{
+	switch (t) {
+	case ST_BOOL: return "a boolean";
+	case ST_NUM: return "a number";
+	case ST_STR: return "a string";
+	case ST_NULL: return "null";
+	case ST_LIST: return "a list";
+	default: return "a value";
+	}
+}
+
+/* Where an expression stands decides what it may use. */
+enum ctx_kind { CX_EVENT, CX_WINDOW };
+
+struct named {
+	const char *name;
+	const struct yl_node *node; /* lists: the sequence; macros: the scalar */
+	struct rl_set *set;         /* lists, built on first use */
+};
+
+/* State of loading one file. */
+struct file_ld {
+	struct rl_ruleset *rs;
+	struct dg_source *src;
+	struct dg_sink *sink;
+	struct arena *tmp;      /* YAML tree and other parse-time data */
+	struct named *lists;
+	size_t n_lists;
+	struct named *macros;
+	size_t n_macros;
+	const char *macro_stack[RL_MAX_MACRO_DEPTH];
+	size_t macro_depth;
+	/* the rule being compiled */
+	struct rl_rule *rule;
+	enum ctx_kind cx;
+	struct rl_agg *aggs;
+	size_t n_aggs, cap_aggs;
+};
+
+/* Maps an offset in a scalar's value to an offset in the file. Exact when the value is the
+ * source text itself (plain one-line scalars, quoted ones without escapes); otherwise the
+ * scalar's start. */
+static size_t scalar_off(const struct file_ld *ld, const struct yl_node *n, size_t off)
+{
+	size_t start = n->off;
+
+	if (n->style == YL_SINGLE || n->style == YL_DOUBLE)
+		start++;
+	if (start + n->len <= ld->src->len && memcmp(ld->src->text + start, n->str, n->len) == 0 &&
+	    off <= n->len)
+		return start + off;
+	return n->off;
+}
+
+static int is_ident(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static void oom(struct file_ld *ld, size_t off)
+{
+	dg_error(ld->sink, ld->src, off, 0, "out of memory");
+}
+
+static const char *kind_text(const struct yl_node *n)
+{
+	if (n->kind == YL_MAP)
+		return "a mapping";
+	if (n->kind == YL_SEQ)
+		return "a list";
+	return "a scalar";
+}
+
+/* A scalar that must be a string (any YAML scalar text is accepted as text). */
+static const char *want_text(struct file_ld *ld, const struct yl_node *n, const char *what)
+{
+	if (n->kind != YL_SCALAR) {
+		dg_error(ld->sink, ld->src, n->off, 1, "%s must be text, not %s", what,
+			 kind_text(n));
+		return NULL;
+	}
+	return n->str;
+}
+
+static int want_duration(struct file_ld *ld, const struct yl_node *n, const char *what,
+			 int64_t *us)
+{
+	const char *err;
+
+	if (n->kind != YL_SCALAR) {
+		dg_error(ld->sink, ld->src, n->off, 1, "%s must be a duration such as 30s, 5m or 1h30m",
+			 what);
+		return -1;
+	}
+	if (tf_parse_duration(n->str, n->len, us, &err)) {
+		dg_error(ld->sink, ld->src, n->off, n->end - n->off, "%s: %s", what, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reports every key of map not in allowed[]. */
+static int check_keys(struct file_ld *ld, const struct yl_node *map, const char *const *allowed,
+		      const char *where)
+{
+	size_t i, j;
+	int bad = 0;
+
+	for (i = 0; i < map->n_items; i += 2) {
+		const struct yl_node *k = map->items[i];
+
+		for (j = 0; allowed[j]; j++)
+			if (strcmp(k->str, allowed[j]) == 0)
+				break;
+		if (!allowed[j]) {
+			dg_error(ld->sink, ld->src, k->off, k->len, "unknown key '%s' in %s",
+				 k->str, where);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/* ---- expressions: names and types ---- */
+
+static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n);
+
+static void ex_fail(struct file_ld *ld, const struct yl_node *sc, const struct ex_node *n,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void ex_fail(struct file_ld *ld, const struct yl_node *sc, const struct ex_node *n,
+		    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	dg_error(ld->sink, ld->src, scalar_off(ld, sc, n->off), n->len, "%s", msg);
+}
+
+static struct named *find_named(struct named *v, size_t n, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(v[i].name) == len && memcmp(v[i].name, name, len) == 0)
+			return &v[i];
+	return NULL;
+}
+
+static int cmp_num(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	const struct tl_value *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->str, y->str, n);
+
+	if (c)
+		return c;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Builds a set from literal values. */
+static struct rl_set *make_set(struct file_ld *ld, const struct tl_value *vals, size_t n)
+{
+	struct rl_set *s = arena_alloc(&ld->rs->arena, sizeof *s);
+	size_t i;
+
+	if (!s)
+		return NULL;
+	s->nums = arena_alloc(&ld->rs->arena, (n + 1) * sizeof *s->nums);
+	s->strs = arena_alloc(&ld->rs->arena, (n + 1) * sizeof *s->strs);
+	if (!s->nums || !s->strs)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (vals[i].type == TL_NUM)
+			s->nums[s->n_nums++] = vals[i].num;
+		else if (vals[i].type == TL_STR)
+			s->strs[s->n_strs++] = vals[i];
+		else if (vals[i].type == TL_BOOL && vals[i].b)
+			s->has_true = 1;
+		else if (vals[i].type == TL_BOOL)
+			s->has_false = 1;
+	}
+	qsort(s->nums, s->n_nums, sizeof *s->nums, cmp_num);
+	qsort(s->strs, s->n_strs, sizeof *s->strs, cmp_str);
+	return s;
+}
+
+/* The set of a named list, built from its YAML sequence on first use. */
+static struct rl_set *list_set(struct file_ld *ld, struct named *l)
+{
+	const struct yl_node *seq = l->node;
+	struct tl_value *vals;
+	size_t i;
+
+	if (l->set)
+		return l->set;
+	vals = arena_alloc(ld->tmp, (seq->n_items + 1) * sizeof *vals);
+	if (!vals)
+		return NULL;
+	for (i = 0; i < seq->n_items; i++) {
+		const struct yl_node *it = seq->items[i];
+		double d;
+		int b;
+
+		if (yl_get_number(it, &d)) {
+			vals[i].type = TL_NUM;
+			vals[i].num = d;
+		} else if (yl_get_bool(it, &b)) {
+			vals[i].type = TL_BOOL;
+			vals[i].b = (uint8_t)b;
+		} else {
+			vals[i].type = TL_STR;
+			vals[i].str = arena_strndup(&ld->rs->arena, it->str, it->len);
+			vals[i].len = (uint32_t)it->len;
+			if (!vals[i].str)
+				return NULL;
+		}
+	}
+	l->set = make_set(ld, vals, seq->n_items);
+	return l->set;
+}
+
+static int add_field(struct file_ld *ld, const char *const *segs, const size_t *lens, size_t n,
+		     uint32_t *slot)
+{
+	int s = jd_fields_add(ld->rs->fields, segs, lens, n);
+
+	if (s < 0)
+		return -1;
+	*slot = (uint32_t)s;
+	return 0;
+}
+
+static enum st resolve_in(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
+{
+	struct ex_node *r = n->kids[1];
+	struct rl_set *set = NULL;
+	enum st lt = resolve(ld, sc, n->kids[0]);
+
+	if (r->kind == EX_LIST) {
+		struct tl_value *vals = arena_alloc(ld->tmp, (r->n_kids + 1) * sizeof *vals);
+		size_t i;
+
+		if (!vals) {
+			oom(ld, sc->off);
+			return ST_ERR;
+		}
+		for (i = 0; i < r->n_kids; i++) {
+			if (r->kids[i]->kind != EX_LIT || r->kids[i]->val.type == TL_NULL) {
+				ex_fail(ld, sc, r->kids[i],
+					"a list after 'in' holds strings, numbers or booleans");
+				return ST_ERR;
+			}
+			vals[i] = r->kids[i]->val;
+		}
+		set = make_set(ld, vals, r->n_kids);
+	} else if (r->kind == EX_PATH && r->n_segs == 1) {
+		struct named *l = find_named(ld->lists, ld->n_lists, r->segs[0], r->seg_lens[0]);
+
+		if (!l) {
+			ex_fail(ld, sc, r, "unknown list '%s' (declare it under lists:)", r->segs[0]);
+			return ST_ERR;
+		}
+		set = list_set(ld, l);
+	} else {
+		ex_fail(ld, sc, r, "'%s' needs a list: [a, b] or the name of a list from lists:",
+			ex_kind_text[n->kind]);
+		return ST_ERR;
+	}
+	if (!set) {
+		oom(ld, sc->off);
+		return ST_ERR;
+	}
+	r->kind = EX_SET;
+	r->ref = set;
+	if (lt == ST_ERR)
+		return ST_ERR;
+	if (lt == ST_LIST || lt == ST_NULL) {
+		ex_fail(ld, sc, n->kids[0], "%s cannot be looked up in a list", st_name(lt));
+		return ST_ERR;
+	}
+	return ST_BOOL;
+}
+
+static enum st resolve_regex(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
+{
+	struct ex_node *p = n->kids[1];
+	enum st lt = resolve(ld, sc, n->kids[0]);
+	char msg[256];
+	size_t erroff;
+	struct rx *re;
+
+	if (p->kind != EX_LIT || p->val.type != TL_STR) {
+		ex_fail(ld, sc, p, "'matches' needs a regular expression in a string literal");
+		return ST_ERR;
+	}
+	re = rx_compile(p->val.str, p->val.len, msg, sizeof msg, &erroff);
+	if (!re) {
+		/* point into the pattern when its text is the source text */
+		struct ex_node at = *p;
+
+		if (erroff < p->val.len) {
+			at.off = p->off + 1 + (uint32_t)erroff;
+			at.len = 1;
+		}
+		ex_fail(ld, sc, &at, "invalid regular expression: %s (at offset %zu of the pattern)",
+			msg, erroff);
+		return ST_ERR;
+	}
+	if (tl_grow((void **)&ld->rs->regexes, &ld->rs->cap_regexes, ld->rs->n_regexes + 1,
+		    sizeof *ld->rs->regexes)) {
+		rx_free(re);
+		oom(ld, sc->off);
+		return ST_ERR;
+	}
+	ld->rs->regexes[ld->rs->n_regexes++] = re;
+	n->kind = EX_REGEX;
+	n->ref = re;
+	if (lt != ST_ANY && lt != ST_STR && lt != ST_ERR) {
+		ex_fail(ld, sc, n->kids[0], "'matches' needs a string, not %s", st_name(lt));
+		return ST_ERR;
+	}
+	return lt == ST_ERR ? ST_ERR : ST_BOOL;
+}
+
+static int parse_cidr(const char *s, size_t len, struct rl_cidr *c)
+{
+	char buf[64];
+	const char *slash;
+	char *end;
+	long prefix;
+
+	if (len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -1;
+	buf[slash - buf] = '\0';
+	if (inet_pton(AF_INET, buf, c->addr) == 1) {
+		c->family = 4;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		c->family = 6;
+	} else {
+		return -1;
+	}
+	if (!isdigit((unsigned char)slash[1]))
+		return -1;
+	prefix = strtol(slash + 1, &end, 10);
+	if (*end || prefix < 0 || prefix > (c->family == 4 ? 32 : 128))
+		return -1;
+	c->prefix = (uint8_t)prefix;
+	return 0;
+}
+
+static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
+{
+	size_t i;
+	int fn;
+
+	for (i = 0; i < RL_N_AGGS; i++) {
+		struct rl_agg *agg;
+
+		if (strcmp(n->name, rl_agg_names[i]) != 0)
+			continue;
+		if (ld->cx != CX_WINDOW) {
+			ex_fail(ld, sc, n,
+				"%s() is an aggregate: it can be used in a threshold's when and emit",
+				n->name);
+			return ST_ERR;
+		}
+		if (i == RL_AGG_COUNT ? n->n_kids != 0 : n->n_kids != 1) {
+			ex_fail(ld, sc, n, i == RL_AGG_COUNT ? "count() takes no argument in a threshold"
+							     : "%s() takes one argument", n->name);
+			return ST_ERR;
+		}
+		if (n->n_kids) {
+			enum st t;
+
+			ld->cx = CX_EVENT;
+			t = resolve(ld, sc, n->kids[0]);
+			ld->cx = CX_WINDOW;
+			if (t == ST_ERR)
+				return ST_ERR;
+			if (i != RL_AGG_DISTINCT && t != ST_ANY && t != ST_NUM) {
+				ex_fail(ld, sc, n->kids[0], "%s() needs a number, not %s", n->name,
+					st_name(t));
+				return ST_ERR;
+			}
+		}
+		if (tl_grow((void **)&ld->aggs, &ld->cap_aggs, ld->n_aggs + 1, sizeof *ld->aggs)) {
+			oom(ld, sc->off);
+			return ST_ERR;
+		}
+		agg = &ld->aggs[ld->n_aggs];
+		agg->kind = (uint8_t)i;
+		agg->arg = n->n_kids ? n->kids[0] : NULL;
+		n->kind = EX_AGG;
+		n->slot = (uint32_t)ld->n_aggs++;
+		return ST_NUM;
+	}
+	for (fn = 0; fn < RL_N_FUNCS; fn++)
+		if (strcmp(n->name, rl_funcs[fn].name) == 0)
+			break;
+	if (fn == RL_N_FUNCS) {
+		ex_fail(ld, sc, n, "unknown function '%s'", n->name);
+		return ST_ERR;
+	}
+	if ((int)n->n_kids < rl_funcs[fn].lo || (int)n->n_kids > rl_funcs[fn].hi) {
+		if (rl_funcs[fn].lo == rl_funcs[fn].hi)
+			ex_fail(ld, sc, n, "%s() takes %d argument%s", n->name, rl_funcs[fn].lo,
+				rl_funcs[fn].lo == 1 ? "" : "s");
+		else
+			ex_fail(ld, sc, n, "%s() takes %d to %d arguments", n->name, rl_funcs[fn].lo,
+				rl_funcs[fn].hi);
+		return ST_ERR;
+	}
+	n->kind = EX_FUNC;
+	n->fn = (uint8_t)fn;
+	switch (fn) {
+	case RL_FN_EXISTS: {
+		struct ex_node *a = n->kids[0];
+
+		if (a->kind != EX_PATH) {
+			ex_fail(ld, sc, a, "exists() needs a field name");
+			return ST_ERR;
+		}
+		if (add_field(ld, (const char *const *)a->segs, a->seg_lens, a->n_segs, &a->slot)) {
+			oom(ld, sc->off);
+			return ST_ERR;
+		}
+		a->kind = EX_FIELD;
+		return ST_BOOL;
+	}
+	case RL_FN_TIME:
+		if (n->n_kids) {
+			ex_fail(ld, sc, n, "time(alias) reads a step of a sequence; this rule has no steps");
+			return ST_ERR;
+		}
+		return ST_NUM;
+	case RL_FN_CIDR: {
+		struct ex_node *net = n->kids[1];
+		struct rl_cidr *c;
+		enum st t = resolve(ld, sc, n->kids[0]);
+
+		if (net->kind != EX_LIT || net->val.type != TL_STR) {
+			ex_fail(ld, sc, net, "cidr() needs a network in a string literal, such as \"10.0.0.0/8\"");
+			return ST_ERR;
+		}
+		c = arena_alloc(&ld->rs->arena, sizeof *c);
+		if (!c) {
+			oom(ld, sc->off);
+			return ST_ERR;
+		}
+		if (parse_cidr(net->val.str, net->val.len, c)) {
+			ex_fail(ld, sc, net, "invalid network \"%.*s\": expected an address/prefix such as \"10.0.0.0/8\" or \"2001:db8::/32\"",
+				(int)net->val.len, net->val.str);
+			return ST_ERR;
+		}
+		n->ref = c;
+		if (t == ST_ERR)
+			return ST_ERR;
+		if (t != ST_ANY && t != ST_STR) {
+			ex_fail(ld, sc, n->kids[0], "cidr() needs an address string, not %s",
+				st_name(t));
+			return ST_ERR;
+		}
+		return ST_BOOL;
+	}
+	default:
+		break;
+	}
+	{
+		enum st t = resolve(ld, sc, n->kids[0]);
+		enum st need = (fn == RL_FN_ABS) ? ST_NUM : ST_STR;
+
+		if (t == ST_ERR)
+			return ST_ERR;
+		if (t != ST_ANY && t != need) {
+			ex_fail(ld, sc, n->kids[0], "%s() needs %s, not %s", n->name, st_name(need),
+				st_name(t));
+			return ST_ERR;
+		}
+		return (fn == RL_FN_LOWER || fn == RL_FN_UPPER) ? ST_STR : ST_NUM;
+	}
+}
+
+static enum st resolve_macro(struct file_ld *ld, struct ex_node *n, struct named *m)
+{
+	const struct yl_node *msc = m->node;
+	struct ex_error err;
+	struct ex_node *root;
+	enum st t;
+	size_t i;
+
+	for (i = 0; i < ld->macro_depth; i++)
+		if (ld->macro_stack[i] == m->name) {
+			dg_error(ld->sink, ld->src, msc->off, msc->end - msc->off,
+				 "macro '%s' uses itself", m->name);
+			return ST_ERR;
+		}
+	if (ld->macro_depth == RL_MAX_MACRO_DEPTH) {
+		dg_error(ld->sink, ld->src, msc->off, 0, "macros nested too deeply");
+		return ST_ERR;
+	}
+	root = ex_parse(msc->str, msc->len, &ld->rs->arena, &err);
+	if (!root)
+		return ST_ERR; /* reported once where the macro is declared */
+	ld->macro_stack[ld->macro_depth++] = m->name;
+	t = resolve(ld, msc, root);
+	ld->macro_depth--;
+	*n = *root;
+	return t;
+}
+
+static enum st resolve_path(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
+{
+	if (n->n_segs == 1) {
+		struct named *m = find_named(ld->macros, ld->n_macros, n->segs[0], n->seg_lens[0]);
+
+		if (m)
+			return resolve_macro(ld, n, m);
+		if (find_named(ld->lists, ld->n_lists, n->segs[0], n->seg_lens[0])) {
+			ex_fail(ld, sc, n, "list '%s' can only be used after 'in'", n->segs[0]);
+			return ST_ERR;
+		}
+	}
+	if (add_field(ld, (const char *const *)n->segs, n->seg_lens, n->n_segs, &n->slot)) {
+		oom(ld, sc->off);
+		return ST_ERR;
+	}
+	n->kind = EX_FIELD;
+	return ST_ANY;
+}
+
+static enum st lit_type(const struct tl_value *v)
+{
+	switch (v->type) {
+	case TL_NULL: return ST_NULL;
+	case TL_BOOL: return ST_BOOL;
+	case TL_NUM: return ST_NUM;
+	case TL_STR: return ST_STR;
+	default: return ST_ANY;
+	}
+}
+
+/* Resolves names in place and returns the static type, or ST_ERR after reporting. */
+static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
+{
+	enum st a, b;
+
+	switch (n->kind) {
+	case EX_LIT:
+		return lit_type(&n->val);
+	case EX_LIST:
+		ex_fail(ld, sc, n, "a list literal can only follow 'in' or 'not in'");
+		return ST_ERR;
+	case EX_PATH:
+		return resolve_path(ld, sc, n);
+	case EX_CALL:
+		return resolve_call(ld, sc, n);
+	case EX_MEMBER:
+		ex_fail(ld, sc, n, "'.' after a call reads first(step) or last(step) of a sequence");
+		return ST_ERR;
+	case EX_IN: case EX_NOT_IN:
+		return resolve_in(ld, sc, n);
+	case EX_MATCHES:
+		return resolve_regex(ld, sc, n);
+	case EX_NOT: case EX_NEG:
+		a = resolve(ld, sc, n->kids[0]);
+		if (a == ST_ERR)
+			return ST_ERR;
+		if (n->kind == EX_NOT && a != ST_ANY && a != ST_BOOL) {
+			ex_fail(ld, sc, n, "'!' needs a condition, not %s", st_name(a));
+			return ST_ERR;
+		}
+		if (n->kind == EX_NEG && a != ST_ANY && a != ST_NUM) {
+			ex_fail(ld, sc, n, "unary '-' needs a number, not %s", st_name(a));
+			return ST_ERR;
+		}
+		return n->kind == EX_NOT ? ST_BOOL : ST_NUM;
+	default:
+		break;
+	}
+	/* binary operators */
+	a = resolve(ld, sc, n->kids[0]);
+	b = resolve(ld, sc, n->kids[1]);
+	if (a == ST_ERR || b == ST_ERR)
+		return ST_ERR;
+	switch (n->kind) {
+	case EX_OR: case EX_AND:
+		if ((a != ST_ANY && a != ST_BOOL) || (b != ST_ANY && b != ST_BOOL)) {
+			ex_fail(ld, sc, (a != ST_ANY && a != ST_BOOL) ? n->kids[0] : n->kids[1],
+				"'%s' needs conditions, not %s", ex_kind_text[n->kind],
+				st_name((a != ST_ANY && a != ST_BOOL) ? a : b));
+			return ST_ERR;
+		}
+		return ST_BOOL;
+	case EX_EQ: case EX_NE:
+		if (a != ST_ANY && b != ST_ANY && a != b && a != ST_NULL && b != ST_NULL) {
+			ex_fail(ld, sc, n, "type error: '%s' between %s and %s is never true",
+				ex_kind_text[n->kind], st_name(a), st_name(b));
+			return ST_ERR;
+		}
+		return ST_BOOL;
+	case EX_LT: case EX_LE: case EX_GT: case EX_GE:
+		if ((a != ST_ANY && a != ST_NUM && a != ST_STR) ||
+		    (b != ST_ANY && b != ST_NUM && b != ST_STR) ||
+		    (a != ST_ANY && b != ST_ANY && a != b)) {
+			ex_fail(ld, sc, n, "type error: cannot order %s and %s with '%s'",
+				st_name(a), st_name(b), ex_kind_text[n->kind]);
+			return ST_ERR;
+		}
+		return ST_BOOL;
+	case EX_CONTAINS: case EX_STARTSWITH: case EX_ENDSWITH:
+		if ((a != ST_ANY && a != ST_STR) || (b != ST_ANY && b != ST_STR)) {
+			ex_fail(ld, sc, n, "type error: '%s' needs strings, not %s and %s",
+				ex_kind_text[n->kind], st_name(a), st_name(b));
+			return ST_ERR;
+		}
+		return ST_BOOL;
+	default: /* arithmetic */
+		if ((a != ST_ANY && a != ST_NUM) || (b != ST_ANY && b != ST_NUM)) {
+			ex_fail(ld, sc, n, "type error: '%s' needs numbers, not %s and %s",
+				ex_kind_text[n->kind], st_name(a), st_name(b));
+			return ST_ERR;
+		}
+		return ST_NUM;
+	}
+}
+
+/* Parses and resolves the expression text[0..len) that sits at offset base of scalar sc. */
+static struct ex_node *compile_expr_at(struct file_ld *ld, const struct yl_node *sc,
+				       const char *text, size_t len, size_t base, enum st *type)
+{
+	struct ex_error err;
+	struct ex_node *root = ex_parse(text, len, &ld->rs->arena, &err);
+
+	if (!root) {
+		dg_error(ld->sink, ld->src, scalar_off(ld, sc, base + err.off), err.len, "%s",
+			 err.msg);
+		return NULL;
+	}
+	/* the offsets of the nodes become offsets in the scalar */
+	if (base) {
+		struct ex_node *stack[256];
+		size_t sp = 0;
+
+		stack[sp++] = root;
+		while (sp) {
+			struct ex_node *x = stack[--sp];
+			size_t i;
+
+			x->off += (uint32_t)base;
+			for (i = 0; i < x->n_kids && sp < 256; i++)
+				stack[sp++] = x->kids[i];
+		}
+	}
+	*type = resolve(ld, sc, root);
+	return *type == ST_ERR ? NULL : root;
+}
+
+/* A `where` or `when` condition. */
+static struct ex_node *compile_cond(struct file_ld *ld, const struct yl_node *sc,
+				    const char *what)
+{
+	struct ex_node *root;
+	enum st t;
+
+	if (sc->kind != YL_SCALAR) {
+		dg_error(ld->sink, ld->src, sc->off, 1,
+			 "%s must be an expression; one that starts with '[' or '{' must be quoted",
+			 what);
+		return NULL;
+	}
+	if (sc->style == YL_PLAIN && sc->len == 0) {
+		dg_error(ld->sink, ld->src, sc->off, 1, "%s is empty", what);
+		return NULL;
+	}
+	root = compile_expr_at(ld, sc, sc->str, sc->len, 0, &t);
+	if (root && t != ST_ANY && t != ST_BOOL) {
+		ex_fail(ld, sc, root, "%s must be a condition, not %s", what, st_name(t));
+		return NULL;
+	}
+	return root;
+}
+
+/* ---- emit ---- */
+
+static int is_reserved_emit(const struct file_ld *ld, const char *name)
+{
+	static const char *const names[] = { "rule", "key", "severity", "start", "count",
+					     "events", NULL };
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		if (strcmp(name, names[i]) == 0)
+			return 1;
+	return strlen(name) == ld->rs->time_seg_lens[0] &&
+	       memcmp(name, ld->rs->time_segs[0], ld->rs->time_seg_lens[0]) == 0;
+}
+
+static int compile_template(struct file_ld *ld, const struct yl_node *v, struct rl_emit *e)
+{
+	const char *s = arena_strndup(&ld->rs->arena, v->str, v->len);
+	size_t len = v->len, pos = 0, n_parts = 0, cap = 0;
+	struct rl_tpart *parts = NULL;
+	enum st t;
+
+	if (!s) {
+		oom(ld, v->off);
+		return -1;
+	}
+
+	/* exactly one {{ expr }}: the field keeps the expression's type */
+	if (len >= 4 && memcmp(s, "{{", 2) == 0 && memcmp(s + len - 2, "}}", 2) == 0 &&
+	    !memmem(s + 2, len - 4, "{{", 2) && !memmem(s + 2, len - 4, "}}", 2)) {
+		e->kind = RL_EMIT_EXPR;
+		e->expr = compile_expr_at(ld, v, s + 2, len - 4, 2, &t);
+		return e->expr ? 0 : -1;
+	}
+	e->kind = RL_EMIT_TEMPLATE;
+	while (pos <= len) {
+		const char *open = memmem(s + pos, len - pos, "{{", 2);
+		struct rl_tpart *p;
+
+		if (n_parts == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			struct rl_tpart *np = arena_alloc(&ld->rs->arena, ncap * sizeof *np);
+
+			if (!np) {
+				oom(ld, v->off);
+				return -1;
+			}
+			if (n_parts)
+				memcpy(np, parts, n_parts * sizeof *np);
+			parts = np;
+			cap = ncap;
+		}
+		p = &parts[n_parts++];
+		if (!open) {
+			p->text = s + pos;
+			p->len = len - pos;
+			break;
+		}
+		{
+			size_t o = (size_t)(open - s);
+			const char *close = memmem(s + o + 2, len - o - 2, "}}", 2);
+			size_t c;
+
+			if (!close) {
+				dg_error(ld->sink, ld->src, scalar_off(ld, v, o), 2,
+					 "'{{' without a closing '}}' in an emit template");
+				return -1;
+			}
+			c = (size_t)(close - s);
+			p->text = s + pos;
+			p->len = o - pos;
+			p->expr = compile_expr_at(ld, v, s + o + 2, c - o - 2, o + 2, &t);
+			if (!p->expr)
+				return -1;
+			pos = c + 2;
+		}
+	}
+	e->parts = parts;
+	e->n_parts = n_parts;
+	return 0;
+}
+
+static int json_scalar(struct file_ld *ld, const struct yl_node *v, struct rl_emit *e)
+{
+	double d;
+	int b;
+	char buf[40];
+
+	if (yl_get_number(v, &d)) {
+		size_t n = jd_format_number(d, buf);
+
+		e->json = arena_strndup(&ld->rs->arena, buf, n);
+		e->json_len = n;
+	} else if (yl_get_bool(v, &b)) {
+		e->json = b ? "true" : "false";
+		e->json_len = strlen(e->json);
+		return 0;
+	} else if (yl_is_null(v)) {
+		e->json = "null";
+		e->json_len = 4;
+		return 0;
+	} else {
+		return 1; /* a string */
+	}
+	if (!e->json) {
+		oom(ld, v->off);
+		return -1;
+	}
+	return 0;
+}
+
+static int compile_emit(struct file_ld *ld, const struct yl_node *map, struct rl_rule *r)
+{
+	size_t i;
+	int bad = 0;
+
+	if (map->kind != YL_MAP) {
+		dg_error(ld->sink, ld->src, map->off, 1, "emit must be a mapping of field: value");
+		return -1;
+	}
+	r->emits = arena_alloc(&ld->rs->arena, (map->n_items / 2 + 1) * sizeof *r->emits);
+	if (!r->emits) {
+		oom(ld, map->off);
+		return -1;
+	}
+	for (i = 0; i < map->n_items; i += 2) {
+		const struct yl_node *k = map->items[i], *v = map->items[i + 1];
+		struct rl_emit *e = &r->emits[r->n_emits];
+		int rc;
+
+		if (is_reserved_emit(ld, k->str)) {
+			dg_error(ld->sink, ld->src, k->off, k->len,
+				 "emit cannot set '%s': the alert sets it itself", k->str);
+			bad = 1;
+			continue;
+		}
+		e->name = arena_strndup(&ld->rs->arena, k->str, k->len);
+		e->name_len = k->len;
+		if (v->kind != YL_SCALAR) {
+			dg_error(ld->sink, ld->src, v->off, 1,
+				 "an emit value is a number, a boolean or a string template");
+			bad = 1;
+			continue;
+		}
+		e->kind = RL_EMIT_JSON;
+		rc = v->style == YL_PLAIN ? json_scalar(ld, v, e) : 1;
+		if (rc < 0 || (rc == 1 && compile_template(ld, v, e)))
+			bad = 1;
+		r->n_emits++;
+	}
+	return bad ? -1 : 0;
+}
+
+/* ---- rules ---- */
+
+static int valid_id(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		      s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int compile_key(struct file_ld *ld, const struct yl_node *k, struct rl_rule *r)
+{
+	const struct yl_node *const *items = (const struct yl_node *const *)&k;
+	size_t n = 1, i;
+
+	if (k->kind == YL_MAP) {
+		dg_error(ld->sink, ld->src, k->off, 1, "key must be a field path or a list of them");
+		return -1;
+	}
+	if (k->kind == YL_SEQ) {
+		if (k->n_items == 0) {
+			dg_error(ld->sink, ld->src, k->off, 1,
+				 "key is an empty list; leave key out for one global group");
+			return -1;
+		}
+		items = (const struct yl_node *const *)k->items;
+		n = k->n_items;
+		r->key_is_list = 1;
+	}
+	r->key_slots = arena_alloc(&ld->rs->arena, n * sizeof *r->key_slots);
+	if (!r->key_slots) {
+		oom(ld, k->off);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const struct yl_node *p = items[i];
+		const char **segs;
+		size_t *lens;
+		struct ex_error err;
+		int ns;
+
+		if (p->kind != YL_SCALAR) {
+			dg_error(ld->sink, ld->src, p->off, 1, "a key field must be a field path");
+			return -1;
+		}
+		ns = ex_parse_path(p->str, p->len, &ld->rs->arena, &segs, &lens, &err);
+		if (ns < 0) {
+			dg_error(ld->sink, ld->src, scalar_off(ld, p, err.off), err.len, "%s",
+				 err.msg);
+			return -1;
+		}
+		if (add_field(ld, segs, lens, (size_t)ns, &r->key_slots[i])) {
+			oom(ld, p->off);
+			return -1;
+		}
+	}
+	r->n_keys = n;
+	r->key_text = arena_strndup(&ld->rs->arena, ld->src->text + k->off, k->end - k->off);
+	return 0;
+}
+
+static int compile_threshold(struct file_ld *ld, const struct yl_node *t, struct rl_rule *r)
+{
+	static const char *const keys[] = { "where", "window", "when", NULL };
+	const struct yl_node *v;
+	int bad = 0;
+
+	if (t->kind != YL_MAP) {
+		dg_error(ld->sink, ld->src, t->off, 1,
+			 "threshold must be a mapping: {where: ..., window: 1m, when: count() >= 10}");
+		return -1;
+	}
+	bad |= check_keys(ld, t, keys, "a threshold");
+	if ((v = yl_map_get(t, "where")) && !(r->where = compile_cond(ld, v, "where")))
+		bad = 1;
+	if (!(v = yl_map_get(t, "window"))) {
+		dg_error(ld->sink, ld->src, t->off, 1, "threshold needs a window, such as window: 1m");
+		bad = 1;
+	} else if (want_duration(ld, v, "window", &r->window_us)) {
+		bad = 1;
+	} else if (r->window_us <= 0) {
+		dg_error(ld->sink, ld->src, v->off, v->end - v->off, "window must be longer than 0s");
+		bad = 1;
+	}
+	if (!(v = yl_map_get(t, "when"))) {
+		dg_error(ld->sink, ld->src, t->off, 1,
+			 "threshold needs a when condition, such as when: count() >= 10");
+		bad = 1;
+	} else {
+		ld->cx = CX_WINDOW;
+		if (!(r->when = compile_cond(ld, v, "when")))
+			bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
+static const struct rl_rule *find_rule(const struct rl_ruleset *rs, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n_rules; i++)
+		if (strcmp(rs->rules[i].id, id) == 0)
+			return &rs->rules[i];
+	return NULL;
+}
+
+static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_rule *r)
+{
+	static const char *const keys[] = { "id", "description", "severity", "key", "where",
+					    "threshold", "sequence", "within", "contiguity",
+					    "after_match", "suppress", "emit", "evidence", NULL };
+	const struct yl_node *v, *where, *thr, *seq;
+	unsigned col;
+	int bad = 0, n_kinds;
+
+	if (m->kind != YL_MAP) {
+		dg_error(ld->sink, ld->src, m->off, 1, "a rule must be a mapping with an id");
+		return -1;
+	}
+	bad |= check_keys(ld, m, keys, "a rule");
+	r->file = ld->src->name;
+	dg_linecol(ld->src, m->off, &r->line, &col);
+	v = yl_map_get(m, "id");
+	if (!v) {
+		dg_error(ld->sink, ld->src, m->off, 1, "a rule needs an id");
+		bad = 1;
+	} else if (v->kind != YL_SCALAR || !valid_id(v->str, v->len)) {
+		dg_error(ld->sink, ld->src, v->off, v->end - v->off,
+			 "a rule id is made of a-z, 0-9, '_' and '-'");
+		bad = 1;
+	} else {
+		const struct rl_rule *prev = find_rule(ld->rs, v->str);
+
+		r->id = arena_strndup(&ld->rs->arena, v->str, v->len);
+		if (prev) {
+			dg_error(ld->sink, ld->src, v->off, v->len, "duplicate rule id '%s'", v->str);
+			fprintf(ld->sink->out, "%s:%u: note: first defined here\n", prev->file,
+				prev->line);
+			bad = 1;
+		}
+	}
+	if ((v = yl_map_get(m, "description")) && want_text(ld, v, "description"))
+		r->description = arena_strndup(&ld->rs->arena, v->str, v->len);
+	else if (v)
+		bad = 1;
+	if ((v = yl_map_get(m, "severity")) && want_text(ld, v, "severity"))
+		r->severity = arena_strndup(&ld->rs->arena, v->str, v->len);
+	else if (v)
+		bad = 1;
+	if ((v = yl_map_get(m, "key")) && compile_key(ld, v, r))
+		bad = 1;
+	if ((v = yl_map_get(m, "suppress")) && want_duration(ld, v, "suppress", &r->suppress_us))
+		bad = 1;
+	if ((v = yl_map_get(m, "evidence"))) {
+		int b;
+
+		if (!yl_get_bool(v, &b)) {
+			dg_error(ld->sink, ld->src, v->off, v->end - v->off, "evidence is true or false");
+			bad = 1;
+		}
+		r->evidence = (uint8_t)(b == 1);
+	}
+	where = yl_map_get(m, "where");
+	thr = yl_map_get(m, "threshold");
+	seq = yl_map_get(m, "sequence");
+	n_kinds = !!where + !!thr + !!seq;
+	if (n_kinds != 1) {
+		dg_error(ld->sink, ld->src, m->off, 1,
+			 n_kinds ? "a rule has only one of where, sequence and threshold"
+				 : "a rule needs one of where (a filter), sequence or threshold");
+		bad = 1;
+	}
+	ld->cx = CX_EVENT;
+	ld->aggs = NULL;
+	ld->n_aggs = ld->cap_aggs = 0;
+	if (seq) {
+		dg_error(ld->sink, ld->src, seq->off, 8,
+			 "sequence rules are not supported by this version of tripline yet");
+		bad = 1;
+	} else if (thr) {
+		r->kind = RL_THRESHOLD;
+		if (compile_threshold(ld, thr, r))
+			bad = 1;
+	} else if (where) {
+		r->kind = RL_FILTER;
+		if (!(r->where = compile_cond(ld, where, "where")))
+			bad = 1;
+	}
+	if (!seq) {
+		static const char *const seq_only[] = { "within", "contiguity", "after_match", NULL };
+		size_t i;
+
+		for (i = 0; seq_only[i]; i++)
+			if ((v = yl_map_get(m, seq_only[i]))) {
+				dg_error(ld->sink, ld->src, v->off - 0, 0,
+					 "%s applies to sequence rules only", seq_only[i]);
+				bad = 1;
+			}
+	}
+	if ((v = yl_map_get(m, "emit"))) {
+		ld->cx = r->kind == RL_THRESHOLD ? CX_WINDOW : CX_EVENT;
+		if (compile_emit(ld, v, r))
+			bad = 1;
+	}
+	/* the aggregates of when and emit, copied into the rule set's arena */
+	if (ld->n_aggs) {
+		r->aggs = arena_alloc(&ld->rs->arena, ld->n_aggs * sizeof *r->aggs);
+		if (r->aggs) {
+			memcpy(r->aggs, ld->aggs, ld->n_aggs * sizeof *r->aggs);
+			r->n_aggs = ld->n_aggs;
+		} else {
+			bad = 1;
+		}
+	}
+	tl_free(ld->aggs);
+	ld->aggs = NULL;
+	return bad ? -1 : 0;
+}
+
+/* ---- top level ---- */
+
+/* time: {field: ts, format: auto, lateness: 5s} */
+static int load_time(struct file_ld *ld, const struct yl_node *t, int *seen_time)
+{
+	static const char *const keys[] = { "field", "format", "lateness", NULL };
+	static const char *const formats[] = { "auto", "epoch_s", "epoch_ms", "epoch_us",
+					       "rfc3339", NULL };
+	struct rl_ruleset *rs = ld->rs;
+	const struct yl_node *v;
+	const char *field = "ts";
+	size_t field_len = 2;
+	int format = TF_AUTO, bad = 0;
+	int64_t lateness = 0;
+
+	if (t->kind != YL_MAP) {
+		dg_error(ld->sink, ld->src, t->off, 1,
+			 "time must be a mapping: {field: ts, format: auto, lateness: 5s}");
+		return -1;
+	}
+	bad |= check_keys(ld, t, keys, "time");
+	if ((v = yl_map_get(t, "field"))) {
+		if (!want_text(ld, v, "time field"))
+			return -1;
+		field = v->str;
+		field_len = v->len;
+	}
+	if ((v = yl_map_get(t, "format"))) {
+		for (format = 0; formats[format]; format++)
+			if (v->kind == YL_SCALAR && strcmp(v->str, formats[format]) == 0)
+				break;
+		if (!formats[format]) {
+			dg_error(ld->sink, ld->src, v->off, v->end - v->off,
+				 "time format is one of auto, epoch_s, epoch_ms, epoch_us, rfc3339");
+			bad = 1;
+			format = TF_AUTO;
+		}
+	}
+	if ((v = yl_map_get(t, "lateness")) && want_duration(ld, v, "lateness", &lateness))
+		bad = 1;
+	if (bad)
+		return -1;
+	{
+		const char **segs;
+		size_t *lens;
+		struct ex_error err;
+		int ns = ex_parse_path(field, field_len, &rs->arena, &segs, &lens, &err);
+		size_t i;
+		int same;
+
+		v = yl_map_get(t, "field");
+		if (ns < 0) {
+			dg_error(ld->sink, ld->src, v ? scalar_off(ld, v, err.off) : t->off, err.len,
+				 "%s", err.msg);
+			return -1;
+		}
+		if (*seen_time) {
+			same = (size_t)ns == rs->n_time_segs && format == rs->time_format &&
+			       lateness == rs->lateness_us;
+			for (i = 0; same && i < (size_t)ns; i++)
+				same = lens[i] == rs->time_seg_lens[i] &&
+				       memcmp(segs[i], rs->time_segs[i], lens[i]) == 0;
+			if (!same) {
+				dg_error(ld->sink, ld->src, t->off, 1,
+					 "time settings differ from those of an earlier rule file; all files of a run share one time field, format and lateness");
+				return -1;
+			}
+			return 0;
+		}
+		*seen_time = 1;
+		rs->time_segs = segs;
+		rs->time_seg_lens = lens;
+		rs->n_time_segs = (size_t)ns;
+		rs->time_format = (uint8_t)format;
+		rs->lateness_us = lateness;
+	}
+	return 0;
+}
+
+static int load_named(struct file_ld *ld, const struct yl_node *m, const char *what,
+		      struct named **out, size_t *n_out)
+{
+	struct named *v;
+	size_t i;
+	int bad = 0;
+
+	if (m->kind != YL_MAP) {
+		dg_error(ld->sink, ld->src, m->off, 1, "%s must be a mapping of name: value", what);
+		return -1;
+	}
+	v = arena_alloc(ld->tmp, (m->n_items / 2 + 1) * sizeof *v);
+	if (!v) {
+		oom(ld, m->off);
+		return -1;
+	}
+	for (i = 0; i < m->n_items; i += 2) {
+		const struct yl_node *k = m->items[i], *val = m->items[i + 1];
+
+		if (!is_ident(k->str, k->len)) {
+			dg_error(ld->sink, ld->src, k->off, k->len,
+				 "a name in %s is made of letters, digits and '_'", what);
+			bad = 1;
+			continue;
+		}
+		if (strcmp(what, "lists") == 0) {
+			size_t j;
+
+			if (val->kind != YL_SEQ) {
+				dg_error(ld->sink, ld->src, val->off, 1,
+					 "list '%s' must be a YAML list such as [NG, RU]", k->str);
+				bad = 1;
+				continue;
+			}
+			for (j = 0; j < val->n_items; j++)
+				if (val->items[j]->kind != YL_SCALAR || yl_is_null(val->items[j])) {
+					dg_error(ld->sink, ld->src, val->items[j]->off, 1,
+						 "list items are strings, numbers or booleans");
+					bad = 1;
+				}
+		} else {
+			struct ex_error err;
+
+			if (val->kind != YL_SCALAR) {
+				dg_error(ld->sink, ld->src, val->off, 1,
+					 "macro '%s' must be an expression; one that starts with '[' or '{' must be quoted",
+					 k->str);
+				bad = 1;
+				continue;
+			}
+			if (!ex_parse(val->str, val->len, ld->tmp, &err)) {
+				dg_error(ld->sink, ld->src, scalar_off(ld, val, err.off), err.len,
+					 "%s", err.msg);
+				bad = 1;
+			}
+		}
+		v[*n_out].name = k->str;
+		v[*n_out].node = val;
+		(*n_out)++;
+	}
+	*out = v;
+	return bad ? -1 : 0;
+}
+
+static int load_file(struct rl_ruleset *rs, struct dg_source *src, struct dg_sink *sink,
+		     int *seen_time, size_t *cap_rules)
+{
+	static const char *const keys[] = { "version", "time", "lists", "macros", "rules", "tests",
+					    NULL };
+	struct arena tmp = { 0 };
+	struct file_ld ld = { .rs = rs, .src = src, .sink = sink, .tmp = &tmp };
+	const struct yl_node *root, *v;
+	unsigned before = sink->n_errors;
+	size_t i;
+
+	root = yl_load(src, &tmp, sink);
+	if (!root)
+		goto out_tmp;
+	if (root->kind != YL_MAP) {
+		dg_error(sink, src, root->off, 1,
+			 "a rule file is a mapping with version, time, lists, macros, rules and tests");
+		goto out_tmp;
+	}
+	check_keys(&ld, root, keys, "a rule file");
+	if ((v = yl_map_get(root, "version"))) {
+		double d;
+
+		if (!yl_get_number(v, &d) || d != 1)
+			dg_error(sink, src, v->off, v->end - v->off,
+				 "unsupported version: this tripline reads version 1");
+	}
+	if ((v = yl_map_get(root, "time")))
+		load_time(&ld, v, seen_time);
+	else if (!*seen_time) {
+		/* defaults, unless a later file sets them: it then must agree */
+		;
+	}
+	if ((v = yl_map_get(root, "lists")))
+		load_named(&ld, v, "lists", &ld.lists, &ld.n_lists);
+	if ((v = yl_map_get(root, "macros")))
+		load_named(&ld, v, "macros", &ld.macros, &ld.n_macros);
+	rs->n_lists += ld.n_lists;
+	rs->n_macros += ld.n_macros;
+	if ((v = yl_map_get(root, "tests"))) {
+		if (v->kind != YL_SEQ && !yl_is_null(v))
+			dg_error(sink, src, v->off, 1, "tests must be a list of test cases");
+		else if (v->kind == YL_SEQ)
+			rs->n_tests += v->n_items;
+	}
+	v = yl_map_get(root, "rules");
+	if (!v) {
+		dg_error(sink, src, root->off, 0, "a rule file needs rules:");
+	} else if (v->kind != YL_SEQ) {
+		dg_error(sink, src, v->off, 1, "rules must be a list of rules");
+	} else {
+		for (i = 0; i < v->n_items; i++) {
+			struct rl_rule *r;
+
+			if (tl_grow((void **)&rs->rules, cap_rules, rs->n_rules + 1, sizeof *rs->rules)) {
+				oom(&ld, v->off);
+				break;
+			}
+			r = &rs->rules[rs->n_rules];
+			memset(r, 0, sizeof *r);
+			ld.rule = r;
+			if (compile_rule(&ld, v->items[i], r) == 0 || r->id)
+				rs->n_rules++; /* kept for duplicate-id checks even when bad */
+		}
+	}
+out_tmp:
+	arena_free(&tmp);
+	return sink->n_errors > before ? -1 : 0;
+}
+
+static struct rl_ruleset *rs_new(void)
+{
+	struct rl_ruleset *rs = tl_calloc(1, sizeof *rs);
+
+	if (!rs)
+		return NULL;
+	rs->fields = jd_fields_new();
+	if (!rs->fields) {
+		tl_free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+static void report_count(struct dg_sink *sink, const char *name, unsigned n)
+{
+	fprintf(sink->out, "%s: %u error%s\n", name, n, n == 1 ? "" : "s");
+}
+
+/* Loads the given sources (already read) into one rule set. */
+static struct rl_ruleset *load_sources(struct dg_source *srcs, size_t n, struct dg_sink *sink)
+{
+	struct rl_ruleset *rs = rs_new();
+	size_t cap_rules = 0, i;
+	int seen_time = 0, bad = 0;
+	static const char *def_seg = "ts";
+	static size_t def_len = 2;
+
+	if (!rs) {
+		fprintf(sink->out, "tripline: out of memory\n");
+		sink->n_errors++;
+		return NULL;
+	}
+	/* the time field of the first file that sets one; default ts */
+	rs->time_segs = &def_seg;
+	rs->time_seg_lens = &def_len;
+	rs->n_time_segs = 1;
+	for (i = 0; i < n; i++) {
+		unsigned before = sink->n_errors;
+
+		if (load_file(rs, &srcs[i], sink, &seen_time, &cap_rules)) {
+			report_count(sink, srcs[i].name, sink->n_errors - before);
+			bad = 1;
+		}
+	}
+	if (!bad) {
+		int slot = jd_fields_add(rs->fields, (const char *const *)rs->time_segs,
+					 rs->time_seg_lens, rs->n_time_segs);
+
+		if (slot < 0 || jd_fields_freeze(rs->fields)) {
+			fprintf(sink->out, "tripline: out of memory\n");
+			sink->n_errors++;
+			bad = 1;
+		} else {
+			rs->time_slot = (uint32_t)slot;
+			rs->n_slots = jd_fields_count(rs->fields);
+		}
+	}
+	if (bad) {
+		rl_free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+struct rl_ruleset *rl_load(const char *const *paths, size_t n_paths, struct dg_sink *sink)
+{
+	struct dg_source *srcs = tl_calloc(n_paths ? n_paths : 1, sizeof *srcs);
+	struct rl_ruleset *rs = NULL;
+	size_t i, n_loaded = 0;
+	int bad = 0;
+
+	if (!srcs) {
+		fprintf(sink->out, "tripline: out of memory\n");
+		sink->n_errors++;
+		return NULL;
+	}
+	for (i = 0; i < n_paths; i++) {
+		char err[256];
+
+		if (dg_source_load(&srcs[n_loaded], paths[i], RL_MAX_FILE, err, sizeof err)) {
+			dg_error_file(sink, paths[i], "%s", err);
+			bad = 1;
+			continue;
+		}
+		n_loaded++;
+	}
+	if (!bad)
+		rs = load_sources(srcs, n_loaded, sink);
+	for (i = 0; i < n_loaded; i++)
+		dg_source_free(&srcs[i]);
+	tl_free(srcs);
+	return rs;
+}
+
+struct rl_ruleset *rl_load_mem(const char *name, const char *text, size_t len,
+			       struct dg_sink *sink)
+{
+	struct dg_source src;
+	struct rl_ruleset *rs;
+
+	if (dg_source_init_mem(&src, name, text, len)) {
+		sink->n_errors++;
+		return NULL;
+	}
+	rs = load_sources(&src, 1, sink);
+	dg_source_free(&src);
+	return rs;
+}
+
+void rl_free(struct rl_ruleset *rs)
+{
+	size_t i;
+
+	if (!rs)
+		return;
+	for (i = 0; i < rs->n_regexes; i++)
+		rx_free(rs->regexes[i]);
+	tl_free(rs->regexes);
+	tl_free(rs->rules);
+	jd_fields_free(rs->fields);
+	arena_free(&rs->arena);
+	tl_free(rs);
+}

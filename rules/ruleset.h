@@ -1,0 +1,148 @@
+/* ruleset.h - the compiled rule set: what the engine runs.
+ *
+ * Pipeline position: rules. rl_load reads rule files (parser/yaml_load), checks them against the
+ * schema and the expression types, resolves names (fields -> decoder slots, lists -> sets,
+ * macros -> their trees, regexes -> compiled patterns) and produces an immutable rl_ruleset.
+ * No partial rule set is ever returned: any error in any file fails the whole load.
+ *
+ * Ownership: the rule set owns everything it points to (one arena, the field table, the compiled
+ * patterns); rl_free releases it all. The engine only reads it.
+ */
+#ifndef TL_RULESET_H
+#define TL_RULESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "diag.h"
+#include "expr.h"
+#include "json.h"
+#include "timefmt.h"
+
+/* Built-in functions (EX_FUNC): X(name, min args, max args). */
+#define RL_FUNCS(X)        \
+	X(EXISTS, "exists", 1, 1) \
+	X(LOWER, "lower", 1, 1)   \
+	X(UPPER, "upper", 1, 1)   \
+	X(LEN, "len", 1, 1)       \
+	X(ABS, "abs", 1, 1)       \
+	X(TIME, "time", 0, 1)     \
+	X(CIDR, "cidr", 2, 2)
+
+enum rl_func {
+#define RL_FN_ENUM(id, name, lo, hi) RL_FN_##id,
+	RL_FUNCS(RL_FN_ENUM)
+#undef RL_FN_ENUM
+	RL_N_FUNCS
+};
+
+/* Window aggregates of a threshold's `when` and `emit` (EX_AGG). */
+#define RL_AGGS(X)        \
+	X(COUNT, "count")   \
+	X(SUM, "sum")       \
+	X(AVG, "avg")       \
+	X(MIN, "min")       \
+	X(MAX, "max")       \
+	X(DISTINCT, "distinct")
+
+enum rl_agg_kind {
+#define RL_AGG_ENUM(id, name) RL_AGG_##id,
+	RL_AGGS(RL_AGG_ENUM)
+#undef RL_AGG_ENUM
+	RL_N_AGGS
+};
+
+extern const char *const rl_agg_names[RL_N_AGGS];
+
+enum rl_kind { RL_FILTER, RL_THRESHOLD, RL_SEQUENCE };
+
+struct rl_agg {
+	uint8_t kind;        /* enum rl_agg_kind */
+	struct ex_node *arg; /* NULL for count() */
+};
+
+/* A set of literals for `in` (EX_SET): numbers and strings sorted for binary search. */
+struct rl_set {
+	double *nums;
+	size_t n_nums;
+	struct tl_value *strs; /* TL_STR values sorted bytewise */
+	size_t n_strs;
+	uint8_t has_true, has_false;
+};
+
+/* A CIDR network of cidr(ip, "net"), parsed when rules load. */
+struct rl_cidr {
+	uint8_t family; /* 4 or 6 */
+	uint8_t prefix;
+	uint8_t addr[16];
+};
+
+/* One emit field: a literal JSON value, one typed expression, or a text template. */
+enum rl_emit_kind { RL_EMIT_JSON, RL_EMIT_EXPR, RL_EMIT_TEMPLATE };
+
+struct rl_tpart {
+	const char *text; /* literal text before expr (may be empty) */
+	size_t len;
+	struct ex_node *expr; /* NULL for a trailing text part */
+};
+
+struct rl_emit {
+	const char *name;
+	size_t name_len;
+	uint8_t kind;            /* enum rl_emit_kind */
+	const char *json;        /* RL_EMIT_JSON: the JSON text */
+	size_t json_len;
+	struct ex_node *expr;    /* RL_EMIT_EXPR */
+	struct rl_tpart *parts;  /* RL_EMIT_TEMPLATE */
+	size_t n_parts;
+};
+
+struct rl_rule {
+	const char *id;
+	const char *description; /* NULL when not given */
+	const char *severity;    /* NULL when not given */
+	const char *file;        /* the rule file, for messages and explain */
+	unsigned line;
+	uint8_t kind;            /* enum rl_kind */
+	uint32_t *key_slots;     /* decoder slots of the key fields */
+	size_t n_keys;           /* 0: one global group */
+	uint8_t key_is_list;     /* key was given as a YAML list: the alert's key is an array */
+	const char *key_text;    /* the key as written, for explain */
+	struct ex_node *where;   /* filter, or the threshold's where; NULL: every event */
+	int64_t window_us;       /* threshold */
+	struct ex_node *when;    /* threshold */
+	struct rl_agg *aggs;     /* threshold: aggregates read by when and emit */
+	size_t n_aggs;
+	uint8_t evidence;        /* threshold: put the window's events in the alert */
+	int64_t suppress_us;     /* 0: no suppression */
+	struct rl_emit *emits;
+	size_t n_emits;
+};
+
+struct rl_ruleset {
+	struct arena arena;
+	struct jd_fields *fields;
+	size_t n_slots;
+	uint32_t time_slot;
+	uint8_t time_format; /* enum tf_kind */
+	int64_t lateness_us;
+	const char **time_segs; /* the time field's path, for alerts */
+	size_t *time_seg_lens;
+	size_t n_time_segs;
+	struct rl_rule *rules;
+	size_t n_rules;
+	struct rx **regexes; /* owned, for rl_free */
+	size_t n_regexes, cap_regexes;
+	size_t n_lists, n_macros, n_tests; /* for `check` */
+};
+
+/* Loads, checks and compiles rule files. Reports every error of every file to sink (then a
+ * count per file) and returns NULL if there was any; else the compiled set. */
+struct rl_ruleset *rl_load(const char *const *paths, size_t n_paths, struct dg_sink *sink);
+/* The same from memory (tests): one source named name. */
+struct rl_ruleset *rl_load_mem(const char *name, const char *text, size_t len,
+			       struct dg_sink *sink);
+void rl_free(struct rl_ruleset *rs);
+
+#endif
