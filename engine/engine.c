@@ -571,13 +571,12 @@ static void put_emits(struct tl_engine *e, const struct rl_rule *r)
 		ob_lit(&e->out, ",");
 		ob_quote(&e->out, em->name, em->name_len);
 		ob_lit(&e->out, ":");
-		ev_reset(&e->ev);
 		switch (em->kind) {
 		case RL_EMIT_JSON:
 			ob_put(&e->out, em->json, em->json_len);
 			break;
 		case RL_EMIT_EXPR:
-			ev_eval(em->expr, &e->ev, &v);
+			ev_eval_top(em->expr, &e->ev, &v);
 			ob_value(&e->out, &v);
 			break;
 		default: {
@@ -587,7 +586,7 @@ static void put_emits(struct tl_engine *e, const struct rl_rule *r)
 			for (j = 0; j < em->n_parts; j++) {
 				ob_put(&text, em->parts[j].text, em->parts[j].len);
 				if (em->parts[j].expr) {
-					ev_eval(em->parts[j].expr, &e->ev, &v);
+					ev_eval_top(em->parts[j].expr, &e->ev, &v);
 					ob_text(&text, &v);
 				}
 			}
@@ -782,8 +781,7 @@ static int window_push(struct tl_engine *e, struct rstate *rs, struct window *w,
 
 		if (!r->aggs[i].arg)
 			continue;
-		ev_reset(&e->ev);
-		ev_eval(r->aggs[i].arg, &e->ev, &x);
+		ev_eval_top(r->aggs[i].arg, &e->ev, &x);
 		if (r->aggs[i].kind == RL_AGG_DISTINCT) {
 			v->dv = NULL;
 			if (x.type != TL_MISSING && x.type != TL_NULL && !(v->dv = dmap_add(&a->dm, &x)))

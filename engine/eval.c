@@ -384,11 +384,22 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 	}
 }
 
+void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
+{
+	ev_reset(c);
+	ev_eval(n, c, out);
+	if (c->scratch_want) {
+		/* a string did not fit: grow the scratch and evaluate again, so that a result
+		 * never depends on what was evaluated before */
+		ev_reset(c);
+		ev_eval(n, c, out);
+	}
+}
+
 int ev_holds(const struct ex_node *n, struct ev_ctx *c)
 {
 	struct tl_value v;
 
-	ev_reset(c);
-	ev_eval(n, c, &v);
+	ev_eval_top(n, c, &v);
 	return v.type == TL_BOOL && v.b;
 }

@@ -38,6 +38,10 @@ void ev_reset(struct ev_ctx *c);
 /* Evaluates n into *out. Strings in *out may point into the event or the scratch. */
 void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out);
 
+/* Evaluates n as a whole expression: resets the scratch first, and evaluates once more with a
+ * larger scratch when a string did not fit. */
+void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out);
+
 /* 1 when the condition n is true; 0 when false or unknown. Resets the scratch. */
 int ev_holds(const struct ex_node *n, struct ev_ctx *c);
 

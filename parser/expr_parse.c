@@ -5,6 +5,7 @@
  * place in the rule file.
  */
 #include "expr.h"
+#include "json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -933,14 +934,7 @@ static void unparse_lit(struct sbuf *b, const struct tl_value *v)
 	case TL_NULL: sb_str(b, "null"); break;
 	case TL_BOOL: sb_str(b, v->b ? "true" : "false"); break;
 	case TL_NUM:
-		snprintf(num, sizeof num, "%.17g", v->num);
-		/* shortest form that reads back */
-		for (i = 1; i <= 17; i++) {
-			snprintf(num, sizeof num, "%.*g", (int)i, v->num);
-			if (strtod(num, NULL) == v->num)
-				break;
-		}
-		sb_str(b, num);
+		sb_put(b, num, jd_format_number(v->num, num));
 		break;
 	case TL_STR:
 		sb_put(b, "\"", 1);

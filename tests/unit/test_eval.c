@@ -1,0 +1,156 @@
+/* test_eval.c - expression evaluation: operators, functions, three-valued logic.
+ *
+ * Each case compiles `where: EXPR` and `where: !(EXPR)` and evaluates both on one event:
+ * true holds for the first, false for the second, unknown for neither. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eval.h"
+#include "json.h"
+#include "ruleset.h"
+
+#define T 1
+#define F 0
+#define U (-1)
+
+static const char *const ev_default =
+	"{\"ts\":1700000000.5,\"type\":\"txn\",\"amount\":120.5,\"n\":7,\"zero\":0,\"card\":\"c1\","
+	"\"name\":\"Alice Smith\",\"flag\":true,\"off\":false,\"nul\":null,\"arr\":[1,2],"
+	"\"obj\":{\"a\":1},\"geo\":{\"country\":\"NG\",\"city\":\"Lagos\"},\"ip\":\"10.1.2.3\","
+	"\"ip6\":\"2001:db8::1\",\"user-agent\":\"curl/8.0\",\"s\":\"\xc3\xa9t\xc3\xa9\",\"neg\":-3}";
+
+static const struct {
+	const char *expr;
+	int want;
+} cases[] = {
+	/* comparisons and types */
+	{ "amount > 100", T }, { "amount > 200", F }, { "amount >= 120.5", T },
+	{ "n == 7", T }, { "n != 7", F }, { "card == \"c1\"", T }, { "card < \"c2\"", T },
+	{ "amount > \"100\"", U }, { "card == 1", U }, { "missing > 1", U },
+	{ "missing == 1", U }, { "nul > 1", U }, { "flag == true", T }, { "flag", T },
+	{ "off", F }, { "n", U }, { "missing", U },
+	/* null and existence */
+	{ "missing == null", T }, { "nul == null", T }, { "card == null", F },
+	{ "missing != null", F }, { "card != null", T }, { "arr == null", F },
+	{ "exists(card)", T }, { "exists(missing)", F }, { "exists(nul)", T },
+	{ "exists(geo.country)", T }, { "exists(geo.zip)", F }, { "arr == 1", U },
+	{ "obj == obj", U },
+	/* three-valued logic */
+	{ "missing > 1 && true", U }, { "missing > 1 && false", F },
+	{ "missing > 1 || true", T }, { "missing > 1 || false", U },
+	{ "!(missing > 1)", U }, { "!flag", F }, { "!off", T },
+	/* arithmetic */
+	{ "1 + 2 * 3 == 7", T }, { "(1 + 2) * 3 == 9", T }, { "10 - 4 - 3 == 3", T },
+	{ "7 % 4 == 3", T }, { "n / zero > 0", U }, { "n % zero == 0", U },
+	{ "-n == -7", T }, { "-neg == 3", T }, { "amount * 2 == 241", T },
+	{ "card + 1 > 0", U },
+	/* lists */
+	{ "geo.country in risky", T }, { "geo.country not in risky", F },
+	{ "card in [\"c1\", \"c2\"]", T }, { "n in [1, 7]", T }, { "n in [\"7\"]", F },
+	{ "missing in [1]", U }, { "missing not in [1]", U }, { "nul in [1]", U },
+	{ "flag in [true]", T }, { "off in [true]", F },
+	/* strings */
+	{ "name contains \"Smith\"", T }, { "name startswith \"Ali\"", T },
+	{ "name endswith \"Smith\"", T }, { "name endswith \"Alice\"", F },
+	{ "name contains \"\"", T }, { "n contains \"7\"", U },
+	{ "name matches \"^A.*h$\"", T }, { "name matches \"^smith\"", F },
+	{ "name matches \"(?i)^alice\"", T }, { "n matches \"7\"", U },
+	{ "`user-agent` startswith \"curl/\"", T },
+	/* functions */
+	{ "lower(name) == \"alice smith\"", T }, { "upper(card) == \"C1\"", T },
+	{ "len(name) == 11", T }, { "len(s) == 3", T }, { "len(n) == 1", U },
+	{ "abs(neg) == 3", T }, { "abs(card) == 1", U },
+	{ "time() == 1700000000.5", T },
+	{ "cidr(ip, \"10.0.0.0/8\")", T }, { "cidr(ip, \"10.1.2.0/24\")", T },
+	{ "cidr(ip, \"11.0.0.0/8\")", F }, { "cidr(ip, \"0.0.0.0/0\")", T },
+	{ "cidr(ip6, \"2001:db8::/32\")", T }, { "cidr(ip6, \"2001:db9::/32\")", F },
+	{ "cidr(ip, \"2001:db8::/32\")", U }, { "cidr(card, \"10.0.0.0/8\")", U },
+	{ "cidr(missing, \"10.0.0.0/8\")", U },
+	/* macros */
+	{ "txn && big", T }, { "txn && !big", F },
+};
+
+static int eval_case(const char *expr, const char *event)
+{
+	char rules[2048];
+	char *errtext = NULL;
+	size_t errlen = 0;
+	FILE *err = open_memstream(&errtext, &errlen);
+	struct dg_sink sink = { err, 0 };
+	struct rl_ruleset *rs;
+	struct jd_decoder *dec;
+	struct tl_value *slots;
+	struct jd_error jerr;
+	struct ev_ctx ctx;
+	int yes, no;
+
+	snprintf(rules, sizeof rules,
+		 "lists:\n  risky: [NG, RU]\n"
+		 "macros:\n  txn: type == \"txn\"\n  big: amount > 100\n"
+		 "rules:\n"
+		 "  - id: yes\n    where: |-\n      %s\n"
+		 "  - id: no\n    where: |-\n      !(%s)\n",
+		 expr, expr);
+	rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
+	fclose(err);
+	ck_assert_msg(rs != NULL, "%s: %s", expr, errtext);
+	free(errtext);
+	dec = jd_decoder_new(rs->fields);
+	slots = calloc(rs->n_slots, sizeof *slots);
+	ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &jerr), 0);
+	ck_assert_int_eq(ev_init(&ctx), 0);
+	ctx.slots = slots;
+	ctx.time_us = 1700000000500000LL;
+	yes = ev_holds(rs->rules[0].where, &ctx);
+	no = ev_holds(rs->rules[1].where, &ctx);
+	ev_fini(&ctx);
+	free(slots);
+	jd_decoder_free(dec);
+	rl_free(rs);
+	ck_assert_msg(!(yes && no), "%s: both true and false", expr);
+	return yes ? T : no ? F : U;
+}
+
+START_TEST(table)
+{
+	int got = eval_case(cases[_i].expr, ev_default);
+
+	ck_assert_msg(got == cases[_i].want, "%s: got %d, want %d", cases[_i].expr, got,
+		      cases[_i].want);
+}
+END_TEST
+
+START_TEST(scratch_grows_for_long_strings)
+{
+	/* lower() of a string larger than the initial scratch of a fresh context */
+	static char ev[20000];
+	size_t n;
+	int got;
+
+	n = (size_t)snprintf(ev, sizeof ev, "{\"ts\":1,\"name\":\"");
+	memset(ev + n, 'A', 10000);
+	n += 10000;
+	snprintf(ev + n, sizeof ev - n, "\"}");
+	got = eval_case("len(lower(name)) == 10000", ev);
+	ck_assert_int_eq(got, T);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("eval");
+	TCase *tc = tcase_create("eval");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, table, 0, (int)(sizeof cases / sizeof cases[0]));
+	tcase_add_test(tc, scratch_grows_for_long_strings);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
