@@ -184,7 +184,7 @@ static int run_input(struct cli *c, struct tl_engine *e, const char *path)
 	struct rd_line ln;
 	enum rd_status st;
 	char reason[512];
-	int fd = 0, rc = 0;
+	int fd = 0, rc = 0, ln_too_long = 0;
 
 	if (strcmp(path, "-") != 0) {
 		fd = open(path, O_RDONLY);
@@ -200,8 +200,17 @@ static int run_input(struct cli *c, struct tl_engine *e, const char *path)
 			close(fd);
 		return EXIT_USAGE;
 	}
-	while ((st = rd_next(rd, &ln)) == RD_LINE) {
+	for (;;) {
 		enum tl_feed f;
+		int pending_newline = c->rejects && ln_too_long;
+
+		st = rd_next(rd, &ln);
+		/* the rest of an over-long line went to the rejects during that call: end it */
+		if (pending_newline)
+			fputc('\n', c->rejects);
+		ln_too_long = 0;
+		if (st != RD_LINE)
+			break;
 
 		if (got_signal || c->write_failed || (c->quiet && c->n_alerts)) {
 			rc = -1;
@@ -212,9 +221,12 @@ static int run_input(struct cli *c, struct tl_engine *e, const char *path)
 				 "line is longer than %zu bytes (--max-line)", c->max_line);
 			problem(c, name, ln.lineno, reason);
 			c->n_too_long++;
-			if (c->rejects)
-				fputc('\n', c->rejects);
+			reject(c, ln.text, ln.len, 1);
+			ln_too_long = 1;
 			if (c->strict) {
+				/* stop now: the rejects keep the head of the line only */
+				if (c->rejects)
+					fputc('\n', c->rejects);
 				rc = EXIT_STRICT;
 				break;
 			}
@@ -404,6 +416,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tripline: no rules: give -r RULES (see tripline --help)\n");
 		free(c.rules);
 		return EXIT_USAGE;
+	}
+	for (i = 0; (size_t)i < c.n_rules; i++) {
+		FILE *f = fopen(c.rules[i], "r");
+
+		if (!f) {
+			fprintf(stderr, "tripline: %s: %s\n", c.rules[i], strerror(errno));
+			free(c.rules);
+			return EXIT_USAGE;
+		}
+		fclose(f);
 	}
 	rs = rl_load(c.rules, c.n_rules, &sink);
 	if (!rs) {
