@@ -8,7 +8,8 @@
 #   expected.out  exact standard output (absent: must be empty)
 #   expected.err  exact standard error (absent: must be empty)
 #   expected.rc   exit status (absent: 0)
-# and the rule and input files the args name.
+# and the rule and input files the args name. TRIPLINE_WRAP, when set, is put before the
+# binary (e.g. a valgrind command line).
 set -u
 bin=$1
 dir=$2
@@ -19,7 +20,7 @@ stdin=/dev/null
 [ -f stdin ] && stdin=stdin
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
-eval "\"\$bin\" $args" <"$stdin" >"$out" 2>"$err"
+eval "${TRIPLINE_WRAP:-} \"\$bin\" $args" <"$stdin" >"$out" 2>"$err"
 rc=$?
 want_rc=0
 [ -f expected.rc ] && want_rc=$(cat expected.rc)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# run_all.sh - every test: the release build, the AddressSanitizer+UBSan build, and valgrind
+# memcheck over the unit suites and the end-to-end cases. Run from the repository root after
+# the packages of the README's first command are installed.
+set -eu
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs" >/dev/null
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== AddressSanitizer and UndefinedBehaviorSanitizer build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRIPLINE_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== valgrind memcheck (unit suites and end-to-end cases)"
+vg="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
+n_pass=0 n_fail=0
+for t in build/test_*; do
+	if CK_FORK=no $vg "$t" >/dev/null 2>"build/vg.log"; then
+		n_pass=$((n_pass + 1))
+	else
+		n_fail=$((n_fail + 1))
+		echo "valgrind: $t failed"
+		cat build/vg.log
+	fi
+done
+for d in tests/golden/*/; do
+	if TRIPLINE_WRAP="$vg" bash tests/run_golden.sh "$PWD/build/tripline" "$d" >build/vg.log 2>&1; then
+		n_pass=$((n_pass + 1))
+	else
+		n_fail=$((n_fail + 1))
+		echo "valgrind: $d failed"
+		cat build/vg.log
+	fi
+done
+echo "valgrind: $n_pass passed, $n_fail failed"
+[ "$n_fail" -eq 0 ]
