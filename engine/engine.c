@@ -531,7 +531,10 @@ static int build_key(struct tl_engine *e, const struct rl_rule *r, const struct 
 			return -1;
 		if (i)
 			ob_lit(&e->keybuf, ",");
-		ob_value(&e->keybuf, v);
+		if (v->type == TL_NUM && v->num == 0)
+			ob_lit(&e->keybuf, "0"); /* -0 and 0 are one key */
+		else
+			ob_value(&e->keybuf, v);
 	}
 	if (r->key_is_list)
 		ob_lit(&e->keybuf, "]");
@@ -606,7 +609,8 @@ static void put_time_field(struct tl_engine *e, const struct tf_stamp *st)
 	size_t i;
 
 	for (i = 0; i < rs->n_time_segs; i++) {
-		ob_lit(&e->out, ",");
+		if (i == 0)
+			ob_lit(&e->out, ",");
 		ob_quote(&e->out, rs->time_segs[i], rs->time_seg_lens[i]);
 		ob_lit(&e->out, i + 1 < rs->n_time_segs ? ":{" : ":");
 	}
@@ -998,6 +1002,17 @@ static void release(struct tl_engine *e, int64_t watermark, int all)
 	e->st.buffered = e->n_heap;
 }
 
+static const char *unquote(char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '"') {
+		s[n - 1] = '\0';
+		return s + 1;
+	}
+	return s;
+}
+
 enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, char *reason,
 			    size_t cap)
 {
@@ -1033,7 +1048,9 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 
 		t1[tf_format_json(&ev.ts, ev.ts.us, t1)] = '\0';
 		t2[tf_format_json(&wm, e->max_seen - rs->lateness_us, t2)] = '\0';
-		snprintf(reason, cap, "late event: time %s is behind the watermark %s", t1, t2);
+		/* times as text: an RFC 3339 time without its JSON quotes */
+		snprintf(reason, cap, "late event: time %s is behind the watermark %s", unquote(t1),
+			 unquote(t2));
 		e->st.late++;
 		return TL_FEED_LATE;
 	}

@@ -148,18 +148,17 @@ static int in_cidr(const struct rl_cidr *net, const struct tl_value *ip)
 	return 1;
 }
 
-/* ==, != with the null rules; returns 1, 0, or -1 for unknown. */
-static int equal(const struct tl_value *a, const struct tl_value *b)
+/* ==, != : 1, 0, or -1 for unknown. null_test: one side is the literal null, and the
+ * comparison tests the other side for absence (missing or null). */
+static int equal(const struct tl_value *a, const struct tl_value *b, int null_test)
 {
 	int an = a->type == TL_MISSING || a->type == TL_NULL;
 	int bn = b->type == TL_MISSING || b->type == TL_NULL;
 
-	if (an || bn) {
-		/* comparing with null tests for absence; a missing field otherwise is unknown */
-		if ((an && a->type == TL_NULL) || (bn && b->type == TL_NULL))
-			return an && bn;
+	if (null_test)
+		return an && bn;
+	if (an || bn)
 		return -1;
-	}
 	if (a->type != b->type)
 		return -1;
 	switch (a->type) {
@@ -335,7 +334,7 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 	out->type = TL_MISSING;
 	switch (n->kind) {
 	case EX_EQ: case EX_NE:
-		t = equal(&a, &b);
+		t = equal(&a, &b, n->fn);
 		if (t >= 0)
 			set_bool(out, n->kind == EX_EQ ? t : !t);
 		return;

@@ -152,7 +152,8 @@ static int fill(struct rd_reader *r)
 			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			/* a non-blocking descriptor (inherited stdin): wait as a blocking one would */
+			/* a non-blocking descriptor (say, an inherited stdin): wait for data as
+			 * a blocking read would */
 			struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
 
 			if (poll(&pfd, 1, -1) < 0 && errno == EINTR && stop_requested(r))

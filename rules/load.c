@@ -659,6 +659,9 @@ static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_n
 		}
 		return ST_BOOL;
 	case EX_EQ: case EX_NE:
+		/* `f == null` tests for absence; every other comparison with a null is unknown */
+		n->fn = (uint8_t)((n->kids[0]->kind == EX_LIT && n->kids[0]->val.type == TL_NULL) ||
+				  (n->kids[1]->kind == EX_LIT && n->kids[1]->val.type == TL_NULL));
 		if (a != ST_ANY && b != ST_ANY && a != b && a != ST_NULL && b != ST_NULL) {
 			ex_fail(ld, sc, n, "type error: '%s' between %s and %s is never true",
 				ex_kind_text[n->kind], st_name(a), st_name(b));

@@ -36,7 +36,8 @@ static const struct {
 	{ "missing != null", F }, { "card != null", T }, { "arr == null", F },
 	{ "exists(card)", T }, { "exists(missing)", F }, { "exists(nul)", T },
 	{ "exists(geo.country)", T }, { "exists(geo.zip)", F }, { "arr == 1", U },
-	{ "obj == obj", U },
+	{ "obj == obj", U }, { "nul != 20", U }, { "nul == 20", U }, { "nul == missing", U },
+	{ "missing == missing", U }, { "null == null", T }, { "nul != null", F },
 	/* three-valued logic */
 	{ "missing > 1 && true", U }, { "missing > 1 && false", F },
 	{ "missing > 1 || true", T }, { "missing > 1 || false", U },

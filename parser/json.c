@@ -1,0 +1,1063 @@
+/* json.c - the NDJSON event decoder: one line of text -> the values of the fields rules read.
+ *
+ * Pipeline position: parser; the hot path, called once per input event (see json.h).
+ *
+ * Field table: a trie of path segments. jd_fields_freeze gives every node an open-addressing
+ * hash table of its children and a contiguous range [lo, hi) of a DFS-ordered list of slot
+ * numbers that covers its whole subtree. When a key matches a node that has children, the
+ * decoder clears that range first, so a later duplicate key drops whatever an earlier one set
+ * below it: the last key wins, also for prefixes.
+ *
+ * Decoder: one pass over the line with an explicit stack of at most JD_MAX_DEPTH frames (no
+ * recursion). An object is "tracked" while it sits on a registered path: only then are its keys
+ * looked up. Everything else is validated and dropped. Strings are scanned 8 bytes at a time for
+ * the bytes that need a closer look ('"', '\\', control characters, non-ASCII). Unescaped
+ * strings go to a scratch buffer that is sized to the line once, so pointers into it stay valid
+ * for the whole call and no allocation happens per line after warm-up.
+ */
+#include "json.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+/* Error texts, in one table. The structural ones come first (up to JD_E_NUMBER): found at the
+ * end of the line they read "unexpected end of line" instead, which says more. */
+#define JD_ERRORS(X)                                                    \
+	X(JD_E_KEY_OR_END, "expected a key or '}'")                     \
+	X(JD_E_KEY, "expected a key")                                   \
+	X(JD_E_COLON, "expected ':'")                                   \
+	X(JD_E_VALUE, "expected a value")                               \
+	X(JD_E_OBJ_END, "expected '}' or ','")                          \
+	X(JD_E_ARR_END, "expected ']' or ','")                          \
+	X(JD_E_LITERAL, "invalid literal")                              \
+	X(JD_E_NUMBER, "invalid number")                                \
+	X(JD_E_EOL, "unexpected end of line")                           \
+	X(JD_E_NOT_OBJECT, "expected an object")                        \
+	X(JD_E_TRAILING, "trailing characters after the object")        \
+	X(JD_E_DEPTH, "nesting deeper than 64")                         \
+	X(JD_E_UNTERMINATED, "unterminated string")                     \
+	X(JD_E_CONTROL, "control character in string")                  \
+	X(JD_E_ESCAPE, "invalid escape in string")                      \
+	X(JD_E_UESCAPE, "invalid \\u escape")                           \
+	X(JD_E_SURROGATE, "lone surrogate in \\u escape")               \
+	X(JD_E_UTF8, "invalid UTF-8 in string")                         \
+	X(JD_E_RANGE, "number out of range")                            \
+	X(JD_E_NUL, "NUL byte")                                         \
+	X(JD_E_TOO_LONG, "value longer than 4 GiB")                     \
+	X(JD_E_NOMEM, "out of memory")
+
+#define JD_ENUM(name, text) name,
+#define JD_TEXT(name, text) text,
+enum jd_err { JD_ERRORS(JD_ENUM) };
+static const char *const jd_messages[] = { JD_ERRORS(JD_TEXT) };
+
+_Static_assert(JD_MAX_DEPTH == 64, "update the text of JD_E_DEPTH");
+
+/* A trie node: one path segment. Children always have larger indices than their parent. */
+struct jd_node {
+	char *name;         /* owned copy of the segment; NULL for the root */
+	uint32_t len;
+	int32_t slot;       /* -1 when the node is only a prefix */
+	uint32_t parent;
+	uint32_t first_kid; /* build-time child list; 0 = none (the root is never a child) */
+	uint32_t next_sib;
+	uint32_t n_kids;
+	uint32_t lo, hi;    /* after freeze: the subtree's slots are order[lo .. hi) */
+	uint32_t tab_off;   /* after freeze: children hash table at tab[tab_off .. +tab_mask] */
+	uint32_t tab_mask;
+};
+
+/* One entry of a children hash table; node == 0 marks an empty entry. */
+struct jd_kid {
+	const char *name;
+	uint32_t len;
+	uint32_t node;
+};
+
+struct jd_fields {
+	struct jd_node *nodes; /* nodes[0] is the root */
+	size_t n_nodes, cap_nodes;
+	size_t n_slots;
+	uint32_t *order;       /* slot numbers in DFS order */
+	struct jd_kid *tab;    /* all children hash tables */
+	int frozen;
+};
+
+struct jd_decoder {
+	const struct jd_fields *f; /* not owned; must outlive the decoder */
+	char *scratch;             /* unescaped strings and long number copies */
+	size_t scratch_cap;
+};
+
+/* One open array or object. */
+struct jd_frame {
+	const struct jd_node *node; /* tracked object: look its keys up here; else NULL */
+	const unsigned char *start; /* the '{' or '[' */
+	int32_t slot;               /* slot that receives the raw text on close, or -1 */
+	int is_arr;
+};
+
+/* Per-call state shared by the helpers. */
+struct jd_ctx {
+	const unsigned char *base, *end;
+	struct jd_decoder *d;
+	struct jd_error *err;
+	size_t used; /* scratch bytes holding values of this line */
+};
+
+/* ---- field table ---- */
+
+struct jd_fields *jd_fields_new(void)
+{
+	struct jd_fields *f = tl_calloc(1, sizeof *f);
+	void *nodes = NULL;
+
+	if (!f)
+		return NULL;
+	if (tl_grow(&nodes, &f->cap_nodes, 1, sizeof *f->nodes))
+		goto free_f;
+	f->nodes = nodes;
+	memset(&f->nodes[0], 0, sizeof f->nodes[0]);
+	f->nodes[0].slot = -1;
+	f->n_nodes = 1;
+	return f;
+
+free_f:
+	tl_free(f);
+	return NULL;
+}
+
+void jd_fields_free(struct jd_fields *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	for (i = 0; i < f->n_nodes; i++)
+		tl_free(f->nodes[i].name);
+	tl_free(f->nodes);
+	tl_free(f->order);
+	tl_free(f->tab);
+	tl_free(f);
+}
+
+/* Appends a child named name[0 .. len) to parent; returns its index, or 0 on failure. */
+static uint32_t jd_node_add(struct jd_fields *f, uint32_t parent, const char *name, size_t len)
+{
+	void *nodes = f->nodes;
+	struct jd_node *n;
+	char *copy;
+
+	if (f->n_nodes >= UINT32_MAX)
+		return 0;
+	if (tl_grow(&nodes, &f->cap_nodes, f->n_nodes + 1, sizeof *f->nodes))
+		return 0;
+	f->nodes = nodes;
+	copy = tl_malloc(len + 1);
+	if (!copy)
+		return 0;
+	if (len)
+		memcpy(copy, name, len);
+	copy[len] = '\0';
+	n = &f->nodes[f->n_nodes];
+	memset(n, 0, sizeof *n);
+	n->name = copy;
+	n->len = (uint32_t)len;
+	n->slot = -1;
+	n->parent = parent;
+	n->next_sib = f->nodes[parent].first_kid;
+	f->nodes[parent].first_kid = (uint32_t)f->n_nodes;
+	f->nodes[parent].n_kids++;
+	return (uint32_t)f->n_nodes++;
+}
+
+int jd_fields_add(struct jd_fields *f, const char *const *segs, const size_t *seg_lens,
+		  size_t n_segs)
+{
+	uint32_t cur = 0, k;
+	size_t i;
+
+	if (f->frozen)
+		return -1;
+	for (i = 0; i < n_segs; i++) {
+		size_t len = seg_lens[i];
+
+		if (len > UINT32_MAX)
+			return -1;
+		for (k = f->nodes[cur].first_kid; k; k = f->nodes[k].next_sib) {
+			const struct jd_node *n = &f->nodes[k];
+
+			if (n->len == len && (!len || memcmp(n->name, segs[i], len) == 0))
+				break;
+		}
+		if (!k) {
+			k = jd_node_add(f, cur, segs[i], len);
+			if (!k)
+				return -1;
+		}
+		cur = k;
+	}
+	if (f->nodes[cur].slot < 0) {
+		if (f->n_slots >= INT32_MAX)
+			return -1;
+		f->nodes[cur].slot = (int32_t)f->n_slots++;
+	}
+	return f->nodes[cur].slot;
+}
+
+size_t jd_fields_count(const struct jd_fields *f)
+{
+	return f->n_slots;
+}
+
+/* A cheap hash of a key: its length and its first and last bytes, mixed. Only registered
+ * keys live in the tables, so bad spreading costs a probe, never more. */
+static inline uint32_t jd_hash(const unsigned char *k, size_t len)
+{
+	uint32_t a = 0, b = 0, h;
+
+	if (len >= 4) {
+		memcpy(&a, k, 4);
+		memcpy(&b, k + len - 4, 4);
+	} else if (len) {
+		a = k[0] | (uint32_t)k[len / 2] << 8 | (uint32_t)k[len - 1] << 16;
+	}
+	h = ((uint32_t)len * 0x9e3779b1u) ^ a;
+	h *= 0x85ebca6bu;
+	h ^= b + (h >> 15);
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
+}
+
+int jd_fields_freeze(struct jd_fields *f)
+{
+	struct jd_node *nodes = f->nodes;
+	size_t n = f->n_nodes, n_tab = 0, i;
+	uint32_t *order;
+	struct jd_kid *tab;
+
+	if (f->frozen)
+		return 0;
+	/* Hash tables at most half full, so a probe always ends at an empty entry. */
+	for (i = 0; i < n; i++) {
+		size_t size = 2;
+
+		if (!nodes[i].n_kids)
+			continue;
+		while (size < 2 * (size_t)nodes[i].n_kids)
+			size *= 2;
+		if (n_tab + size > UINT32_MAX)
+			return -1;
+		nodes[i].tab_off = (uint32_t)n_tab;
+		nodes[i].tab_mask = (uint32_t)(size - 1);
+		n_tab += size;
+	}
+	order = tl_calloc(f->n_slots ? f->n_slots : 1, sizeof *order);
+	if (!order)
+		return -1;
+	tab = tl_calloc(n_tab ? n_tab : 1, sizeof *tab);
+	if (!tab)
+		goto free_order;
+
+	/* Subtree sizes (in slots), children before parents; kept in hi for now. */
+	for (i = 0; i < n; i++)
+		nodes[i].hi = 0;
+	for (i = n; i-- > 0;) {
+		nodes[i].hi += nodes[i].slot >= 0;
+		if (i)
+			nodes[nodes[i].parent].hi += nodes[i].hi;
+	}
+	/* Ranges, parents before children: a node's own slot, then each child's subtree. */
+	nodes[0].lo = 0;
+	for (i = 0; i < n; i++) {
+		struct jd_node *nd = &nodes[i];
+		uint32_t cur = nd->lo, k;
+
+		if (nd->slot >= 0)
+			order[cur++] = (uint32_t)nd->slot;
+		for (k = nd->first_kid; k; k = nodes[k].next_sib) {
+			uint32_t h = jd_hash((const unsigned char *)nodes[k].name, nodes[k].len);
+			struct jd_kid *t = tab + nd->tab_off;
+
+			nodes[k].lo = cur;
+			cur += nodes[k].hi;
+			while (t[h & nd->tab_mask].node)
+				h++;
+			t[h & nd->tab_mask].name = nodes[k].name;
+			t[h & nd->tab_mask].len = nodes[k].len;
+			t[h & nd->tab_mask].node = k;
+		}
+		nd->hi = cur;
+	}
+	f->order = order;
+	f->tab = tab;
+	f->frozen = 1;
+	return 0;
+
+free_order:
+	tl_free(order);
+	return -1;
+}
+
+/* The child of n named k[0 .. len), or NULL. */
+static inline const struct jd_node *jd_lookup(const struct jd_fields *f, const struct jd_node *n,
+					      const unsigned char *k, size_t len)
+{
+	const struct jd_kid *t = f->tab + n->tab_off;
+	uint32_t h = jd_hash(k, len);
+
+	for (;; h++) {
+		const struct jd_kid *e = &t[h & n->tab_mask];
+
+		if (!e->node)
+			return NULL;
+		if (e->len == len && memcmp(e->name, k, len) == 0)
+			return &f->nodes[e->node];
+	}
+}
+
+/* ---- decoder ---- */
+
+struct jd_decoder *jd_decoder_new(const struct jd_fields *f)
+{
+	struct jd_decoder *d;
+
+	if (!f->frozen)
+		return NULL;
+	d = tl_calloc(1, sizeof *d);
+	if (!d)
+		return NULL;
+	d->f = f;
+	return d;
+}
+
+void jd_decoder_free(struct jd_decoder *d)
+{
+	if (!d)
+		return;
+	tl_free(d->scratch);
+	tl_free(d);
+}
+
+/* Records an error at byte at and returns -1. */
+static int jd_fail(struct jd_ctx *c, const unsigned char *at, enum jd_err code)
+{
+	if (at < c->end && *at == '\0' && code != JD_E_NOMEM)
+		code = JD_E_NUL;
+	else if (at >= c->end && code <= JD_E_NUMBER)
+		code = JD_E_EOL;
+	if (c->err) {
+		c->err->msg = jd_messages[code];
+		c->err->off = (size_t)(at - c->base);
+	}
+	return -1;
+}
+
+/* Makes sure the scratch buffer holds the whole line plus a NUL. Every unescaped string is no
+ * longer than its source text, and those texts do not overlap, so the buffer is never grown
+ * again during this call and pointers into it stay valid. */
+static int jd_scratch(struct jd_ctx *c, const unsigned char *at)
+{
+	struct jd_decoder *d = c->d;
+	size_t need = (size_t)(c->end - c->base) + 1;
+	void *p = d->scratch;
+
+	if (need <= d->scratch_cap)
+		return 0;
+	if (need == 0 || tl_grow(&p, &d->scratch_cap, need, 1))
+		return jd_fail(c, at, JD_E_NOMEM);
+	d->scratch = p;
+	return 0;
+}
+
+static inline int jd_is_ws(unsigned char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+static inline const unsigned char *jd_ws(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end && *p <= ' ' && jd_is_ws(*p))
+		p++;
+	return p;
+}
+
+static inline int jd_is_digit(unsigned char ch)
+{
+	return (unsigned)(ch - '0') < 10;
+}
+
+#define JD_ONES 0x0101010101010101ull
+#define JD_HIGH 0x8080808080808080ull
+
+/* Eight bytes as a little-endian word, so that the first byte is the lowest. */
+static inline uint64_t jd_load8(const unsigned char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* High bit set in each byte of x that is '"', '\\', below 0x20 or above 0x7f. A borrow can
+ * only mark bytes above a real match, so the lowest marked byte is always exact. */
+static inline uint64_t jd_attention(uint64_t x)
+{
+	uint64_t q = x ^ (JD_ONES * '"');
+	uint64_t b = x ^ (JD_ONES * '\\');
+
+	return (((q - JD_ONES) & ~q) | ((b - JD_ONES) & ~b) | ((x - JD_ONES * 0x20) & ~x) | x) &
+	       JD_HIGH;
+}
+
+static inline int jd_plain(unsigned char ch)
+{
+	return ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\';
+}
+
+/* Length of the valid UTF-8 sequence (RFC 3629) that starts with the non-ASCII byte at p,
+ * or 0: no overlong forms, no surrogates, nothing above U+10FFFF, no truncation. */
+static inline size_t jd_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+	size_t avail = (size_t)(end - p);
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (p[0] < 0xc2)
+		return 0;
+	if (p[0] < 0xe0)
+		return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] < 0xf0) {
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+		if (avail < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
+			return 0;
+		return 3;
+	}
+	if (p[0] < 0xf5) {
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+		if (avail < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* The byte each one-letter escape stands for; 0 for letters that are not escapes. */
+static const char jd_unesc[256] = {
+	['"'] = '"', ['\\'] = '\\', ['/'] = '/', ['b'] = '\b',
+	['f'] = '\f', ['n'] = '\n', ['r'] = '\r', ['t'] = '\t',
+};
+
+static inline int jd_hex_digit(unsigned char ch)
+{
+	if (jd_is_digit(ch))
+		return ch - '0';
+	ch |= 0x20;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* The four hex digits at p as a number, or -1. */
+static long jd_hex4(const unsigned char *p, const unsigned char *end)
+{
+	long v = 0;
+	int i, h;
+
+	if (end - p < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		h = jd_hex_digit(p[i]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/* Validates the escape at p (a backslash); returns its length (2, 6 or 12: a surrogate pair
+ * is taken whole), or 0 after recording the error. */
+static size_t jd_escape_len(struct jd_ctx *c, const unsigned char *p)
+{
+	const unsigned char *end = c->end;
+	long u, lo;
+
+	if (end - p < 2) {
+		jd_fail(c, end, JD_E_UNTERMINATED);
+		return 0;
+	}
+	if (p[1] != 'u') {
+		if (jd_unesc[p[1]])
+			return 2;
+		jd_fail(c, p, JD_E_ESCAPE);
+		return 0;
+	}
+	u = jd_hex4(p + 2, end);
+	if (u < 0) {
+		jd_fail(c, p, JD_E_UESCAPE);
+		return 0;
+	}
+	if (u < 0xd800 || u > 0xdfff)
+		return 6;
+	if (u >= 0xdc00 || end - p < 8 || p[6] != '\\' || p[7] != 'u') {
+		jd_fail(c, p, JD_E_SURROGATE);
+		return 0;
+	}
+	lo = jd_hex4(p + 8, end);
+	if (lo < 0) {
+		jd_fail(c, p + 6, JD_E_UESCAPE);
+		return 0;
+	}
+	if (lo < 0xdc00 || lo > 0xdfff) {
+		jd_fail(c, p, JD_E_SURROGATE);
+		return 0;
+	}
+	return 12;
+}
+
+/* Validates a string body starting at p (after the opening quote). Returns the byte after the
+ * closing quote and sets *esc when the body holds escapes; NULL after recording an error. */
+static inline const unsigned char *jd_string(struct jd_ctx *c, const unsigned char *p, int *esc)
+{
+	const unsigned char *end = c->end;
+	size_t n;
+
+	*esc = 0;
+	for (;;) {
+		while (end - p >= 8) {
+			uint64_t m = jd_attention(jd_load8(p));
+
+			if (m) {
+				p += __builtin_ctzll(m) >> 3;
+				goto special;
+			}
+			p += 8;
+		}
+		while (p < end && jd_plain(*p))
+			p++;
+		if (p == end) {
+			jd_fail(c, p, JD_E_UNTERMINATED);
+			return NULL;
+		}
+special:
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			n = jd_escape_len(c, p);
+			if (!n)
+				return NULL;
+			*esc = 1;
+		} else if (*p < 0x20) {
+			jd_fail(c, p, JD_E_CONTROL);
+			return NULL;
+		} else {
+			n = jd_utf8_len(p, end);
+			if (!n) {
+				jd_fail(c, p, JD_E_UTF8);
+				return NULL;
+			}
+		}
+		p += n;
+	}
+}
+
+/* Unescapes the validated string body [s, e) into out; returns the length written, which is
+ * never more than e - s. */
+static size_t jd_unescape(const unsigned char *s, const unsigned char *e, char *out)
+{
+	char *o = out;
+	unsigned long cp;
+
+	while (s < e) {
+		const unsigned char *bs = memchr(s, '\\', (size_t)(e - s));
+
+		if (!bs)
+			bs = e;
+		memcpy(o, s, (size_t)(bs - s));
+		o += bs - s;
+		if (bs == e)
+			break;
+		s = bs + 2;
+		if (bs[1] != 'u') {
+			*o++ = jd_unesc[bs[1]];
+			continue;
+		}
+		cp = (unsigned long)jd_hex4(s, e);
+		s += 4;
+		if (cp >= 0xd800 && cp <= 0xdbff) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned long)jd_hex4(s + 2, e) - 0xdc00);
+			s += 6;
+		}
+		if (cp < 0x80) {
+			*o++ = (char)cp;
+		} else if (cp < 0x800) {
+			*o++ = (char)(0xc0 | cp >> 6);
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			*o++ = (char)(0xe0 | cp >> 12);
+			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		} else {
+			*o++ = (char)(0xf0 | cp >> 18);
+			*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+			*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+			*o++ = (char)(0x80 | (cp & 0x3f));
+		}
+	}
+	return (size_t)(o - out);
+}
+
+/* Stores the string body [s, e) in v: a pointer into the line, or an unescaped copy. */
+static int jd_set_string(struct jd_ctx *c, struct tl_value *v, const unsigned char *s,
+			 const unsigned char *e, int esc)
+{
+	size_t n = (size_t)(e - s);
+
+	if (n > UINT32_MAX)
+		return jd_fail(c, s - 1, JD_E_TOO_LONG);
+	if (esc) {
+		char *o;
+
+		if (jd_scratch(c, s - 1))
+			return -1;
+		o = c->d->scratch + c->used;
+		n = jd_unescape(s, e, o);
+		c->used += n;
+		v->str = o;
+	} else {
+		v->str = (const char *)s;
+	}
+	v->type = TL_STR;
+	v->len = (uint32_t)n;
+	return 0;
+}
+
+/* Exact powers of ten for the fast path. */
+static const double jd_pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* strtod on a NUL-terminated copy of [s, e) (strtod needs the terminator; the line has none). */
+static int jd_strtod(struct jd_ctx *c, const unsigned char *s, const unsigned char *e,
+		     double *out)
+{
+	char buf[64], *b = buf;
+	size_t n = (size_t)(e - s);
+
+	if (n >= sizeof buf) {
+		/* Fits: the values so far and this number are disjoint parts of the line. */
+		if (jd_scratch(c, s))
+			return -1;
+		b = c->d->scratch + c->used;
+	}
+	memcpy(b, s, n);
+	b[n] = '\0';
+	*out = strtod(b, NULL);
+	return 0;
+}
+
+/* Validates the number at p (RFC 8259 grammar, within double range). When v is not NULL,
+ * also converts it: small cases exactly by one IEEE operation (Clinger's fast path), the rest
+ * by strtod. Returns the byte after the number, or NULL after recording an error. */
+static const unsigned char *jd_number(struct jd_ctx *c, const unsigned char *p,
+				      struct tl_value *v)
+{
+	const unsigned char *start = p, *end = c->end, *d;
+	uint64_t mant = 0;   /* the first 19 significant digits */
+	size_t n_sig = 0;    /* significant digits, from the first non-zero one */
+	int64_t mag = 0;     /* decimal exponent of the first significant digit, before e */
+	int64_t n_frac = 0;  /* digits after the point */
+	int64_t exp = 0;     /* the e part, saturated */
+	size_t zeros = 0;
+	int exp_neg = 0;
+	double val;
+
+	if (*p == '-')
+		p++;
+	if (p < end && *p == '0') {
+		p++;
+		if (p < end && jd_is_digit(*p)) {
+			jd_fail(c, p, JD_E_NUMBER);
+			return NULL;
+		}
+	} else if (p < end && jd_is_digit(*p)) {
+		d = p;
+		do {
+			if (n_sig < 19)
+				mant = mant * 10 + (*p - '0');
+			n_sig++;
+			p++;
+		} while (p < end && jd_is_digit(*p));
+		mag = (int64_t)(p - d) - 1;
+	} else {
+		jd_fail(c, p, JD_E_NUMBER);
+		return NULL;
+	}
+	if (p < end && *p == '.') {
+		int int_zero = n_sig == 0;
+
+		p++;
+		if (p == end || !jd_is_digit(*p)) {
+			jd_fail(c, p, JD_E_NUMBER);
+			return NULL;
+		}
+		d = p;
+		do {
+			if (!n_sig && *p == '0') {
+				zeros++;
+			} else {
+				if (n_sig < 19)
+					mant = mant * 10 + (*p - '0');
+				n_sig++;
+			}
+			p++;
+		} while (p < end && jd_is_digit(*p));
+		n_frac = (int64_t)(p - d);
+		if (int_zero)
+			mag = -(int64_t)zeros - 1;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			exp_neg = *p++ == '-';
+		if (p == end || !jd_is_digit(*p)) {
+			jd_fail(c, p, JD_E_NUMBER);
+			return NULL;
+		}
+		do {
+			if (exp < 1000000000)
+				exp = exp * 10 + (*p - '0');
+			p++;
+		} while (p < end && jd_is_digit(*p));
+		if (exp_neg)
+			exp = -exp;
+	}
+
+	/* |value| < 10^308 < DBL_MAX is safe, >= 10^309 overflows; strtod decides in between. */
+	if (n_sig && mag + exp >= 308) {
+		if (mag + exp > 308) {
+			jd_fail(c, start, JD_E_RANGE);
+			return NULL;
+		}
+		if (jd_strtod(c, start, p, &val))
+			return NULL;
+		if (isinf(val)) {
+			jd_fail(c, start, JD_E_RANGE);
+			return NULL;
+		}
+	} else if (!v) {
+		return p;
+	} else if (!n_sig) {
+		val = *start == '-' ? -0.0 : 0.0;
+	}
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+	else if (n_sig <= 15 && exp - n_frac >= -22 && exp - n_frac <= 22) {
+		/* Both operands are exact doubles, so one rounding gives the correct result. */
+		val = (double)mant;
+		if (exp - n_frac < 0)
+			val /= jd_pow10[n_frac - exp];
+		else
+			val *= jd_pow10[exp - n_frac];
+		if (*start == '-')
+			val = -val;
+	}
+#endif
+	else {
+		if (jd_strtod(c, start, p, &val))
+			return NULL;
+	}
+	if (v) {
+		v->type = TL_NUM;
+		v->num = val;
+	}
+	return p;
+}
+
+int jd_decode(struct jd_decoder *d, const char *line, size_t len, struct tl_value *slots,
+	      struct jd_error *err)
+{
+	const struct jd_fields *f = d->f;
+	struct jd_frame stack[JD_MAX_DEPTH];
+	struct jd_frame *fr;
+	const struct jd_node *tn; /* registered node of the value being parsed, or NULL */
+	const unsigned char *p, *end, *s;
+	struct jd_ctx c;
+	int depth = 0, esc;
+	size_t i;
+
+	if (!line)
+		line = "";
+	c.base = (const unsigned char *)line;
+	c.end = end = c.base + len;
+	c.d = d;
+	c.err = err;
+	c.used = 0;
+	for (i = 0; i < f->n_slots; i++)
+		slots[i].type = TL_MISSING;
+
+	p = jd_ws(c.base, end);
+	if (p == end || *p != '{')
+		return jd_fail(&c, p, JD_E_NOT_OBJECT);
+	tn = &f->nodes[0];
+	goto open_object;
+
+value:
+	if (p == end)
+		return jd_fail(&c, p, JD_E_VALUE);
+	switch (*p) {
+	case '{':
+open_object:
+		if (depth == JD_MAX_DEPTH)
+			return jd_fail(&c, p, JD_E_DEPTH);
+		fr = &stack[depth++];
+		fr->node = tn && tn->n_kids ? tn : NULL;
+		fr->start = p;
+		fr->slot = tn ? tn->slot : -1;
+		fr->is_arr = 0;
+		p = jd_ws(p + 1, end);
+		if (p < end && *p == '}') {
+			p++;
+			goto close;
+		}
+		if (p == end || *p != '"')
+			return jd_fail(&c, p, JD_E_KEY_OR_END);
+		goto key;
+	case '[':
+		if (depth == JD_MAX_DEPTH)
+			return jd_fail(&c, p, JD_E_DEPTH);
+		fr = &stack[depth++];
+		fr->node = NULL;
+		fr->start = p;
+		fr->slot = tn ? tn->slot : -1;
+		fr->is_arr = 1;
+		p = jd_ws(p + 1, end);
+		if (p < end && *p == ']') {
+			p++;
+			goto close;
+		}
+		tn = NULL;
+		goto value;
+	case '"':
+		s = p + 1;
+		p = jd_string(&c, s, &esc);
+		if (!p)
+			return -1;
+		if (tn && tn->slot >= 0 && jd_set_string(&c, &slots[tn->slot], s, p - 1, esc))
+			return -1;
+		break;
+	case 't':
+		if (end - p < 4 || memcmp(p, "true", 4) != 0)
+			return jd_fail(&c, p, JD_E_LITERAL);
+		if (tn && tn->slot >= 0) {
+			slots[tn->slot].type = TL_BOOL;
+			slots[tn->slot].b = 1;
+		}
+		p += 4;
+		break;
+	case 'f':
+		if (end - p < 5 || memcmp(p, "false", 5) != 0)
+			return jd_fail(&c, p, JD_E_LITERAL);
+		if (tn && tn->slot >= 0) {
+			slots[tn->slot].type = TL_BOOL;
+			slots[tn->slot].b = 0;
+		}
+		p += 5;
+		break;
+	case 'n':
+		if (end - p < 4 || memcmp(p, "null", 4) != 0)
+			return jd_fail(&c, p, JD_E_LITERAL);
+		if (tn && tn->slot >= 0)
+			slots[tn->slot].type = TL_NULL;
+		p += 4;
+		break;
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		p = jd_number(&c, p, tn && tn->slot >= 0 ? &slots[tn->slot] : NULL);
+		if (!p)
+			return -1;
+		break;
+	default:
+		return jd_fail(&c, p, JD_E_VALUE);
+	}
+
+next: /* after a value inside the container on top of the stack */
+	p = jd_ws(p, end);
+	fr = &stack[depth - 1];
+	if (p < end && *p == ',') {
+		p = jd_ws(p + 1, end);
+		if (fr->is_arr) {
+			tn = NULL;
+			goto value;
+		}
+		if (p == end || *p != '"')
+			return jd_fail(&c, p, JD_E_KEY);
+		goto key;
+	}
+	if (p < end && *p == (fr->is_arr ? ']' : '}')) {
+		p++;
+		goto close;
+	}
+	return jd_fail(&c, p, fr->is_arr ? JD_E_ARR_END : JD_E_OBJ_END);
+
+key: /* p is at the opening quote of a key of the object fr */
+	s = p + 1;
+	p = jd_string(&c, s, &esc);
+	if (!p)
+		return -1;
+	tn = NULL;
+	if (fr->node) {
+		const unsigned char *k = s;
+		size_t klen = (size_t)(p - 1 - s);
+
+		if (esc) {
+			/* Unescaped at the free end of scratch, not kept. */
+			if (jd_scratch(&c, s - 1))
+				return -1;
+			klen = jd_unescape(s, p - 1, d->scratch + c.used);
+			k = (const unsigned char *)d->scratch + c.used;
+		}
+		tn = jd_lookup(f, fr->node, k, klen);
+		/* A repeated key replaces everything the earlier one set below it. */
+		if (tn && tn->n_kids)
+			for (i = tn->lo; i < tn->hi; i++)
+				slots[f->order[i]].type = TL_MISSING;
+	}
+	p = jd_ws(p, end);
+	if (p == end || *p != ':')
+		return jd_fail(&c, p, JD_E_COLON);
+	p = jd_ws(p + 1, end);
+	goto value;
+
+close: /* p is just past the '}' or ']' of the frame on top */
+	fr = &stack[--depth];
+	if (fr->slot >= 0) {
+		struct tl_value *v = &slots[fr->slot];
+
+		if ((size_t)(p - fr->start) > UINT32_MAX)
+			return jd_fail(&c, fr->start, JD_E_TOO_LONG);
+		v->type = fr->is_arr ? TL_ARR : TL_OBJ;
+		v->str = (const char *)fr->start;
+		v->len = (uint32_t)(p - fr->start);
+	}
+	if (depth)
+		goto next;
+	p = jd_ws(p, end);
+	if (p != end)
+		return jd_fail(&c, p, JD_E_TRAILING);
+	return 0;
+}
+
+/* ---- output helpers ---- */
+
+/* The letter of the short escape for a byte that needs one; 0: use \u00XX. */
+static const char jd_esc_letter[128] = {
+	['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+	['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+
+size_t jd_quote(const char *s, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *end, *run;
+	char *o = out;
+
+	*o++ = '"';
+	if (!len)
+		goto done;
+	end = p + len;
+	while (p < end) {
+		run = p;
+		while (p < end && *p >= 0x20 && *p != '"' && *p != '\\')
+			p++;
+		memcpy(o, run, (size_t)(p - run));
+		o += p - run;
+		if (p == end)
+			break;
+		*o++ = '\\';
+		if (jd_esc_letter[*p]) {
+			*o++ = jd_esc_letter[*p];
+		} else {
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+		p++;
+	}
+done:
+	*o++ = '"';
+	return (size_t)(o - out);
+}
+
+/* printf writes exponents as e+21 and e-07; JSON needs neither the '+' nor the zeros. */
+static size_t tidy_exponent(char *out, size_t len)
+{
+	char *e = memchr(out, 'e', len), *src, *dst;
+
+	if (!e)
+		return len;
+	src = e + 1;
+	dst = e + 1;
+	if (*src == '+')
+		src++;
+	else if (*src == '-')
+		*dst++ = *src++;
+	while (*src == '0' && src[1])
+		src++;
+	while (*src)
+		*dst++ = *src++;
+	*dst = '\0';
+	return (size_t)(dst - out);
+}
+
+size_t jd_format_number(double v, char *out)
+{
+	char digits[20];
+	uint64_t u;
+	size_t n = 0, k = 0;
+	int prec, len = 0;
+
+	if (isnan(v) || isinf(v)) {
+		memcpy(out, "null", 5);
+		return 4;
+	}
+	/* Integers below 2^53 are exact: plain digits, keeping the sign of -0. */
+	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
+		if (signbit(v))
+			out[n++] = '-';
+		u = (uint64_t)fabs(v);
+		do {
+			digits[k++] = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		while (k)
+			out[n++] = digits[--k];
+		out[n] = '\0';
+		return n;
+	}
+	/* Any decimal of up to 15 digits survives a round trip through a normal double (DBL_DIG),
+	 * so when %.15g reads back, no lower precision gives shorter text; else 16, else 17
+	 * (always exact). Subnormals hold fewer digits: search them from 1. */
+	for (prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
+		len = snprintf(out, 32, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			break;
+	}
+	return tidy_exponent(out, (size_t)len);
+}
