@@ -1,0 +1,47 @@
+/* window.h - the sliding window of a threshold rule for one key, with its aggregates.
+ *
+ * Pipeline position: engine. A window holds the events of one key that passed the rule's
+ * `where`, oldest first, and keeps every aggregate of the rule up to date as events enter and
+ * leave, in O(1) amortised time per event: count from the ring, sum and avg with a compensated
+ * running sum, min and max with monotonic deques, distinct with a counted multiset. Nothing is
+ * ever rescanned.
+ *
+ * Ownership: the window owns copies of what it keeps (evidence lines, distinct values).
+ */
+#ifndef TL_WINDOW_H
+#define TL_WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruleset.h"
+
+struct window;
+
+/* An empty window for rule r (a threshold); NULL on allocation failure. */
+struct window *win_new(const struct rl_rule *r);
+void win_free(struct window *w, const struct rl_rule *r);
+
+/* Drops the events older than t_min (events at t_min stay: bounds are inclusive). */
+void win_evict_before(struct window *w, const struct rl_rule *r, int64_t t_min);
+
+/* Adds an event: its time, the values of the rule's aggregate arguments (args[i] for
+ * r->aggs[i]; ignored for count()), and, with evidence, its line (copied). 0 or -1
+ * (allocation; the window is unchanged). */
+int win_push(struct window *w, const struct rl_rule *r, const struct tf_stamp *ts,
+	     const struct tl_value *args, const char *line, size_t len);
+
+/* The aggregate values, out[i] for r->aggs[i]: count and distinct as numbers; sum of no
+ * number is 0; avg, min and max of no number are unknown. */
+void win_results(const struct window *w, const struct rl_rule *r, struct tl_value *out);
+
+/* Empties the window (after it fired: its events are consumed). */
+void win_clear(struct window *w, const struct rl_rule *r);
+
+size_t win_count(const struct window *w);
+/* The time of the i-th event, oldest first (i < win_count). */
+const struct tf_stamp *win_time(const struct window *w, size_t i);
+/* The line of the i-th event with evidence (NULL without). */
+const char *win_line(const struct window *w, size_t i, size_t *len);
+
+#endif
