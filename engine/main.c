@@ -28,6 +28,7 @@
 #define EXIT_RULES 3
 #define EXIT_STRICT 4
 #define MAX_SHOWN 10
+#define MAX_RULE_ERRORS 50
 
 static volatile sig_atomic_t got_signal;
 
@@ -294,7 +295,7 @@ static void print_stats(const struct cli *c, const struct rl_ruleset *rs,
 
 static int cmd_check(int argc, char **argv)
 {
-	struct dg_sink sink = { stderr, 0 };
+	struct dg_sink sink = { stderr, 0, MAX_RULE_ERRORS };
 	int i, bad = 0;
 
 	if (argc < 1) {
@@ -353,7 +354,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli c = { .max_line = 1024 * 1024 };
-	struct dg_sink sink = { stderr, 0 };
+	struct dg_sink sink = { stderr, 0, MAX_RULE_ERRORS };
 	struct tl_engine_opts eo = { 0 };
 	struct rl_ruleset *rs;
 	struct tl_engine *e;

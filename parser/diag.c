@@ -302,13 +302,22 @@ size_t dg_offset(const struct dg_source *src, size_t line0, size_t col0)
 	return p;
 }
 
-/* Prints the header, the source line and the caret line for [off, off + span). */
+/* Moves p back to the start of its UTF-8 character. */
+static size_t char_start(const struct dg_source *src, size_t lo, size_t p)
+{
+	while (p > lo && is_cont((unsigned char)src->text[p]))
+		p--;
+	return p;
+}
+
+/* Prints the header, the source line and the caret line for [off, off + span). A long line is
+ * cut to a window around the span, marked with "..." on the side(s) cut. */
 static void emit(struct dg_sink *sink, const struct dg_source *src, size_t off, size_t span,
 		 const char *kind, const char *fmt, va_list ap)
 {
 	FILE *out = sink->out;
 	unsigned line, col;
-	size_t i, start, end, stop, p, n_marks;
+	size_t i, start, end, stop, p, n_marks, ws, we;
 
 	if (off > src->len)
 		off = src->len;
@@ -321,11 +330,30 @@ static void emit(struct dg_sink *sink, const struct dg_source *src, size_t off, 
 	start = src->line_off[i];
 	end = line_text_end(src, i);
 	off = clamp_off(src, i, off);
-	fwrite(src->text + start, 1, end - start, out);
+	stop = span > end - off ? end : off + span;
+	ws = start;
+	we = end;
+	if (end - start > DG_LINE_WINDOW) {
+		if (off - start > DG_LINE_WINDOW / 2)
+			ws = char_start(src, start, off - DG_LINE_WINDOW / 2);
+		if (end - stop > DG_LINE_WINDOW / 2)
+			we = char_start(src, stop, stop + DG_LINE_WINDOW / 2);
+		if (we - stop > DG_LINE_WINDOW)
+			we = stop;
+		if (stop - off > DG_LINE_WINDOW) /* a huge span: show its start */
+			stop = we = char_start(src, off, off + DG_LINE_WINDOW);
+	}
+	if (ws > start)
+		fputs("...", out);
+	fwrite(src->text + ws, 1, we - ws, out);
+	if (we < end)
+		fputs("...", out);
 	fputc('\n', out);
 
 	/* One space per character before the caret; tabs stay tabs so the caret lines up. */
-	for (p = start; p < off; p++) {
+	if (ws > start)
+		fputs("   ", out);
+	for (p = ws; p < off; p++) {
 		unsigned char c = (unsigned char)src->text[p];
 
 		if (c == '\t')
@@ -333,7 +361,6 @@ static void emit(struct dg_sink *sink, const struct dg_source *src, size_t off, 
 		else if (!is_cont(c))
 			fputc(' ', out);
 	}
-	stop = span > end - off ? end : off + span;
 	n_marks = count_chars(src->text + off, stop - off);
 	fputc('^', out);
 	while (n_marks-- > 1)
@@ -341,14 +368,21 @@ static void emit(struct dg_sink *sink, const struct dg_source *src, size_t off, 
 	fputc('\n', out);
 }
 
+static int shown(const struct dg_sink *sink)
+{
+	return !sink->max_shown || sink->n_errors < sink->max_shown;
+}
+
 void dg_error(struct dg_sink *sink, const struct dg_source *src, size_t off, size_t span,
 	      const char *fmt, ...)
 {
 	va_list ap;
 
-	va_start(ap, fmt);
-	emit(sink, src, off, span, "error", fmt, ap);
-	va_end(ap);
+	if (shown(sink)) {
+		va_start(ap, fmt);
+		emit(sink, src, off, span, "error", fmt, ap);
+		va_end(ap);
+	}
 	sink->n_errors++;
 }
 
@@ -357,6 +391,9 @@ void dg_note(struct dg_sink *sink, const struct dg_source *src, size_t off, size
 {
 	va_list ap;
 
+	/* a note belongs to the error just printed: hidden with it */
+	if (sink->max_shown && sink->n_errors > sink->max_shown)
+		return;
 	va_start(ap, fmt);
 	emit(sink, src, off, span, "note", fmt, ap);
 	va_end(ap);
@@ -366,10 +403,12 @@ void dg_error_file(struct dg_sink *sink, const char *name, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(sink->out, "%s: error: ", name);
-	va_start(ap, fmt);
-	vfprintf(sink->out, fmt, ap);
-	va_end(ap);
-	fputc('\n', sink->out);
+	if (shown(sink)) {
+		fprintf(sink->out, "%s: error: ", name);
+		va_start(ap, fmt);
+		vfprintf(sink->out, fmt, ap);
+		va_end(ap);
+		fputc('\n', sink->out);
+	}
 	sink->n_errors++;
 }

@@ -42,7 +42,11 @@ size_t dg_offset(const struct dg_source *src, size_t line0, size_t col0);
 struct dg_sink {
 	FILE *out;          /* usually stderr */
 	unsigned n_errors;
+	unsigned max_shown; /* 0: print every error; else the first max_shown (the rest count) */
 };
+
+/* A source line longer than this is shown as a window around the caret, with "..." marks. */
+#define DG_LINE_WINDOW 200
 
 /* Prints an error at [off, off+span) (span 0 is shown as one caret) and counts it. */
 void dg_error(struct dg_sink *sink, const struct dg_source *src, size_t off, size_t span,

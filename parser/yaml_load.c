@@ -7,9 +7,11 @@
  * expression that YAML read as syntax, a hint to quote it. The rule layer reads the tree.
  *
  * Positions: libyaml marks carry a 0-based line and a column in characters; dg_offset turns
- * them into byte offsets. libyaml also breaks lines at a lone '\r' and at U+0085, U+2028 and
- * U+2029, which the line map does not; in a file that holds one of those, the mark's character
- * index (counted from after a byte order mark) is walked instead.
+ * them into byte offsets, and along one line the loader walks on from the previous mark (a
+ * 16 MiB flow collection on one line would otherwise cost a walk from the line start per
+ * mark). libyaml also breaks lines at a lone '\r' and at U+0085, U+2028 and U+2029, which the
+ * line map does not; in a file that holds one of those, the mark's character index (counted
+ * from after a byte order mark) is walked instead.
  *
  * Bounds: one node per node event, and libyaml consumes input for every few of them ("?," makes
  * a mapping and two empty scalars), so the tree is linear in the file size; aliases are
@@ -76,10 +78,14 @@ struct loader {
 	size_t n_keys, cap_keys;
 	size_t n_maps;
 
-	/* Mark -> offset by character index, for files with line breaks the map does not know. */
+	/* Mark -> offset: the last answer, so that marks along one long line cost what they
+	 * move. By line and column; by character index in a file with line breaks the line map
+	 * does not know (odd_breaks). */
+	size_t cur_line, cur_col, cur_off, cur_line_start;
+	int have_cur;
 	int odd_breaks;
 	size_t base;           /* byte offset of character 0 (after a UTF-8 byte order mark) */
-	size_t cur_index, cur_off;
+	size_t cur_index;
 };
 
 static int is_cont(unsigned char c)
@@ -131,11 +137,42 @@ static size_t index_off(struct loader *ld, size_t index)
 	return ld->cur_off;
 }
 
+/* Byte offset of a line and character column, walking from the last answer on that line. */
+static size_t linecol_off(struct loader *ld, size_t line, size_t col)
+{
+	const struct dg_source *src = ld->src;
+	const char *t = src->text;
+	size_t stop;
+
+	if (!ld->have_cur || line != ld->cur_line) {
+		ld->cur_line = line;
+		ld->cur_line_start = dg_offset(src, line, 0);
+		ld->cur_col = 0;
+		ld->cur_off = ld->cur_line_start;
+		ld->have_cur = 1;
+	}
+	/* As in dg_offset: a column may reach the line break, never pass it. */
+	stop = line + 1 < src->n_lines ? dg_offset(src, line + 1, 0) - 1 : src->len;
+	while (ld->cur_col < col && ld->cur_off < stop) {
+		ld->cur_off++;
+		while (ld->cur_off < stop && is_cont((unsigned char)t[ld->cur_off]))
+			ld->cur_off++;
+		ld->cur_col++;
+	}
+	while (ld->cur_col > col) {
+		ld->cur_off--;
+		while (ld->cur_off > ld->cur_line_start && is_cont((unsigned char)t[ld->cur_off]))
+			ld->cur_off--;
+		ld->cur_col--;
+	}
+	return ld->cur_off;
+}
+
 static size_t mark_off(struct loader *ld, const yaml_mark_t *m)
 {
 	if (ld->odd_breaks)
 		return index_off(ld, m->index);
-	return dg_offset(ld->src, m->line, m->column);
+	return linecol_off(ld, m->line, m->column);
 }
 
 /* Start of the line holding off, and the end of its text. */
@@ -461,12 +498,14 @@ manual:
 }
 
 /* Refuses the anchor and the tag a node may carry. */
-static void check_props(struct loader *ld, const struct yl_node *n, const yaml_char_t *anchor,
+static void check_props(struct loader *ld, struct yl_node *n, const yaml_char_t *anchor,
 			const yaml_char_t *tag, const struct yl_node *key)
 {
 	size_t off, len;
 	char example[2 * SHOW_MAX + 16];
 
+	if (anchor || tag)
+		n->bad = 1;
 	if (anchor) {
 		off = find_prop(ld, n->off, '&', &len);
 		dg_error(ld->sink, ld->src, off, len, MSG_ANCHOR);
@@ -623,6 +662,7 @@ static struct yl_node *load_alias(struct loader *ld)
 	if (!n)
 		return NULL;
 	n->str = "";
+	n->bad = 1;
 	return n;
 }
 
@@ -814,7 +854,7 @@ struct yl_node *yl_load(const struct dg_source *src, struct arena *a, struct dg_
 	yaml_parser_delete(&ld.parser);
 	tl_free(ld.stack);
 	tl_free(ld.keys);
-	if (sink->n_errors != n_errors)
+	if (ld.stop || (!root && sink->n_errors != n_errors))
 		return NULL;
 	if (!root)
 		dg_error_file(sink, src->name, MSG_BAD_EVENT);

@@ -27,11 +27,15 @@ struct yl_node {
 	size_t len;
 	struct yl_node **items; /* YL_SEQ: the items; YL_MAP: key0, value0, key1, value1, ... */
 	size_t n_items;         /* YL_MAP: twice the number of pairs */
+	int bad;                /* refused (anchor, tag, alias) and reported: callers skip it */
 };
 
 /* Parses the whole source. Returns the root node (an empty document gives a plain scalar of
- * length 0), or NULL after reporting every error it could find into sink. Nodes live in
- * the arena. */
+ * length 0), or NULL after a problem that ends loading (a YAML syntax error, nesting, memory).
+ * Refusals that leave the tree usable (anchors, tags, aliases, duplicate keys, more than one
+ * document) are reported into sink, the refused nodes flagged bad, and the root returned so
+ * that the caller can report the rest of the file's errors too: check sink->n_errors. Nodes
+ * live in the arena. */
 struct yl_node *yl_load(const struct dg_source *src, struct arena *a, struct dg_sink *sink);
 
 /* YAML 1.2 core schema resolution of a plain scalar. Quoted scalars are always strings, so

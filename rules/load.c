@@ -122,9 +122,18 @@ static const char *kind_text(const struct yl_node *n)
 	return "a scalar";
 }
 
+/* A scalar the YAML loader refused (a tag, an alias): it was reported there, and has no
+ * value to check here. */
+static int refused(const struct yl_node *n)
+{
+	return n->bad && n->kind == YL_SCALAR;
+}
+
 /* A scalar that must be a string (any YAML scalar text is accepted as text). */
 static const char *want_text(struct file_ld *ld, const struct yl_node *n, const char *what)
 {
+	if (refused(n))
+		return NULL;
 	if (n->kind != YL_SCALAR) {
 		dg_error(ld->sink, ld->src, n->off, 1, "%s must be text, not %s", what,
 			 kind_text(n));
@@ -138,6 +147,8 @@ static int want_duration(struct file_ld *ld, const struct yl_node *n, const char
 {
 	const char *err;
 
+	if (refused(n))
+		return -1;
 	if (n->kind != YL_SCALAR) {
 		dg_error(ld->sink, ld->src, n->off, 1, "%s must be a duration such as 30s, 5m or 1h30m",
 			 what);
@@ -732,6 +743,8 @@ static struct ex_node *compile_cond(struct file_ld *ld, const struct yl_node *sc
 	struct ex_node *root;
 	enum st t;
 
+	if (refused(sc))
+		return NULL;
 	if (sc->kind != YL_SCALAR) {
 		dg_error(ld->sink, ld->src, sc->off, 1,
 			 "%s must be an expression; one that starts with '[' or '{' must be quoted",
@@ -888,6 +901,10 @@ static int compile_emit(struct file_ld *ld, const struct yl_node *map, struct rl
 		}
 		e->name = arena_strndup(&ld->rs->arena, k->str, k->len);
 		e->name_len = k->len;
+		if (refused(v)) {
+			bad = 1;
+			continue;
+		}
 		if (v->kind != YL_SCALAR) {
 			dg_error(ld->sink, ld->src, v->off, 1,
 				 "an emit value is a number, a boolean or a string template");
@@ -949,6 +966,8 @@ static int compile_key(struct file_ld *ld, const struct yl_node *k, struct rl_ru
 		struct ex_error err;
 		int ns;
 
+		if (refused(p))
+			return -1;
 		if (p->kind != YL_SCALAR) {
 			dg_error(ld->sink, ld->src, p->off, 1, "a key field must be a field path");
 			return -1;
@@ -1034,6 +1053,8 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 	if (!v) {
 		dg_error(ld->sink, ld->src, m->off, 1, "a rule needs an id");
 		bad = 1;
+	} else if (refused(v)) {
+		bad = 1;
 	} else if (v->kind != YL_SCALAR || !valid_id(v->str, v->len)) {
 		dg_error(ld->sink, ld->src, v->off, v->end - v->off,
 			 "a rule id is made of a-z, 0-9, '_' and '-'");
@@ -1044,8 +1065,9 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 		r->id = arena_strndup(&ld->rs->arena, v->str, v->len);
 		if (prev) {
 			dg_error(ld->sink, ld->src, v->off, v->len, "duplicate rule id '%s'", v->str);
-			fprintf(ld->sink->out, "%s:%u: note: first defined here\n", prev->file,
-				prev->line);
+			if (!ld->sink->max_shown || ld->sink->n_errors <= ld->sink->max_shown)
+				fprintf(ld->sink->out, "%s:%u: note: first defined here\n",
+					prev->file, prev->line);
 			bad = 1;
 		}
 	}
@@ -1062,9 +1084,11 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 	if ((v = yl_map_get(m, "suppress")) && want_duration(ld, v, "suppress", &r->suppress_us))
 		bad = 1;
 	if ((v = yl_map_get(m, "evidence"))) {
-		int b;
+		int b = 0;
 
-		if (!yl_get_bool(v, &b)) {
+		if (refused(v)) {
+			bad = 1;
+		} else if (!yl_get_bool(v, &b)) {
 			dg_error(ld->sink, ld->src, v->off, v->end - v->off, "evidence is true or false");
 			bad = 1;
 		}
@@ -1155,6 +1179,8 @@ static int load_time(struct file_ld *ld, const struct yl_node *t, int *seen_time
 		field_len = v->len;
 	}
 	if ((v = yl_map_get(t, "format"))) {
+		if (refused(v))
+			return -1;
 		for (format = 0; formats[format]; format++)
 			if (v->kind == YL_SCALAR && strcmp(v->str, formats[format]) == 0)
 				break;
@@ -1241,7 +1267,10 @@ static int load_named(struct file_ld *ld, const struct yl_node *m, const char *w
 				continue;
 			}
 			for (j = 0; j < val->n_items; j++)
-				if (val->items[j]->kind != YL_SCALAR || yl_is_null(val->items[j])) {
+				if (refused(val->items[j])) {
+					bad = 1;
+				} else if (val->items[j]->kind != YL_SCALAR ||
+					   yl_is_null(val->items[j])) {
 					dg_error(ld->sink, ld->src, val->items[j]->off, 1,
 						 "list items are strings, numbers or booleans");
 					bad = 1;
@@ -1249,6 +1278,10 @@ static int load_named(struct file_ld *ld, const struct yl_node *m, const char *w
 		} else {
 			struct ex_error err;
 
+			if (refused(val)) {
+				bad = 1;
+				continue;
+			}
 			if (val->kind != YL_SCALAR) {
 				dg_error(ld->sink, ld->src, val->off, 1,
 					 "macro '%s' must be an expression; one that starts with '[' or '{' must be quoted",
@@ -1293,7 +1326,7 @@ static int load_file(struct rl_ruleset *rs, struct dg_source *src, struct dg_sin
 	if ((v = yl_map_get(root, "version"))) {
 		double d;
 
-		if (!yl_get_number(v, &d) || d != 1)
+		if (!refused(v) && (!yl_get_number(v, &d) || d != 1))
 			dg_error(sink, src, v->off, v->end - v->off,
 				 "unsupported version: this tripline reads version 1");
 	}
@@ -1356,7 +1389,10 @@ static struct rl_ruleset *rs_new(void)
 
 static void report_count(struct dg_sink *sink, const char *name, unsigned n)
 {
-	fprintf(sink->out, "%s: %u error%s\n", name, n, n == 1 ? "" : "s");
+	fprintf(sink->out, "%s: %u error%s", name, n, n == 1 ? "" : "s");
+	if (sink->max_shown && sink->n_errors > sink->max_shown)
+		fprintf(sink->out, " (only the first %u of the run are shown)", sink->max_shown);
+	fputc('\n', sink->out);
 }
 
 /* Loads the given sources (already read) into one rule set. */

@@ -105,6 +105,12 @@ printf 'rules:\n  - id: x\n    wher: 1\n' >"$tmp/bad.yaml"
 "$bin" -r "$tmp/bad.yaml" "$tmp/in.jsonl" >"$tmp/out" 2>/dev/null; expect_rc 3 $? "rule error"
 expect_eq "" "$(cat "$tmp/out")" "no output after a rule error"
 
+# a file with many errors: the first 50 are shown, all are counted
+{ echo "rules:"; for i in $(seq 60); do printf '  - id: r%d\n    wher: x\n' "$i"; done; } >"$tmp/many.yaml"
+"$bin" check "$tmp/many.yaml" 2>"$tmp/err" >/dev/null; expect_rc 3 $? "many rule errors"
+expect_eq 50 "$(grep -c ': error: ' "$tmp/err")" "errors shown are capped"
+expect_match "many.yaml: 120 errors \(only the first 50 of the run are shown\)$" "$(tail -1 "$tmp/err")" "error count line"
+
 # check
 out=$("$bin" check "$ex/fraud.yaml"); expect_rc 0 $? "check"
 expect_match '^examples/fraud.yaml: ok: [0-9]+ rules' "$out" "check summary"

@@ -42,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	sink.out = devnull;
 	sink.n_errors = 0;
+	sink.max_shown = 0;
 	if (dg_source_init_mem(&src, "fuzz.yaml", (const char *)data, size) < 0)
 		return 0;
 	root = yl_load(&src, &arena, &sink);

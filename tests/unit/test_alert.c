@@ -10,7 +10,7 @@
 static struct rl_ruleset *load(const char *text)
 {
 	FILE *err = fopen("/dev/null", "w");
-	struct dg_sink sink = { err, 0 };
+	struct dg_sink sink = { err, 0, 0 };
 	struct rl_ruleset *rs = rl_load_mem("a.yaml", text, strlen(text), &sink);
 
 	fclose(err);

@@ -470,12 +470,63 @@ START_TEST(test_alloc_failure)
 }
 END_TEST
 
+START_TEST(test_long_line_window)
+{
+	struct capture c;
+	struct dg_source src;
+	char text[1200], want[1024];
+	size_t i;
+
+	/* a 1000-character line with a marker at 600: the excerpt is cut on both sides */
+	for (i = 0; i < 1000; i++)
+		text[i] = (char)('a' + i % 26);
+	memcpy(text + 600, "BAD", 3);
+	text[1000] = '\n';
+	text[1001] = '\0';
+	src_init(&src, text);
+	cap_open(&c);
+	dg_error(&c.sink, &src, 600, 3, "here");
+	snprintf(want, sizeof want, "r.yaml:1:601: error: here\n...%.*s...\n%*s^~~\n",
+		 (int)(DG_LINE_WINDOW / 2 + 3 + DG_LINE_WINDOW / 2), text + 600 - DG_LINE_WINDOW / 2,
+		 3 + DG_LINE_WINDOW / 2, "");
+	ck_assert_str_eq(cap_text(&c), want);
+	cap_free(&c);
+	dg_source_free(&src);
+}
+END_TEST
+
+START_TEST(test_max_shown)
+{
+	struct capture c;
+	struct dg_source src;
+	int i;
+
+	src_init(&src, "a: 1\n");
+	cap_open(&c);
+	c.sink.max_shown = 2;
+	for (i = 0; i < 5; i++) {
+		dg_error(&c.sink, &src, 0, 1, "e%d", i);
+		dg_note(&c.sink, &src, 0, 1, "n%d", i);
+	}
+	dg_error_file(&c.sink, "r.yaml", "last");
+	ck_assert_uint_eq(c.sink.n_errors, 6);
+	ck_assert_str_eq(cap_text(&c), "r.yaml:1:1: error: e0\na: 1\n^\n"
+				       "r.yaml:1:1: note: n0\na: 1\n^\n"
+				       "r.yaml:1:1: error: e1\na: 1\n^\n"
+				       "r.yaml:1:1: note: n1\na: 1\n^\n");
+	cap_free(&c);
+	dg_source_free(&src);
+}
+END_TEST
+
 static Suite *diag_suite(void)
 {
 	Suite *s = suite_create("diag");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_line_map);
+	tcase_add_test(tc, test_long_line_window);
+	tcase_add_test(tc, test_max_shown);
 	tcase_add_test(tc, test_linecol);
 	tcase_add_test(tc, test_offset);
 	tcase_add_test(tc, test_caret_basic);

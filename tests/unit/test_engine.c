@@ -42,7 +42,7 @@ struct run {
 static void start(struct run *r, const char *rules, int passthrough, uint64_t max_keys)
 {
 	FILE *err = open_memstream(&r->errtext, &r->errlen);
-	struct dg_sink sink = { err, 0 };
+	struct dg_sink sink = { err, 0, 0 };
 	struct tl_engine_opts o = { passthrough, max_keys, emit, &r->out };
 
 	memset(&r->out, 0, sizeof r->out);

@@ -79,7 +79,7 @@ static int eval_case(const char *expr, const char *event)
 	char *errtext = NULL;
 	size_t errlen = 0;
 	FILE *err = open_memstream(&errtext, &errlen);
-	struct dg_sink sink = { err, 0 };
+	struct dg_sink sink = { err, 0, 0 };
 	struct rl_ruleset *rs;
 	struct jd_decoder *dec;
 	struct tl_value *slots;

@@ -13,7 +13,7 @@ static size_t errlen;
 static struct rl_ruleset *load_text(const char *text)
 {
 	FILE *err = open_memstream(&errtext, &errlen);
-	struct dg_sink sink = { err, 0 };
+	struct dg_sink sink = { err, 0, 0 };
 	struct rl_ruleset *rs;
 
 	free(errtext);
@@ -115,7 +115,7 @@ START_TEST(several_files)
 	const char *dup[] = { p1, p3 };
 	const char *clash[] = { p1, p4 };
 	FILE *err = fopen("/dev/null", "w");
-	struct dg_sink sink = { err, 0 };
+	struct dg_sink sink = { err, 0, 0 };
 	struct rl_ruleset *rs = rl_load(ok, 2, &sink);
 
 	ck_assert_ptr_nonnull(rs);
@@ -142,7 +142,7 @@ START_TEST(missing_file)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *err = open_memstream(&text, &len);
-	struct dg_sink sink = { err, 0 };
+	struct dg_sink sink = { err, 0, 0 };
 
 	ck_assert_ptr_null(rl_load(paths, 1, &sink));
 	fclose(err);
@@ -159,7 +159,7 @@ START_TEST(allocation_failures_are_clean)
 
 	for (n = 1; !done && n < 20000; n++) {
 		FILE *err = fopen("/dev/null", "w");
-		struct dg_sink sink = { err, 0 };
+		struct dg_sink sink = { err, 0, 0 };
 		struct rl_ruleset *rs;
 
 		tl_alloc_count = 0;

@@ -44,12 +44,14 @@ static void unload(struct loaded *l)
 	free(l->diag);
 }
 
-/* Loads text that must be refused and compares every diagnostic. */
+/* Loads text that must be refused and compares every diagnostic. A refusal that leaves the
+ * tree usable (anchor, alias, tag, duplicate key, several documents) still returns it, so
+ * that the rule layer can report the file's other errors; a syntax error returns NULL. */
 static void check_refused(const char *text, unsigned n_errors, const char *want)
 {
 	struct loaded l;
 
-	ck_assert_ptr_null(load(&l, text));
+	load(&l, text);
 	ck_assert_str_eq(l.diag, want);
 	ck_assert_uint_eq(l.sink.n_errors, n_errors);
 	unload(&l);
@@ -454,6 +456,24 @@ START_TEST(test_refuse_duplicate_keys)
 }
 END_TEST
 
+START_TEST(test_refused_nodes_are_flagged)
+{
+	struct loaded l;
+	struct yl_node *root = load(&l, "a: !tag x\nb: *ref\nc: &anc y\nd: fine\n");
+
+	ck_assert_ptr_nonnull(root);
+	ck_assert_uint_eq(l.sink.n_errors, 3);
+	ck_assert_int_eq(yl_map_get(root, "a")->bad, 1);
+	ck_assert_int_eq(yl_map_get(root, "b")->bad, 1);
+	ck_assert_int_eq(yl_map_get(root, "c")->bad, 1);
+	ck_assert_int_eq(yl_map_get(root, "d")->bad, 0);
+	unload(&l);
+	ck_assert_ptr_null(load(&l, "a: [1, 2\n"));
+	ck_assert_uint_eq(l.sink.n_errors, 1);
+	unload(&l);
+}
+END_TEST
+
 START_TEST(test_duplicate_keys_many)
 {
 	/* Enough keys to grow the key table several times; one repeat at the end. */
@@ -464,7 +484,7 @@ START_TEST(test_duplicate_keys_many)
 	for (i = 0; i < 1000; i++)
 		p += sprintf(p, "key%d: %d\n", i, i);
 	strcpy(p, "key500: again\n");
-	ck_assert_ptr_null(load(&l, text));
+	ck_assert_ptr_nonnull(load(&l, text)); /* reported, and the tree is usable */
 	ck_assert_uint_eq(l.sink.n_errors, 1);
 	ck_assert_str_eq(l.diag, "r.yaml:1001:1: error: duplicate key 'key500'\n"
 				 "key500: again\n"
@@ -842,6 +862,7 @@ static void alloc_failure_sweep(const char *text, int want_ok)
 
 		sink.out = open_memstream(&diag, &diag_len);
 		sink.n_errors = 0;
+		sink.max_shown = 0;
 		tl_alloc_count = 0;
 		tl_alloc_fail_at = n;
 		init_ok = dg_source_init_mem(&src, "r.yaml", text, strlen(text)) == 0;
@@ -853,7 +874,7 @@ static void alloc_failure_sweep(const char *text, int want_ok)
 		tl_alloc_fail_at = 0;
 		fclose(sink.out);
 		if (done)
-			ck_assert_int_eq(root != NULL, want_ok);
+			ck_assert_int_eq(root != NULL && sink.n_errors == 0, want_ok);
 		/* Every refusal is reported; a good file fails only for lack of memory. */
 		if (init_ok && !root)
 			ck_assert_uint_gt(sink.n_errors, 0);
@@ -910,6 +931,7 @@ static Suite *yaml_suite(void)
 	tcase_add_test(refuse, test_refuse_multi_document);
 	tcase_add_test(refuse, test_refuse_duplicate_keys);
 	tcase_add_test(refuse, test_duplicate_keys_many);
+	tcase_add_test(refuse, test_refused_nodes_are_flagged);
 	tcase_add_test(refuse, test_refuse_key_kinds);
 	tcase_add_test(refuse, test_refuse_reserved_characters);
 	tcase_add_test(refuse, test_syntax_errors);
