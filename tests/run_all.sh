@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# run_all.sh - every test: the release build, the AddressSanitizer+UBSan build, and valgrind
-# memcheck over the unit suites and the end-to-end cases. Run from the repository root after
-# the packages of the README's first command are installed.
+# run_all.sh - every test: the release build, the AddressSanitizer+UBSan build, valgrind
+# memcheck over the unit suites and the end-to-end cases, and a short run of each fuzz target.
+# Run from the repository root after the packages of the README's first command are installed.
 set -eu
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -40,3 +40,21 @@ for d in tests/golden/*/; do
 done
 echo "valgrind: $n_pass passed, $n_fail failed"
 [ "$n_fail" -eq 0 ]
+
+echo "== fuzz smoke: each libFuzzer target for ${FUZZ_SECONDS:=20}s from the seed corpus"
+CC=clang cmake -S . -B build-fuzz -DTRIPLINE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j"$jobs" >/dev/null
+for t in build-fuzz/fuzz_*; do
+	name=${t##*/fuzz_}
+	work=$(mktemp -d)
+	# new inputs go to the scratch directory listed first; the seeds stay as they are
+	if ! "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+		"$work" "tests/fuzz/corpus/$name" >build-fuzz/fuzz-"$name".log 2>&1; then
+		echo "fuzz: $name found a problem:"
+		tail -n 40 build-fuzz/fuzz-"$name".log
+		exit 1
+	fi
+	rm -rf "$work"
+	echo "fuzz: $name: $(grep -o 'Done [0-9]* runs' build-fuzz/fuzz-"$name".log)"
+done
+echo "all tests passed"
