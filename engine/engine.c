@@ -18,6 +18,7 @@
 #include "json.h"
 #include "keys.h"
 #include "obuf.h"
+#include "pool.h"
 #include "ruleset.h"
 #include "timefmt.h"
 #include "window.h"
@@ -41,6 +42,7 @@ struct rstate {
 
 struct tl_engine {
 	const struct rl_ruleset *rs;
+	struct pool pool;    /* key states and windows */
 	struct tl_engine_opts opts;
 	struct jd_decoder *dec;
 	struct tl_value *slots;
@@ -105,7 +107,7 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		k = kt_add(&rs->keys, key, e->keybuf.len, h);
 		if (!k)
 			return NULL;
-		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(rs->r))) {
+		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->r))) {
 			kt_remove(&rs->keys, k);
 			return NULL;
 		}
@@ -457,6 +459,7 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		const struct rl_rule *rule = &rs->rules[i];
 
 		r->r = rule;
+		r->keys.pool = &e->pool;
 		r->horizon = rule->suppress_us;
 		if (rule->kind == RL_THRESHOLD && rule->window_us > r->horizon)
 			r->horizon = rule->window_us;
@@ -496,6 +499,7 @@ void tl_engine_free(struct tl_engine *e)
 	tl_free(e->slots);
 	ob_free(&e->out);
 	ob_free(&e->keybuf);
+	pool_destroy(&e->pool);
 	jd_decoder_free(e->dec);
 	ev_fini(&e->ev);
 	tl_free(e);

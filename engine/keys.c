@@ -83,7 +83,7 @@ struct kstate *kt_add(struct ktable *t, const char *key, size_t len, uint64_t ha
 
 	if (len > UINT32_MAX || (t->n >= t->n_buckets && rehash(t)))
 		return NULL;
-	k = tl_calloc(1, sizeof *k + len + 1);
+	k = pool_calloc(t->pool, sizeof *k + len + 1);
 	if (!k)
 		return NULL;
 	k->hash = hash;
@@ -113,7 +113,7 @@ void kt_remove(struct ktable *t, struct kstate *k)
 		pp = &(*pp)->hnext;
 	*pp = k->hnext;
 	unlink_order(t, k);
-	tl_free(k);
+	pool_free(t->pool, k, sizeof *k + k->key_len + 1);
 	t->n--;
 }
 

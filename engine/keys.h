@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
+
 struct kstate {
 	struct kstate *prev, *next; /* touch order, oldest first */
 	struct kstate *hnext;       /* hash chain */
@@ -26,6 +28,7 @@ struct kstate {
 };
 
 struct ktable {
+	struct pool *pool;          /* where records come from (set before the first kt_add) */
 	struct kstate **buckets;
 	size_t n_buckets, n;
 	struct kstate *oldest, *newest;

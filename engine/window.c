@@ -57,10 +57,10 @@ static size_t value_id(const struct tl_value *v, char *tag, const char **bytes)
 	}
 }
 
-static int dmap_rehash(struct dmap *m)
+static int dmap_rehash(struct pool *pool, struct dmap *m)
 {
 	size_t nb = m->n_buckets ? m->n_buckets * 2 : 8, i;
-	struct dval **nbk = tl_calloc(nb, sizeof *nbk);
+	struct dval **nbk = pool_calloc(pool, nb * sizeof *nbk);
 
 	if (!nbk)
 		return -1;
@@ -72,13 +72,13 @@ static int dmap_rehash(struct dmap *m)
 			d->next = nbk[d->hash & (nb - 1)];
 			nbk[d->hash & (nb - 1)] = d;
 		}
-	tl_free(m->buckets);
+	pool_free(pool, m->buckets, m->n_buckets * sizeof *m->buckets);
 	m->buckets = nbk;
 	m->n_buckets = nb;
 	return 0;
 }
 
-static struct dval *dmap_add(struct dmap *m, const struct tl_value *v)
+static struct dval *dmap_add(struct pool *pool, struct dmap *m, const struct tl_value *v)
 {
 	char tag;
 	const char *bytes;
@@ -86,7 +86,7 @@ static struct dval *dmap_add(struct dmap *m, const struct tl_value *v)
 	uint64_t h = hash_bytes(bytes, len, hash_bytes(&tag, 1, 0xcbf29ce484222325ULL));
 	struct dval *d;
 
-	if (m->n >= m->n_buckets && dmap_rehash(m))
+	if (m->n >= m->n_buckets && dmap_rehash(pool, m))
 		return NULL;
 	for (d = m->buckets[h & (m->n_buckets - 1)]; d; d = d->next)
 		if (d->hash == h && d->len == len + 1 && d->bytes[0] == tag &&
@@ -96,7 +96,7 @@ static struct dval *dmap_add(struct dmap *m, const struct tl_value *v)
 		}
 	if (len > UINT32_MAX - 1)
 		return NULL;
-	d = tl_malloc(sizeof *d + len + 1);
+	d = pool_alloc(pool, sizeof *d + len + 1);
 	if (!d)
 		return NULL;
 	d->hash = h;
@@ -110,7 +110,7 @@ static struct dval *dmap_add(struct dmap *m, const struct tl_value *v)
 	return d;
 }
 
-static void dmap_drop(struct dmap *m, struct dval *d)
+static void dmap_drop(struct pool *pool, struct dmap *m, struct dval *d)
 {
 	struct dval **pp;
 
@@ -119,11 +119,11 @@ static void dmap_drop(struct dmap *m, struct dval *d)
 	for (pp = &m->buckets[d->hash & (m->n_buckets - 1)]; *pp != d; pp = &(*pp)->next)
 		;
 	*pp = d->next;
-	tl_free(d);
+	pool_free(pool, d, sizeof *d + d->len);
 	m->n--;
 }
 
-static void dmap_clear(struct dmap *m)
+static void dmap_clear(struct pool *pool, struct dmap *m)
 {
 	size_t i;
 
@@ -132,9 +132,9 @@ static void dmap_clear(struct dmap *m)
 			struct dval *d = m->buckets[i];
 
 			m->buckets[i] = d->next;
-			tl_free(d);
+			pool_free(pool, d, sizeof *d + d->len);
 		}
-	tl_free(m->buckets);
+	pool_free(pool, m->buckets, m->n_buckets * sizeof *m->buckets);
 	memset(m, 0, sizeof *m);
 }
 
@@ -147,7 +147,7 @@ struct mono {
 };
 
 /* Makes room for need entries; the deque never holds more than its window's events. */
-static int mono_reserve(struct mono *q, size_t need)
+static int mono_reserve(struct pool *pool, struct mono *q, size_t need)
 {
 	size_t nc = q->cap ? q->cap : 4, i;
 	uint64_t *ns;
@@ -157,19 +157,19 @@ static int mono_reserve(struct mono *q, size_t need)
 		return 0;
 	while (nc < need)
 		nc *= 2;
-	ns = tl_malloc(nc * sizeof *ns);
-	nv = tl_malloc(nc * sizeof *nv);
+	ns = pool_alloc(pool, nc * sizeof *ns);
+	nv = pool_alloc(pool, nc * sizeof *nv);
 	if (!ns || !nv) {
-		tl_free(ns);
-		tl_free(nv);
+		pool_free(pool, ns, nc * sizeof *ns);
+		pool_free(pool, nv, nc * sizeof *nv);
 		return -1;
 	}
 	for (i = 0; i < q->n; i++) {
 		ns[i] = q->seqs[(q->head + i) & (q->cap - 1)];
 		nv[i] = q->vals[(q->head + i) & (q->cap - 1)];
 	}
-	tl_free(q->seqs);
-	tl_free(q->vals);
+	pool_free(pool, q->seqs, q->cap * sizeof *q->seqs);
+	pool_free(pool, q->vals, q->cap * sizeof *q->vals);
 	q->seqs = ns;
 	q->vals = nv;
 	q->head = 0;
@@ -201,10 +201,10 @@ static void mono_evict(struct mono *q, uint64_t seq)
 	}
 }
 
-static void mono_free(struct mono *q)
+static void mono_free(struct pool *pool, struct mono *q)
 {
-	tl_free(q->seqs);
-	tl_free(q->vals);
+	pool_free(pool, q->seqs, q->cap * sizeof *q->seqs);
+	pool_free(pool, q->vals, q->cap * sizeof *q->vals);
 	memset(q, 0, sizeof *q);
 }
 
@@ -230,6 +230,7 @@ struct wentry {
 };
 
 struct window {
+	struct pool *pool;
 	struct wentry *ents; /* ring, cap a power of two */
 	union aggv *vals;    /* n_aggs per entry, parallel to ents */
 	size_t head, n, cap;
@@ -248,9 +249,23 @@ static void sum_add(struct agg_state *a, double x)
 	a->sum = t;
 }
 
-struct window *win_new(const struct rl_rule *r)
+static size_t win_size(const struct rl_rule *r)
 {
-	return tl_calloc(1, sizeof(struct window) + r->n_aggs * sizeof(struct agg_state));
+	return sizeof(struct window) + r->n_aggs * sizeof(struct agg_state);
+}
+
+static size_t vals_size(const struct rl_rule *r, size_t cap)
+{
+	return cap * (r->n_aggs ? r->n_aggs : 1) * sizeof(union aggv);
+}
+
+struct window *win_new(struct pool *pool, const struct rl_rule *r)
+{
+	struct window *w = pool_calloc(pool, win_size(r));
+
+	if (w)
+		w->pool = pool;
+	return w;
 }
 
 void win_free(struct window *w, const struct rl_rule *r)
@@ -259,14 +274,20 @@ void win_free(struct window *w, const struct rl_rule *r)
 
 	if (!w)
 		return;
-	win_clear(w, r);
-	for (i = 0; i < r->n_aggs; i++) {
-		mono_free(&w->aggs[i].dq);
-		dmap_clear(&w->aggs[i].dm);
+	/* no aggregate bookkeeping per event: the whole structures go */
+	for (i = 0; i < w->n; i++) {
+		struct wentry *we = &w->ents[(w->head + i) & (w->cap - 1)];
+
+		if (we->line)
+			pool_free(w->pool, we->line, we->len + 1);
 	}
-	tl_free(w->ents);
-	tl_free(w->vals);
-	tl_free(w);
+	for (i = 0; i < r->n_aggs; i++) {
+		mono_free(w->pool, &w->aggs[i].dq);
+		dmap_clear(w->pool, &w->aggs[i].dm);
+	}
+	pool_free(w->pool, w->ents, w->cap * sizeof *w->ents);
+	pool_free(w->pool, w->vals, vals_size(r, w->cap));
+	pool_free(w->pool, w, win_size(r));
 }
 
 static void pop_oldest(struct window *w, const struct rl_rule *r)
@@ -291,13 +312,14 @@ static void pop_oldest(struct window *w, const struct rl_rule *r)
 			break;
 		case RL_AGG_DISTINCT:
 			if (vals[i].dv)
-				dmap_drop(&a->dm, vals[i].dv);
+				dmap_drop(w->pool, &a->dm, vals[i].dv);
 			break;
 		default:
 			break;
 		}
 	}
-	tl_free(we->line);
+	if (we->line)
+		pool_free(w->pool, we->line, we->len + 1);
 	we->line = NULL;
 	w->head = (w->head + 1) & (w->cap - 1);
 	w->n--;
@@ -319,12 +341,12 @@ void win_clear(struct window *w, const struct rl_rule *r)
 static int grow(struct window *w, const struct rl_rule *r)
 {
 	size_t nc = w->cap ? w->cap * 2 : 4, i, na = r->n_aggs;
-	struct wentry *ne = tl_malloc(nc * sizeof *ne);
-	union aggv *nv = tl_malloc(nc * (na ? na : 1) * sizeof *nv);
+	struct wentry *ne = pool_alloc(w->pool, nc * sizeof *ne);
+	union aggv *nv = pool_alloc(w->pool, vals_size(r, nc));
 
 	if (!ne || !nv) {
-		tl_free(ne);
-		tl_free(nv);
+		pool_free(w->pool, ne, nc * sizeof *ne);
+		pool_free(w->pool, nv, vals_size(r, nc));
 		return -1;
 	}
 	for (i = 0; i < w->n; i++) {
@@ -334,8 +356,8 @@ static int grow(struct window *w, const struct rl_rule *r)
 		if (na)
 			memcpy(&nv[i * na], &w->vals[from * na], na * sizeof *nv);
 	}
-	tl_free(w->ents);
-	tl_free(w->vals);
+	pool_free(w->pool, w->ents, w->cap * sizeof *w->ents);
+	pool_free(w->pool, w->vals, vals_size(r, w->cap));
 	w->ents = ne;
 	w->vals = nv;
 	w->head = 0;
@@ -353,12 +375,18 @@ int win_push(struct window *w, const struct rl_rule *r, const struct tf_stamp *t
 
 	if (w->n == w->cap && grow(w, r))
 		return -1;
-	if (r->evidence && !(copy = tl_strndup(line, len)))
-		return -1;
+	if (r->evidence) {
+		copy = pool_alloc(w->pool, len + 1);
+		if (!copy)
+			return -1;
+		memcpy(copy, line, len);
+		copy[len] = '\0';
+	}
 	for (i = 0; i < r->n_aggs; i++)
 		if ((r->aggs[i].kind == RL_AGG_MIN || r->aggs[i].kind == RL_AGG_MAX) &&
-		    mono_reserve(&w->aggs[i].dq, w->n + 1)) {
-			tl_free(copy);
+		    mono_reserve(w->pool, &w->aggs[i].dq, w->n + 1)) {
+			if (copy)
+				pool_free(w->pool, copy, len + 1);
 			return -1;
 		}
 	slot = (w->head + w->n) & (w->cap - 1);
@@ -369,11 +397,12 @@ int win_push(struct window *w, const struct rl_rule *r, const struct tf_stamp *t
 			continue;
 		vals[i].dv = NULL;
 		if (args[i].type != TL_MISSING && args[i].type != TL_NULL &&
-		    !(vals[i].dv = dmap_add(&w->aggs[i].dm, &args[i]))) {
+		    !(vals[i].dv = dmap_add(w->pool, &w->aggs[i].dm, &args[i]))) {
 			while (i--)
 				if (r->aggs[i].kind == RL_AGG_DISTINCT && vals[i].dv)
-					dmap_drop(&w->aggs[i].dm, vals[i].dv);
-			tl_free(copy);
+					dmap_drop(w->pool, &w->aggs[i].dm, vals[i].dv);
+			if (copy)
+				pool_free(w->pool, copy, len + 1);
 			return -1;
 		}
 	}

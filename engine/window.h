@@ -6,7 +6,8 @@
  * running sum, min and max with monotonic deques, distinct with a counted multiset. Nothing is
  * ever rescanned.
  *
- * Ownership: the window owns copies of what it keeps (evidence lines, distinct values).
+ * Ownership: the window owns copies of what it keeps (evidence lines, distinct values), all
+ * taken from the pool it was made with.
  */
 #ifndef TL_WINDOW_H
 #define TL_WINDOW_H
@@ -14,12 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
 #include "ruleset.h"
 
 struct window;
 
-/* An empty window for rule r (a threshold); NULL on allocation failure. */
-struct window *win_new(const struct rl_rule *r);
+/* An empty window for rule r (a threshold), its memory from pool; NULL on allocation
+ * failure. */
+struct window *win_new(struct pool *pool, const struct rl_rule *r);
 void win_free(struct window *w, const struct rl_rule *r);
 
 /* Drops the events older than t_min (events at t_min stay: bounds are inclusive). */

@@ -131,7 +131,8 @@ START_TEST(random_streams_match_naive)
 
 	for (trial = 0; trial < 200; trial++) {
 		struct rl_rule r = make_rule(trial % 2);
-		struct window *w = win_new(&r);
+		struct pool pool = { 0 };
+		struct window *w = win_new(&pool, &r);
 		struct item *items = calloc(600, sizeof *items);
 		size_t n = 0, lo = 0;
 		int64_t t = 0, span = 1 + rand_r(&seed) % 40;
@@ -153,6 +154,8 @@ START_TEST(random_streams_match_naive)
 			}
 		}
 		win_free(w, &r);
+		ck_assert_uint_eq(pool.in_use, 0);
+		pool_destroy(&pool);
 		free(items);
 	}
 }
@@ -161,7 +164,8 @@ END_TEST
 START_TEST(evidence_keeps_lines)
 {
 	struct rl_rule r = make_rule(1);
-	struct window *w = win_new(&r);
+	struct pool pool = { 0 };
+	struct window *w = win_new(&pool, &r);
 	struct item it;
 	unsigned seed = 1;
 	size_t len;
@@ -171,6 +175,7 @@ START_TEST(evidence_keeps_lines)
 	ck_assert_str_eq(win_line(w, 0, &len), "{\"x\":1}");
 	ck_assert_uint_eq(len, 7);
 	win_free(w, &r);
+	pool_destroy(&pool);
 }
 END_TEST
 
@@ -185,7 +190,8 @@ START_TEST(allocation_failure_leaves_window_unchanged)
 	for (i = 0; i < 64; i++)
 		random_item(&seed, &items[i], i);
 	for (n = 1; n < 400; n++) {
-		struct window *w = win_new(&r);
+		struct pool pool = { 0 };
+		struct window *w = win_new(&pool, &r);
 		int pushed = 0;
 
 		ck_assert_ptr_nonnull(w);
@@ -205,6 +211,8 @@ START_TEST(allocation_failure_leaves_window_unchanged)
 		}
 		tl_alloc_fail_at = 0;
 		win_free(w, &r);
+		ck_assert_uint_eq(pool.in_use, 0); /* nothing lost on a failure path */
+		pool_destroy(&pool);
 		if (pushed == 64)
 			break; /* no allocation failed any more */
 	}

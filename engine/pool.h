@@ -1,0 +1,39 @@
+/* pool.h - size-classed pool for per-key state.
+ *
+ * Pipeline position: engine. Key states, windows, their rings and distinct values are many,
+ * small and short-lived; taking them from a pool keeps malloc and free off the hot path and
+ * makes tearing down an engine with a million keys cheap. Blocks up to POOL_MAX bytes come from
+ * 64 KiB slabs and go back to a free list of their size class; larger ones go to tl_malloc.
+ * Callers pass the size again when they free (as they know it).
+ *
+ * With TL_POOL_BYPASS (the sanitizer build) every block is its own tl_malloc, so that
+ * AddressSanitizer sees each use after free.
+ */
+#ifndef TL_POOL_H
+#define TL_POOL_H
+
+#include <stddef.h>
+
+#define POOL_MAX 1024
+#define POOL_STEP 16
+
+struct pool_slab;
+
+struct pool {
+	void *free[POOL_MAX / POOL_STEP + 1]; /* free lists by size class */
+	struct pool_slab *slabs;
+	char *cur;        /* bump region in the newest slab */
+	size_t left;
+	size_t in_use;    /* bytes handed out and not given back, for --stats */
+	size_t reserved;  /* bytes taken from the system */
+};
+
+/* n bytes (16-byte aligned, not zeroed), or NULL. */
+void *pool_alloc(struct pool *p, size_t n);
+void *pool_calloc(struct pool *p, size_t n);
+/* Gives back a block of pool_alloc(p, n); NULL is ignored. */
+void pool_free(struct pool *p, void *ptr, size_t n);
+/* Releases the slabs; blocks over POOL_MAX must have been freed. */
+void pool_destroy(struct pool *p);
+
+#endif
