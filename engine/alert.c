@@ -83,7 +83,31 @@ void al_write(struct obuf *b, const struct rl_ruleset *rs, const struct al_alert
 		ob_u64(b, win_count(a->win));
 	}
 	put_emits(b, r, ctx);
-	if (!a->win) {
+	if (a->run) {
+		ob_lit(b, ",\"events\":{");
+		for (i = 0; i < r->n_steps; i++) {
+			const struct rl_step *st = &r->steps[i];
+			int rep = !(st->min == 1 && st->max == 1);
+			size_t j, k = 0;
+
+			if (i)
+				ob_lit(b, ",");
+			ob_quote(b, st->name, strlen(st->name));
+			ob_lit(b, rep ? ":[" : ":");
+			for (j = 0; j < a->run->n_bound; j++) {
+				if (a->run->bound_step[j] != i)
+					continue;
+				if (k++)
+					ob_lit(b, ",");
+				ob_line(b, a->run->bound[j]->line, a->run->bound[j]->len);
+			}
+			if (rep)
+				ob_lit(b, "]");
+			else if (!k)
+				ob_lit(b, "null");
+		}
+		ob_lit(b, "}");
+	} else if (!a->win) {
 		ob_lit(b, ",\"events\":{\"event\":");
 		ob_line(b, a->line, a->len);
 		ob_lit(b, "}");

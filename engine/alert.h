@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "eval.h"
+#include "match.h"
 #include "obuf.h"
 #include "ruleset.h"
 #include "window.h"
@@ -23,6 +24,7 @@ struct al_alert {
 	const struct window *win;     /* thresholds: count, and events with evidence */
 	const char *line;             /* filters: the matched event's line */
 	size_t len;
+	const struct mt_run *run;     /* sequences: the bound events */
 };
 
 /* Replaces b's contents with the alert and a "\n". Emit expressions are evaluated in ctx,

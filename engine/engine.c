@@ -17,6 +17,7 @@
 #include "eval.h"
 #include "json.h"
 #include "keys.h"
+#include "match.h"
 #include "obuf.h"
 #include "pool.h"
 #include "ruleset.h"
@@ -38,6 +39,9 @@ struct rstate {
 	int64_t horizon;          /* how long after its last touch a key can still matter */
 	struct tl_value *args;    /* this event's aggregate arguments */
 	struct tl_value *results; /* aggregate values for when and emit */
+	int8_t *memo;             /* sequences: per step, this event matches it (-1: not known) */
+	struct mt_run **done;     /* sequences: runs completed by this event */
+	size_t n_done, cap_done;
 };
 
 struct tl_engine {
@@ -58,13 +62,23 @@ struct tl_engine {
 	int64_t now;         /* time of the event being processed */
 	struct event **heap; /* reorder buffer: min-heap on (time, seq) */
 	size_t n_heap, cap_heap;
+	struct mt_run **dl;  /* deadlines of pending runs: min-heap on (deadline, rule, start) */
+	size_t n_dl, cap_dl;
+	uint64_t pseq;       /* processing order of events */
+	const struct event *cur;  /* the event being processed */
+	struct mt_event *cur_kept; /* its copy, once a run binds it */
 };
+
+static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k);
 
 /* ---- key states ---- */
 
 static void key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 {
-	win_free(k->state, rs->r);
+	if (rs->r->kind == RL_SEQUENCE)
+		seq_key_free(e, rs, k);
+	else
+		win_free(k->state, rs->r);
 	kt_remove(&rs->keys, k);
 	e->st.keys--;
 }
@@ -108,6 +122,11 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		if (!k)
 			return NULL;
 		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->r))) {
+			kt_remove(&rs->keys, k);
+			return NULL;
+		}
+		if (rs->r->kind == RL_SEQUENCE &&
+		    !(k->state = pool_calloc(&e->pool, sizeof(struct mt_key)))) {
 			kt_remove(&rs->keys, k);
 			return NULL;
 		}
@@ -176,7 +195,7 @@ static void run_filter(struct tl_engine *e, struct rstate *rs, const struct even
 {
 	struct kstate *k = NULL;
 	struct al_alert a = { rs->r, &ev->ts, e->keybuf.buf, e->keybuf.len, &ev->ts, NULL,
-			      ev->line, ev->len };
+			      ev->line, ev->len, NULL };
 
 	if (!ev_holds(rs->r->where, &e->ev))
 		return;
@@ -210,7 +229,8 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 	win_results(w, r, rs->results);
 	e->ev.aggs = rs->results;
 	if (ev_holds(r->when, &e->ev)) {
-		struct al_alert a = { r, &ev->ts, k->key, k->key_len, win_time(w, 0), w, NULL, 0 };
+		struct al_alert a = { r, &ev->ts, k->key, k->key_len, win_time(w, 0), w, NULL, 0,
+				      NULL };
 
 		if (!suppressed(e, rs, k))
 			emit_alert(e, rs, &a);
@@ -222,13 +242,354 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 	e->ev.aggs = NULL;
 }
 
+/* ---- sequences ---- */
+
+static int dl_before(const struct mt_run *a, const struct mt_run *b)
+{
+	if (a->deadline != b->deadline)
+		return a->deadline < b->deadline;
+	if (a->rule != b->rule)
+		return a->rule < b->rule;
+	return a->start_seq < b->start_seq;
+}
+
+static void dl_swap(struct tl_engine *e, size_t i, size_t j)
+{
+	struct mt_run *t = e->dl[i];
+
+	e->dl[i] = e->dl[j];
+	e->dl[j] = t;
+	e->dl[i]->heap_idx = (ptrdiff_t)i;
+	e->dl[j]->heap_idx = (ptrdiff_t)j;
+}
+
+static void dl_sift(struct tl_engine *e, size_t i)
+{
+	while (i && dl_before(e->dl[i], e->dl[(i - 1) / 2])) {
+		dl_swap(e, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < e->n_dl && dl_before(e->dl[l], e->dl[m]))
+			m = l;
+		if (l + 1 < e->n_dl && dl_before(e->dl[l + 1], e->dl[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		dl_swap(e, i, m);
+		i = m;
+	}
+}
+
+static int dl_push(struct tl_engine *e, struct mt_run *run)
+{
+	if (tl_grow((void **)&e->dl, &e->cap_dl, e->n_dl + 1, sizeof *e->dl))
+		return -1;
+	e->dl[e->n_dl] = run;
+	run->heap_idx = (ptrdiff_t)e->n_dl++;
+	dl_sift(e, e->n_dl - 1);
+	return 0;
+}
+
+static void dl_remove(struct tl_engine *e, struct mt_run *run)
+{
+	size_t i = (size_t)run->heap_idx;
+
+	run->heap_idx = -1;
+	if (i == --e->n_dl)
+		return;
+	e->dl[i] = e->dl[e->n_dl];
+	e->dl[i]->heap_idx = (ptrdiff_t)i;
+	dl_sift(e, i);
+}
+
+static void run_kill(struct tl_engine *e, struct rstate *rs, struct kstate *k,
+		     struct mt_run *run)
+{
+	if (run->heap_idx >= 0)
+		dl_remove(e, run);
+	mt_key_unlink(k->state, run);
+	mt_run_free(&e->pool, rs->r, run);
+	e->st.runs--;
+}
+
+static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k)
+{
+	struct mt_key *mk = k->state;
+
+	while (mk->head)
+		run_kill(e, rs, k, mk->head);
+	pool_free(&e->pool, mk, sizeof *mk);
+}
+
+/* The current event, kept for binding (one copy however many runs bind it). */
+static struct mt_event *kept(struct tl_engine *e)
+{
+	const struct event *ev = e->cur;
+
+	if (!e->cur_kept) {
+		e->cur_kept = mt_event_new(&e->pool, ev->line, ev->len, ev->slots, e->rs->n_slots,
+					   &ev->ts, e->pseq);
+		/* the engine's own reference until the event is processed: a run that binds it
+		 * may die before the event is done */
+		if (e->cur_kept)
+			e->cur_kept->refs = 1;
+	}
+	return e->cur_kept;
+}
+
+/* Does the current event match step st, for run (NULL: a new run)? Conditions that read no
+ * run are evaluated once per event for all runs. */
+static int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step *st,
+		   const struct mt_run *run)
+{
+	int8_t *m = &rs->memo[st->id];
+
+	if (!st->reads_run) {
+		if (*m < 0) {
+			e->ev.first = e->ev.last = NULL;
+			e->ev.aggs = NULL;
+			*m = (int8_t)ev_holds(st->where, &e->ev);
+		}
+		return *m;
+	}
+	if (!run)
+		return 0;
+	mt_values(rs->r, run, rs->results);
+	e->ev.first = run->first;
+	e->ev.last = run->last;
+	e->ev.aggs = rs->results;
+	return ev_holds(st->where, &e->ev);
+}
+
+static int any_guard(struct tl_engine *e, struct rstate *rs, const struct rl_step *g, size_t n,
+		     const struct mt_run *run)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (matches(e, rs, &g[i], run))
+			return 1;
+	return 0;
+}
+
+/* After step `run->step` took an event: complete, pending, or neither. */
+static void reached(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
+{
+	const struct rl_rule *r = rs->r;
+	const struct rl_step *st = &r->steps[run->step];
+
+	if (run->step + 1 != r->n_steps || run->count < st->min || run->pending)
+		return;
+	if (!r->n_trailing) {
+		run->complete = 1;
+		return;
+	}
+	run->pending = 1;
+	if (dl_push(e, run))
+		run->pending = 0; /* out of memory: the run cannot wait; it is dropped below */
+}
+
+enum { T_NONE, T_BOUND, T_KILL, T_FAIL };
+
+/* One transition of a run for the current event (docs/semantics.md, Runs, step 2). */
+static int transition(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
+{
+	const struct rl_rule *r = rs->r;
+	const struct rl_step *st = &r->steps[run->step];
+	const struct rl_step *next = run->step + 1 < r->n_steps ? &r->steps[run->step + 1] : NULL;
+	struct mt_event *ev;
+
+	if (run->count < st->max && !(st->min == 1 && st->max == 1) && matches(e, rs, st, run)) {
+		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev))
+			return T_FAIL;
+		run->count++;
+		reached(e, rs, run);
+		return T_BOUND;
+	}
+	if (run->count >= st->min && next && matches(e, rs, next, run)) {
+		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step + 1, ev))
+			return T_FAIL;
+		run->step++;
+		run->count = 1;
+		reached(e, rs, run);
+		return T_BOUND;
+	}
+	if (run->count >= st->min &&
+	    (next ? any_guard(e, rs, next->guards, next->n_guards, run)
+		  : any_guard(e, rs, r->trailing, r->n_trailing, run)))
+		return T_KILL;
+	if (r->contiguity == RL_STRICT && !run->pending)
+		return T_KILL;
+	return T_NONE;
+}
+
+/* Discards after a run of k fired: with skip_past_last every run that started at or before
+ * `upto` (the last event the match bound), else the fired run only. */
+static void after_match(struct tl_engine *e, struct rstate *rs, struct kstate *k,
+			struct mt_run *fired, uint64_t upto)
+{
+	struct mt_key *mk = k->state;
+	struct mt_run *run, *next;
+
+	if (rs->r->after_match == RL_NO_SKIP) {
+		run_kill(e, rs, k, fired);
+		return;
+	}
+	for (run = mk->head; run; run = next) {
+		next = run->next;
+		if (run->start_seq <= upto)
+			run_kill(e, rs, k, run);
+	}
+}
+
+static void fire_run(struct tl_engine *e, struct rstate *rs, struct kstate *k, struct mt_run *run,
+		     const struct tf_stamp *ts, const struct tl_value *slots)
+{
+	const struct rl_rule *r = rs->r;
+	struct tf_stamp start = run->bound[0]->ts;
+	struct al_alert a = { r, ts, k->key, k->key_len, &start, NULL, NULL, 0, run };
+	int64_t now = e->now;
+
+	e->now = ts->us;
+	if (!suppressed(e, rs, k)) {
+		mt_values(r, run, rs->results);
+		e->ev.first = run->first;
+		e->ev.last = run->last;
+		e->ev.aggs = rs->results;
+		e->ev.slots = slots;
+		e->ev.time_us = ts->us;
+		emit_alert(e, rs, &a);
+	}
+	e->now = now;
+}
+
+/* Fires the pending runs whose deadline is before t (all of them at the end of input). */
+static void fire_deadlines(struct tl_engine *e, int64_t t, int all)
+{
+	while (e->n_dl && (all || e->dl[0]->deadline < t)) {
+		struct mt_run *run = e->dl[0];
+		struct rstate *rs = &e->rules[run->rule];
+		struct kstate *k = run->key;
+		struct tf_stamp ts = run->bound[0]->ts;
+		const struct mt_event *last = run->bound[run->n_bound - 1];
+
+		dl_remove(e, run);
+		ts.us = run->deadline;
+		fire_run(e, rs, k, run, &ts, last->slots);
+		after_match(e, rs, k, run, last->seq);
+		if (!((struct mt_key *)k->state)->head && !rs->r->suppress_us)
+			key_free(e, rs, k);
+	}
+	e->ev.slots = e->cur ? e->cur->slots : NULL;
+	e->ev.time_us = e->cur ? e->cur->ts.us : 0;
+}
+
+static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct event *ev)
+{
+	const struct rl_rule *r = rs->r;
+	const char *key = e->keybuf.buf ? e->keybuf.buf : "";
+	struct kstate *k = kt_find(&rs->keys, key, e->keybuf.len, kt_hash(key, e->keybuf.len));
+	struct mt_key *mk;
+	struct mt_run *run, *next;
+	size_t i;
+
+	memset(rs->memo, -1, r->n_seq_items);
+	if (!k) {
+		/* a key with no runs: only a first step can change anything */
+		if (!matches(e, rs, &r->steps[0], NULL))
+			return;
+		if (!(k = key_get(e, rs)))
+			return;
+	} else {
+		kt_touch(&rs->keys, k, e->now);
+	}
+	mk = k->state;
+	rs->n_done = 0;
+	for (run = mk->head; run; run = next) {
+		int t;
+
+		next = run->next;
+		if (e->now - run->bound[0]->ts.us > r->within_us) {
+			run_kill(e, rs, k, run); /* too late to complete */
+			continue;
+		}
+		t = transition(e, rs, run);
+		if (t == T_KILL || t == T_FAIL || (run->step + 1 == r->n_steps && run->count >=
+		    r->steps[run->step].min && r->n_trailing && !run->pending)) {
+			run_kill(e, rs, k, run);
+			continue;
+		}
+		if (run->complete && !tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
+					      sizeof *rs->done))
+			rs->done[rs->n_done++] = run;
+	}
+	if (matches(e, rs, &r->steps[0], NULL)) {
+		struct mt_event *kev = kept(e);
+
+		if (e->opts.max_runs && mk->n_runs >= e->opts.max_runs) {
+			/* the oldest run makes room; one that completed now still fires */
+			struct mt_run *old = mk->head;
+
+			for (i = 0; i < rs->n_done; i++)
+				if (rs->done[i] == old)
+					break;
+			if (i == rs->n_done) {
+				run_kill(e, rs, k, old);
+				e->st.evicted_runs++;
+			}
+		}
+		run = kev ? mt_run_new(&e->pool, r, (uint32_t)(rs - e->rules)) : NULL;
+		if (run && mt_bind(&e->pool, r, run, 0, kev)) {
+			mt_run_free(&e->pool, r, run);
+			run = NULL;
+		}
+		if (run) {
+			run->key = k;
+			run->start_seq = e->pseq;
+			run->deadline = ev->ts.us + r->within_us;
+			run->count = 1;
+			mt_key_link(mk, run);
+			if (++e->st.runs > e->st.peak_runs)
+				e->st.peak_runs = e->st.runs;
+			reached(e, rs, run);
+			if (r->n_steps == 1 && r->steps[0].min == 1 && r->n_trailing && !run->pending)
+				run_kill(e, rs, k, run);
+			else if (run->complete &&
+				 !tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
+					  sizeof *rs->done))
+				rs->done[rs->n_done++] = run;
+		}
+	}
+	/* completed runs fire in the order they started */
+	for (i = 0; i < rs->n_done; i++) {
+		run = rs->done[i];
+		fire_run(e, rs, k, run, &ev->ts, ev->slots);
+		if (r->after_match == RL_SKIP_PAST_LAST) {
+			after_match(e, rs, k, run, e->pseq);
+			break;
+		}
+		run_kill(e, rs, k, run);
+	}
+	rs->n_done = 0;
+	e->ev.first = e->ev.last = NULL;
+	e->ev.aggs = NULL;
+	if (!mk->head && !r->suppress_us)
+		key_free(e, rs, k);
+}
+
 static void process(struct tl_engine *e, const struct event *ev)
 {
 	size_t i;
 
-	e->now = ev->ts.us;
+	e->cur = ev;
+	e->pseq++;
 	e->ev.slots = ev->slots;
 	e->ev.time_us = ev->ts.us;
+	fire_deadlines(e, ev->ts.us, 0);
+	e->now = ev->ts.us;
 	e->st.processed++;
 	if (e->opts.passthrough) {
 		e->out.len = 0;
@@ -249,7 +610,13 @@ static void process(struct tl_engine *e, const struct event *ev)
 			run_filter(e, rs, ev);
 		else if (rs->r->kind == RL_THRESHOLD)
 			run_threshold(e, rs, ev);
+		else
+			run_sequence(e, rs, ev);
 	}
+	if (e->cur_kept && --e->cur_kept->refs == 0)
+		mt_event_release(&e->pool, e->cur_kept);
+	e->cur_kept = NULL;
+	e->cur = NULL;
 	e->st.regex_limit = e->ev.n_regex_limit;
 }
 
@@ -428,6 +795,7 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 int tl_engine_finish(struct tl_engine *e)
 {
 	release(e, 0, 1);
+	fire_deadlines(e, 0, 1); /* the watermark goes to infinity */
 	return 0;
 }
 
@@ -463,11 +831,20 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		r->horizon = rule->suppress_us;
 		if (rule->kind == RL_THRESHOLD && rule->window_us > r->horizon)
 			r->horizon = rule->window_us;
-		if (rule->n_aggs) {
-			r->results = tl_calloc(rule->n_aggs, sizeof *r->results);
-			r->args = tl_calloc(rule->n_aggs, sizeof *r->args);
+		if (rule->n_aggs || rule->n_run_aggs) {
+			size_t n = rule->n_aggs > rule->n_run_aggs ? rule->n_aggs : rule->n_run_aggs;
+
+			r->results = tl_calloc(n, sizeof *r->results);
+			r->args = tl_calloc(n, sizeof *r->args);
 			if (!r->results || !r->args)
 				goto fail;
+		}
+		if (rule->kind == RL_SEQUENCE) {
+			r->memo = tl_malloc(rule->n_seq_items);
+			if (!r->memo)
+				goto fail;
+			r->horizon = rule->within_us > rule->suppress_us ? rule->within_us
+									 : rule->suppress_us;
 		}
 	}
 	return e;
@@ -490,10 +867,13 @@ void tl_engine_free(struct tl_engine *e)
 		kt_fini(&rs->keys);
 		tl_free(rs->results);
 		tl_free(rs->args);
+		tl_free(rs->memo);
+		tl_free(rs->done);
 	}
 	for (i = 0; i < e->n_heap; i++)
 		tl_free(e->heap[i]);
 	tl_free(e->heap);
+	tl_free(e->dl);
 	tl_free(e->rules);
 	tl_free(e->rstats);
 	tl_free(e->slots);

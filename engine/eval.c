@@ -263,6 +263,18 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 	case EX_AGG:
 		*out = c->aggs[n->slot];
 		return;
+	case EX_ALIAS: {
+		const struct ev_bound *b = n->fn == EX_ALIAS_LAST ? &c->last[n->step]
+								  : &c->first[n->step];
+
+		if (!b->slots)
+			out->type = TL_MISSING;
+		else if (n->slot == EX_ALIAS_TIME)
+			set_num(out, (double)b->time_us / 1e6);
+		else
+			*out = b->slots[n->slot];
+		return;
+	}
 	case EX_FUNC:
 		eval_func(n, c, out);
 		return;

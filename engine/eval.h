@@ -17,7 +17,15 @@
 
 struct rx_scratch;
 
+/* An event bound to a step of a run, as the evaluator reads it. */
+struct ev_bound {
+	const struct tl_value *slots; /* NULL: no event bound (yet) */
+	int64_t time_us;
+};
+
 struct ev_ctx {
+	const struct ev_bound *first;  /* sequences: per real step, its first bound event */
+	const struct ev_bound *last;   /* ... and its last one */
 	const struct tl_value *slots;  /* the event's fields, by decoder slot */
 	int64_t time_us;               /* the event's time */
 	const struct tl_value *aggs;   /* threshold: aggregate values, by EX_AGG slot */

@@ -44,7 +44,7 @@ struct cli {
 	const char *rejects_path;
 	int line_buffered, passthrough, strict, stats, exit_status, quiet;
 	size_t max_line;
-	uint64_t max_keys;
+	uint64_t max_keys, max_runs;
 	FILE *out;
 	FILE *rejects;
 	uint64_t n_alerts;
@@ -71,6 +71,8 @@ static void usage(FILE *f)
 	      "      --max-line N      longest accepted line in bytes (K, M, G suffixes;\n"
 	      "                        default 1M); longer lines are malformed\n"
 	      "      --max-keys N      keep at most N key states; the oldest are evicted\n"
+	      "      --max-runs N      keep at most N partial matches per rule and key; the\n"
+	      "                        oldest are evicted\n"
 	      "      --stats           print a JSON summary on stderr at exit\n"
 	      "  -e, --exit-status     exit 1 when no alert fired\n"
 	      "  -q, --quiet           write no alerts; stop at the first one; exit 0 if one\n"
@@ -286,10 +288,13 @@ static void print_stats(const struct cli *c, const struct rl_ruleset *rs,
 		fprintf(stderr, "%s\"%s\":%llu", i ? "," : "", rs->rules[i].id,
 			(unsigned long long)st.rules[i].suppressed);
 	fprintf(stderr,
-		"},\"keys\":%llu,\"peak_keys\":%llu,\"evicted_keys\":%llu,\"runs\":0,"
+		"},\"keys\":%llu,\"peak_keys\":%llu,\"evicted_keys\":%llu,\"runs\":%llu,"
+		"\"peak_runs\":%llu,\"evicted_runs\":%llu,"
 		"\"peak_buffered\":%llu,\"regex_limit_hits\":%llu,\"peak_rss_bytes\":%llu}\n",
 		(unsigned long long)st.keys, (unsigned long long)st.peak_keys,
-		(unsigned long long)st.evicted_keys, (unsigned long long)st.peak_buffered,
+		(unsigned long long)st.evicted_keys, (unsigned long long)st.runs,
+		(unsigned long long)st.peak_runs, (unsigned long long)st.evicted_runs,
+		(unsigned long long)st.peak_buffered,
 		(unsigned long long)st.regex_limit, (unsigned long long)ru.ru_maxrss * 1024);
 }
 
@@ -305,17 +310,19 @@ static int cmd_check(int argc, char **argv)
 	for (i = 0; i < argc; i++) {
 		const char *p = argv[i];
 		struct rl_ruleset *rs = rl_load(&p, 1, &sink);
-		size_t j, n_f = 0, n_t = 0;
+		size_t j, n_k[3] = { 0, 0, 0 };
 
 		if (!rs) {
 			bad = 1;
 			continue;
 		}
 		for (j = 0; j < rs->n_rules; j++)
-			rs->rules[j].kind == RL_FILTER ? n_f++ : n_t++;
-		printf("%s: ok: %zu rule%s (%zu filter%s, %zu threshold%s), %zu list%s, %zu macro%s, %zu test%s\n",
-		       p, rs->n_rules, rs->n_rules == 1 ? "" : "s", n_f, n_f == 1 ? "" : "s", n_t,
-		       n_t == 1 ? "" : "s", rs->n_lists, rs->n_lists == 1 ? "" : "s",
+			n_k[rs->rules[j].kind]++;
+		printf("%s: ok: %zu rule%s (%zu filter%s, %zu threshold%s, %zu sequence%s), %zu list%s, %zu macro%s, %zu test%s\n",
+		       p, rs->n_rules, rs->n_rules == 1 ? "" : "s", n_k[RL_FILTER],
+		       n_k[RL_FILTER] == 1 ? "" : "s", n_k[RL_THRESHOLD],
+		       n_k[RL_THRESHOLD] == 1 ? "" : "s", n_k[RL_SEQUENCE],
+		       n_k[RL_SEQUENCE] == 1 ? "" : "s", rs->n_lists, rs->n_lists == 1 ? "" : "s",
 		       rs->n_macros, rs->n_macros == 1 ? "" : "s", rs->n_tests,
 		       rs->n_tests == 1 ? "" : "s");
 		rl_free(rs);
@@ -346,6 +353,7 @@ int main(int argc, char **argv)
 		{ "rejects", required_argument, NULL, 'R' },
 		{ "max-line", required_argument, NULL, 'M' },
 		{ "max-keys", required_argument, NULL, 'K' },
+		{ "max-runs", required_argument, NULL, 'U' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "exit-status", no_argument, NULL, 'e' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -398,6 +406,14 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			c.max_keys = v;
+			break;
+		case 'U':
+			if (parse_size(optarg, &v) || v == 0) {
+				fprintf(stderr, "tripline: --max-runs needs a positive number, not '%s'\n", optarg);
+				free(c.rules);
+				return EXIT_USAGE;
+			}
+			c.max_runs = v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -456,6 +472,7 @@ int main(int argc, char **argv)
 
 	eo.passthrough = c.passthrough;
 	eo.max_keys = c.max_keys;
+	eo.max_runs = c.max_runs;
 	eo.emit = emit;
 	eo.ctx = &c;
 	e = tl_engine_new(rs, &eo);

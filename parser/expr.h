@@ -61,7 +61,9 @@
 	X(FUNC, "function") /* fn: a built-in function; kids: arguments */                \
 	X(AGG, "aggregate") /* slot: index of the aggregate's value in the context */     \
 	X(SET, "set")      /* set: a list compiled for `in` */                            \
-	X(REGEX, "regex")  /* kids[0] matches the compiled pattern re */
+	X(REGEX, "regex")  /* kids[0] matches the compiled pattern re */                  \
+	X(ALIAS, "alias")  /* a field (slot) of the event bound to step `step`: fn says   \
+			      which one of a repeated step (EX_ALIAS_*) */
 
 enum ex_kind {
 #define EX_ENUM(name, text) EX_##name,
@@ -85,9 +87,15 @@ struct ex_node {
 	size_t n_segs;
 	const char *name;    /* EX_CALL */
 	size_t name_len;
-	uint32_t slot;       /* EX_FIELD: decoder slot; EX_AGG: aggregate index */
+	uint32_t slot;       /* EX_FIELD, EX_ALIAS: decoder slot (EX_ALIAS_TIME: the event's
+			      * time); EX_AGG: aggregate index */
+	uint32_t step;       /* EX_ALIAS: the real step whose event is read */
 	void *ref;           /* EX_SET: the set; EX_REGEX: the compiled pattern */
 };
+
+/* EX_ALIAS: which bound event of the step (fn), and the slot that means "its time". */
+enum { EX_ALIAS_ONLY, EX_ALIAS_FIRST, EX_ALIAS_LAST };
+#define EX_ALIAS_TIME UINT32_MAX
 
 struct ex_error {
 	char msg[160];

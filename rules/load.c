@@ -54,7 +54,7 @@ static const char *st_name(enum st t)
 }
 
 /* Where an expression stands decides what it may use. */
-enum ctx_kind { CX_EVENT, CX_WINDOW };
+enum ctx_kind { CX_EVENT, CX_WINDOW, CX_SEQ };
 
 struct named {
 	const char *name;
@@ -79,6 +79,10 @@ struct file_ld {
 	enum ctx_kind cx;
 	struct rl_agg *aggs;
 	size_t n_aggs, cap_aggs;
+	/* sequences: the real steps whose aliases the expression may read (the first n_bound) */
+	size_t n_bound;
+	struct rl_run_agg *run_aggs;
+	size_t n_run_aggs, cap_run_aggs;
 };
 
 /* Maps an offset in a scalar's value to an offset in the file. Exact when the value is the
@@ -426,6 +430,100 @@ static int parse_cidr(const char *s, size_t len, struct rl_cidr *c)
 	return 0;
 }
 
+static int is_repeated(const struct rl_step *st)
+{
+	return !(st->min == 1 && st->max == 1);
+}
+
+/* The real step named by a one-segment path in a sequence, or -1. Reports a step that is not
+ * bound yet (-2). */
+static int find_step(struct file_ld *ld, const struct yl_node *sc, const struct ex_node *p)
+{
+	const struct rl_rule *r = ld->rule;
+	size_t i;
+
+	if (ld->cx != CX_SEQ || p->kind != EX_PATH)
+		return -1;
+	for (i = 0; i < r->n_steps; i++)
+		if (strlen(r->steps[i].name) == p->seg_lens[0] &&
+		    memcmp(r->steps[i].name, p->segs[0], p->seg_lens[0]) == 0)
+			break;
+	if (i == r->n_steps)
+		return -1;
+	if (i >= ld->n_bound) {
+		ex_fail(ld, sc, p, "step alias '%s' is used before it is bound", r->steps[i].name);
+		return -2;
+	}
+	return (int)i;
+}
+
+/* count(a), sum(a.f), ... over the events of a step, kept per run. */
+static enum st resolve_run_agg(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n,
+			       int kind)
+{
+	struct ex_node *a = n->n_kids == 1 ? n->kids[0] : NULL;
+	struct rl_run_agg *ra;
+	int step = a && a->kind == EX_PATH ? find_step(ld, sc, a) : -1;
+
+	if (step == -2)
+		return ST_ERR;
+	if (step < 0 || (kind == RL_AGG_COUNT ? a->n_segs != 1 : a->n_segs < 2)) {
+		ex_fail(ld, sc, n, kind == RL_AGG_COUNT
+				       ? "in a sequence, count() reads a step: count(a)"
+				       : "in a sequence, %s() reads a field of a step: %s(a.amount)",
+			n->name, n->name);
+		return ST_ERR;
+	}
+	if (tl_grow((void **)&ld->run_aggs, &ld->cap_run_aggs, ld->n_run_aggs + 1,
+		    sizeof *ld->run_aggs)) {
+		oom(ld, sc->off);
+		return ST_ERR;
+	}
+	ra = &ld->run_aggs[ld->n_run_aggs];
+	ra->kind = (uint8_t)kind;
+	ra->step = (uint32_t)step;
+	ra->slot = 0;
+	if (kind != RL_AGG_COUNT &&
+	    add_field(ld, (const char *const *)a->segs + 1, a->seg_lens + 1, a->n_segs - 1,
+		      &ra->slot)) {
+		oom(ld, sc->off);
+		return ST_ERR;
+	}
+	n->kind = EX_AGG;
+	n->slot = (uint32_t)ld->n_run_aggs++;
+	return ST_NUM;
+}
+
+/* first(a).f and last(a).f: n is the member node. */
+static enum st resolve_member(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
+{
+	struct ex_node *call = n->kids[0];
+	int which, step = -1;
+
+	if (call->kind != EX_CALL || (strcmp(call->name, "first") && strcmp(call->name, "last"))) {
+		ex_fail(ld, sc, n, "'.' after a call reads first(step) or last(step) of a sequence");
+		return ST_ERR;
+	}
+	which = strcmp(call->name, "first") == 0 ? EX_ALIAS_FIRST : EX_ALIAS_LAST;
+	if (call->n_kids == 1 && call->kids[0]->kind == EX_PATH && call->kids[0]->n_segs == 1)
+		step = find_step(ld, sc, call->kids[0]);
+	if (step == -2)
+		return ST_ERR;
+	if (step < 0) {
+		ex_fail(ld, sc, call, "%s() reads a step of a sequence, as in %s(a).amount",
+			call->name, call->name);
+		return ST_ERR;
+	}
+	if (add_field(ld, (const char *const *)n->segs, n->seg_lens, n->n_segs, &n->slot)) {
+		oom(ld, sc->off);
+		return ST_ERR;
+	}
+	n->kind = EX_ALIAS;
+	n->fn = (uint8_t)which;
+	n->step = (uint32_t)step;
+	return ST_ANY;
+}
+
 static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
 {
 	size_t i;
@@ -436,9 +534,12 @@ static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct
 
 		if (strcmp(n->name, rl_agg_names[i]) != 0)
 			continue;
+		if (ld->cx == CX_SEQ)
+			return resolve_run_agg(ld, sc, n, (int)i);
 		if (ld->cx != CX_WINDOW) {
 			ex_fail(ld, sc, n,
-				"%s() is an aggregate: it can be used in a threshold's when and emit",
+				"%s() is an aggregate: it can be used in a threshold's when and emit, "
+				"and over a step of a sequence",
 				n->name);
 			return ST_ERR;
 		}
@@ -476,7 +577,11 @@ static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct
 		if (strcmp(n->name, rl_funcs[fn].name) == 0)
 			break;
 	if (fn == RL_N_FUNCS) {
-		ex_fail(ld, sc, n, "unknown function '%s'", n->name);
+		if (strcmp(n->name, "first") == 0 || strcmp(n->name, "last") == 0)
+			ex_fail(ld, sc, n, "%s() reads a step of a sequence, as in %s(a).amount",
+				n->name, n->name);
+		else
+			ex_fail(ld, sc, n, "unknown function '%s'", n->name);
 		return ST_ERR;
 	}
 	if ((int)n->n_kids < rl_funcs[fn].lo || (int)n->n_kids > rl_funcs[fn].hi) {
@@ -507,8 +612,28 @@ static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct
 	}
 	case RL_FN_TIME:
 		if (n->n_kids) {
-			ex_fail(ld, sc, n, "time(alias) reads a step of a sequence; this rule has no steps");
-			return ST_ERR;
+			struct ex_node *a = n->kids[0];
+			int step = a->kind == EX_PATH && a->n_segs == 1 ? find_step(ld, sc, a) : -1;
+
+			if (step == -2)
+				return ST_ERR;
+			if (step < 0) {
+				ex_fail(ld, sc, n, ld->cx == CX_SEQ
+					? "time() takes no argument, or the alias of a step"
+					: "time(alias) reads a step of a sequence; this rule has no steps");
+				return ST_ERR;
+			}
+			if (is_repeated(&ld->rule->steps[step])) {
+				ex_fail(ld, sc, n, "'%s' is a repeated step: time() reads a single "
+					"step; read first(%s).ts or last(%s).ts",
+					ld->rule->steps[step].name, ld->rule->steps[step].name,
+					ld->rule->steps[step].name);
+				return ST_ERR;
+			}
+			n->kind = EX_ALIAS;
+			n->fn = EX_ALIAS_ONLY;
+			n->step = (uint32_t)step;
+			n->slot = EX_ALIAS_TIME;
 		}
 		return ST_NUM;
 	case RL_FN_CIDR: {
@@ -588,6 +713,34 @@ static enum st resolve_macro(struct file_ld *ld, struct ex_node *n, struct named
 
 static enum st resolve_path(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
 {
+	int step = find_step(ld, sc, n);
+
+	if (step == -2)
+		return ST_ERR;
+	if (step >= 0) {
+		const struct rl_step *st = &ld->rule->steps[step];
+
+		if (n->n_segs == 1) {
+			ex_fail(ld, sc, n, "'%s' is a step: read a field of its event, as in %s.amount",
+				st->name, st->name);
+			return ST_ERR;
+		}
+		if (is_repeated(st)) {
+			ex_fail(ld, sc, n, "'%s' is a repeated step: read it with first(%s).f, "
+				"last(%s).f or an aggregate such as sum(%s.f)",
+				st->name, st->name, st->name, st->name);
+			return ST_ERR;
+		}
+		if (add_field(ld, (const char *const *)n->segs + 1, n->seg_lens + 1, n->n_segs - 1,
+			      &n->slot)) {
+			oom(ld, sc->off);
+			return ST_ERR;
+		}
+		n->kind = EX_ALIAS;
+		n->fn = EX_ALIAS_ONLY;
+		n->step = (uint32_t)step;
+		return ST_ANY;
+	}
 	if (n->n_segs == 1) {
 		struct named *m = find_named(ld->macros, ld->n_macros, n->segs[0], n->seg_lens[0]);
 
@@ -633,8 +786,7 @@ static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_n
 	case EX_CALL:
 		return resolve_call(ld, sc, n);
 	case EX_MEMBER:
-		ex_fail(ld, sc, n, "'.' after a call reads first(step) or last(step) of a sequence");
-		return ST_ERR;
+		return resolve_member(ld, sc, n);
 	case EX_IN: case EX_NOT_IN:
 		return resolve_in(ld, sc, n);
 	case EX_MATCHES:
@@ -1023,6 +1175,210 @@ static int compile_threshold(struct file_ld *ld, const struct yl_node *t, struct
 	return bad ? -1 : 0;
 }
 
+/* 1 when the tree reads aliases or run aggregates: it must be evaluated per run. */
+static int reads_run(const struct ex_node *n)
+{
+	size_t i;
+
+	if (n->kind == EX_ALIAS || n->kind == EX_AGG)
+		return 1;
+	for (i = 0; i < n->n_kids; i++)
+		if (reads_run(n->kids[i]))
+			return 1;
+	return 0;
+}
+
+static int want_count(struct file_ld *ld, const struct yl_node *v, const char *what,
+		      uint32_t *out)
+{
+	double d;
+
+	if (refused(v))
+		return -1;
+	if (!yl_get_number(v, &d) || d < 1 || d > 1000000 || d != (double)(uint32_t)d) {
+		dg_error(ld->sink, ld->src, v->off, v->end - v->off,
+			 "%s must be a whole number from 1 to 1000000", what);
+		return -1;
+	}
+	*out = (uint32_t)d;
+	return 0;
+}
+
+/* repeat: N | {min: M} | {min: M, max: X} */
+static int compile_repeat(struct file_ld *ld, const struct yl_node *v, struct rl_step *st)
+{
+	static const char *const keys[] = { "min", "max", NULL };
+	const struct yl_node *x;
+
+	if (v->kind == YL_SCALAR) {
+		if (want_count(ld, v, "repeat", &st->min))
+			return -1;
+		st->max = st->min;
+		return 0;
+	}
+	if (v->kind != YL_MAP) {
+		dg_error(ld->sink, ld->src, v->off, 1,
+			 "repeat is a count (repeat: 3) or bounds (repeat: {min: 2, max: 10})");
+		return -1;
+	}
+	if (check_keys(ld, v, keys, "repeat"))
+		return -1;
+	st->min = 1;
+	st->max = UINT32_MAX;
+	if ((x = yl_map_get(v, "min")) && want_count(ld, x, "repeat min", &st->min))
+		return -1;
+	if ((x = yl_map_get(v, "max")) && want_count(ld, x, "repeat max", &st->max))
+		return -1;
+	if (st->max < st->min) {
+		dg_error(ld->sink, ld->src, v->off, v->end - v->off,
+			 "repeat max is smaller than min");
+		return -1;
+	}
+	return 0;
+}
+
+/* sequence: [{as: NAME, where: COND, repeat: R} | {not: true, where: COND}, ...] */
+static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struct rl_rule *r)
+{
+	static const char *const keys[] = { "as", "where", "repeat", "not", NULL };
+	struct rl_step *all, *pending_guards;
+	uint8_t *is_not;
+	size_t i, n = seq->n_items, n_real = 0, n_guards = 0, bound;
+	int bad = 0;
+
+	if (seq->kind != YL_SEQ || n == 0) {
+		dg_error(ld->sink, ld->src, seq->off, 1,
+			 "sequence must be a list of steps: [{as: a, where: ...}, ...]");
+		return -1;
+	}
+	all = arena_alloc(&ld->rs->arena, n * sizeof *all);
+	is_not = arena_alloc(ld->tmp, n);
+	if (!all || !is_not) {
+		oom(ld, seq->off);
+		return -1;
+	}
+	/* the shape of every step first: names must be known before any where is compiled */
+	for (i = 0; i < n; i++) {
+		const struct yl_node *m = seq->items[i], *v;
+		struct rl_step *st = &all[i];
+		unsigned col;
+		int b = 0;
+
+		st->min = st->max = 1;
+		st->id = (uint32_t)i;
+		dg_linecol(ld->src, m->off, &st->line, &col);
+		if (m->kind != YL_MAP) {
+			dg_error(ld->sink, ld->src, m->off, 1,
+				 "a step is a mapping: {as: a, where: ...} or {not: true, where: ...}");
+			bad = 1;
+			continue;
+		}
+		bad |= check_keys(ld, m, keys, "a step");
+		if ((v = yl_map_get(m, "not")) && !refused(v) && (!yl_get_bool(v, &b))) {
+			dg_error(ld->sink, ld->src, v->off, v->end - v->off, "not is true or false");
+			bad = 1;
+		}
+		is_not[i] = (uint8_t)b;
+		if (!yl_map_get(m, "where")) {
+			dg_error(ld->sink, ld->src, m->off, 1, "a step needs a where condition");
+			bad = 1;
+		}
+		if (b) {
+			if (i == 0) {
+				dg_error(ld->sink, ld->src, m->off, 1,
+					 "a sequence cannot start with a not step");
+				bad = 1;
+			}
+			if ((v = yl_map_get(m, "as")) || (v = yl_map_get(m, "repeat"))) {
+				dg_error(ld->sink, ld->src, v->off, 0,
+					 "a not step has no alias and no repeat");
+				bad = 1;
+			}
+			n_guards++;
+		} else {
+			n_real++;
+			if ((v = yl_map_get(m, "repeat")) && compile_repeat(ld, v, st))
+				bad = 1;
+		}
+		if ((v = yl_map_get(m, "as")) && !b) {
+			size_t j;
+
+			if (refused(v) || v->kind != YL_SCALAR || !is_ident(v->str, v->len)) {
+				if (!refused(v))
+					dg_error(ld->sink, ld->src, v->off, v->end - v->off,
+						 "a step alias is made of letters, digits and '_'");
+				bad = 1;
+				continue;
+			}
+			for (j = 0; j < i; j++)
+				if (all[j].name && strcmp(all[j].name, v->str) == 0) {
+					dg_error(ld->sink, ld->src, v->off, v->len,
+						 "step alias '%s' is used twice", v->str);
+					bad = 1;
+				}
+			st->name = arena_strndup(&ld->rs->arena, v->str, v->len);
+		} else {
+			char name[32];
+
+			snprintf(name, sizeof name, "step%zu", i + 1);
+			st->name = arena_strndup(&ld->rs->arena, name, strlen(name));
+		}
+	}
+	if (bad)
+		return -1;
+	if (!n_real) {
+		dg_error(ld->sink, ld->src, seq->off, 1, "a sequence needs a step that is not a not step");
+		return -1;
+	}
+	r->n_seq_items = n;
+	/* real steps in order, each with the not steps just before it */
+	r->steps = arena_alloc(&ld->rs->arena, n_real * sizeof *r->steps);
+	if (!r->steps) {
+		oom(ld, seq->off);
+		return -1;
+	}
+	pending_guards = NULL;
+	for (i = 0; i < n; i++) {
+		if (is_not[i]) {
+			if (!pending_guards)
+				pending_guards = &all[i];
+			n_guards = (size_t)(&all[i] - pending_guards) + 1;
+			continue;
+		}
+		r->steps[r->n_steps] = all[i];
+		r->steps[r->n_steps].guards = pending_guards;
+		r->steps[r->n_steps].n_guards = pending_guards ? n_guards : 0;
+		r->n_steps++;
+		pending_guards = NULL;
+	}
+	if (pending_guards) {
+		r->trailing = pending_guards;
+		r->n_trailing = (size_t)(&all[n - 1] - pending_guards) + 1;
+	}
+	/* then the conditions, each reading the aliases bound before it */
+	ld->cx = CX_SEQ;
+	for (i = 0, bound = 0; i < n; i++) {
+		const struct yl_node *w = yl_map_get(seq->items[i], "where");
+		struct rl_step *st = is_not[i] ? &all[i] : &r->steps[bound];
+
+		ld->n_bound = bound;
+		if (!(st->where = compile_cond(ld, w, "where"))) {
+			bad = 1;
+		} else {
+			st->reads_run = (uint8_t)reads_run(st->where);
+			if (bound == 0 && !is_not[i] && st->reads_run) {
+				ex_fail(ld, w, st->where, "the first step cannot read other steps");
+				bad = 1;
+			}
+		}
+		if (is_not[i])
+			all[i].where = st->where;
+		else
+			bound++;
+	}
+	return bad ? -1 : 0;
+}
+
 static const struct rl_rule *find_rule(const struct rl_ruleset *rs, const char *id)
 {
 	size_t i;
@@ -1107,10 +1463,39 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 	ld->cx = CX_EVENT;
 	ld->aggs = NULL;
 	ld->n_aggs = ld->cap_aggs = 0;
+	ld->n_run_aggs = ld->cap_run_aggs = 0;
+	ld->run_aggs = NULL;
 	if (seq) {
-		dg_error(ld->sink, ld->src, seq->off, 8,
-			 "sequence rules are not supported by this version of tripline yet");
-		bad = 1;
+		r->kind = RL_SEQUENCE;
+		if (compile_sequence(ld, seq, r))
+			bad = 1;
+		if (!(v = yl_map_get(m, "within"))) {
+			dg_error(ld->sink, ld->src, m->off, 1,
+				 "a sequence needs within, such as within: 30m");
+			bad = 1;
+		} else if (want_duration(ld, v, "within", &r->within_us)) {
+			bad = 1;
+		}
+		if ((v = yl_map_get(m, "contiguity"))) {
+			if (v->kind == YL_SCALAR && strcmp(v->str, "strict") == 0) {
+				r->contiguity = RL_STRICT;
+			} else if (!(v->kind == YL_SCALAR && strcmp(v->str, "relaxed") == 0)) {
+				if (!refused(v))
+					dg_error(ld->sink, ld->src, v->off, v->end - v->off,
+						 "contiguity is relaxed or strict");
+				bad = 1;
+			}
+		}
+		if ((v = yl_map_get(m, "after_match"))) {
+			if (v->kind == YL_SCALAR && strcmp(v->str, "no_skip") == 0) {
+				r->after_match = RL_NO_SKIP;
+			} else if (!(v->kind == YL_SCALAR && strcmp(v->str, "skip_past_last") == 0)) {
+				if (!refused(v))
+					dg_error(ld->sink, ld->src, v->off, v->end - v->off,
+						 "after_match is skip_past_last or no_skip");
+				bad = 1;
+			}
+		}
 	} else if (thr) {
 		r->kind = RL_THRESHOLD;
 		if (compile_threshold(ld, thr, r))
@@ -1132,7 +1517,8 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 			}
 	}
 	if ((v = yl_map_get(m, "emit"))) {
-		ld->cx = r->kind == RL_THRESHOLD ? CX_WINDOW : CX_EVENT;
+		ld->cx = r->kind == RL_THRESHOLD ? CX_WINDOW : r->kind == RL_SEQUENCE ? CX_SEQ : CX_EVENT;
+		ld->n_bound = r->n_steps;
 		if (compile_emit(ld, v, r))
 			bad = 1;
 	}
@@ -1148,6 +1534,17 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 	}
 	tl_free(ld->aggs);
 	ld->aggs = NULL;
+	if (ld->n_run_aggs) {
+		r->run_aggs = arena_alloc(&ld->rs->arena, ld->n_run_aggs * sizeof *r->run_aggs);
+		if (r->run_aggs) {
+			memcpy(r->run_aggs, ld->run_aggs, ld->n_run_aggs * sizeof *r->run_aggs);
+			r->n_run_aggs = ld->n_run_aggs;
+		} else {
+			bad = 1;
+		}
+	}
+	tl_free(ld->run_aggs);
+	ld->run_aggs = NULL;
 	return bad ? -1 : 0;
 }
 

@@ -57,6 +57,29 @@ extern const char *const rl_agg_names[RL_N_AGGS];
 
 enum rl_kind { RL_FILTER, RL_THRESHOLD, RL_SEQUENCE };
 
+/* A step of a sequence. Real steps are matched in order; `not` steps guard the real step after
+ * them (or trail the sequence). */
+struct rl_step {
+	const char *name;      /* `as`, or stepN (N: 1-based position in the sequence list) */
+	uint32_t id;           /* position in the sequence list, from 0 */
+	struct ex_node *where;
+	uint32_t min, max;     /* repeat bounds; max UINT32_MAX: no maximum */
+	uint8_t reads_run;     /* where reads aliases or run aggregates: evaluated per run */
+	unsigned line;         /* for explain */
+	struct rl_step *guards; /* real steps: the `not` steps just before this one */
+	size_t n_guards;
+};
+
+enum rl_contiguity { RL_RELAXED, RL_STRICT };
+enum rl_after_match { RL_SKIP_PAST_LAST, RL_NO_SKIP };
+
+/* An aggregate over a repeated step, kept per run: count(a), sum(a.f), ... */
+struct rl_run_agg {
+	uint8_t kind;  /* enum rl_agg_kind */
+	uint32_t step; /* the real step */
+	uint32_t slot; /* the field read (unused for count) */
+};
+
 struct rl_agg {
 	uint8_t kind;        /* enum rl_agg_kind */
 	struct ex_node *arg; /* NULL for count() */
@@ -116,6 +139,16 @@ struct rl_rule {
 	size_t n_aggs;
 	uint8_t evidence;        /* threshold: put the window's events in the alert */
 	int64_t suppress_us;     /* 0: no suppression */
+	struct rl_step *steps;   /* sequence: the real steps */
+	size_t n_steps;
+	struct rl_step *trailing; /* sequence: `not` steps after the last real step */
+	size_t n_trailing;
+	int64_t within_us;       /* sequence */
+	uint8_t contiguity;      /* enum rl_contiguity */
+	uint8_t after_match;     /* enum rl_after_match */
+	struct rl_run_agg *run_aggs; /* sequence: aggregates over repeated steps */
+	size_t n_run_aggs;
+	size_t n_seq_items;      /* sequence: steps in the list, `not` steps included */
 	struct rl_emit *emits;
 	size_t n_emits;
 };

@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *sep = memmem(text, size, cut, sizeof cut - 1);
 	FILE *devnull = fopen("/dev/null", "w");
 	struct dg_sink sink = { devnull, 0, 0 };
-	struct tl_engine_opts opts = { 1, 64, check_line, NULL };
+	struct tl_engine_opts opts = { .passthrough = 1, .max_keys = 64, .max_runs = 64,
+				       .emit = check_line };
 	struct rl_ruleset *rs;
 	struct tl_engine *e;
 	size_t rules_len = sep ? (size_t)(sep - text) : size;

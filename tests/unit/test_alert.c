@@ -30,7 +30,7 @@ static const char *write_one(const char *rules, const char *event, const char *k
 	struct ev_ctx ctx;
 	struct obuf b = { 0 };
 	struct al_alert a = { &rs->rules[0], ts, key, key ? strlen(key) : 0, ts, NULL, event,
-			      strlen(event) };
+			      strlen(event) , NULL };
 
 	ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &jerr), 0);
 	ck_assert_int_eq(ev_init(&ctx), 0);

@@ -43,7 +43,8 @@ static void start(struct run *r, const char *rules, int passthrough, uint64_t ma
 {
 	FILE *err = open_memstream(&r->errtext, &r->errlen);
 	struct dg_sink sink = { err, 0, 0 };
-	struct tl_engine_opts o = { passthrough, max_keys, emit, &r->out };
+	struct tl_engine_opts o = { .passthrough = passthrough, .max_keys = max_keys,
+				     .emit = emit, .ctx = &r->out };
 
 	memset(&r->out, 0, sizeof r->out);
 	r->rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);

@@ -1,0 +1,299 @@
+/* match.c - runs of sequence rules: bindings and per-run aggregates. */
+#include "match.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "alloc.h"
+
+static size_t run_size(const struct rl_rule *r)
+{
+	return sizeof(struct mt_run) + r->n_steps * (2 * sizeof(struct ev_bound) + sizeof(uint32_t)) +
+	       r->n_run_aggs * sizeof(struct mt_acc) + 16;
+}
+
+struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule)
+{
+	struct mt_run *run = pool_calloc(pool, run_size(r));
+	char *p;
+	size_t i;
+
+	if (!run)
+		return NULL;
+	p = (char *)(run + 1);
+	run->first = (struct ev_bound *)p;
+	p += r->n_steps * sizeof(struct ev_bound);
+	run->last = (struct ev_bound *)p;
+	p += r->n_steps * sizeof(struct ev_bound);
+	/* the accumulators hold doubles: align them */
+	p = (char *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
+	run->acc = (struct mt_acc *)p;
+	p += r->n_run_aggs * sizeof(struct mt_acc);
+	run->n_taken = (uint32_t *)p;
+	run->rule = rule;
+	run->heap_idx = -1;
+	for (i = 0; i < r->n_run_aggs; i++) {
+		run->acc[i].min = INFINITY;
+		run->acc[i].max = -INFINITY;
+	}
+	return run;
+}
+
+/* The identity of a value for distinct: tag, then bytes; -0 is 0. */
+static size_t value_blob(const struct tl_value *v, char *tag, const char **bytes)
+{
+	static const double zero = 0;
+
+	switch (v->type) {
+	case TL_BOOL:
+		*tag = v->b ? 't' : 'f';
+		*bytes = "";
+		return 0;
+	case TL_NUM:
+		*tag = 'n';
+		*bytes = (const char *)(v->num == 0 ? &zero : &v->num);
+		return sizeof v->num;
+	default:
+		*tag = v->type == TL_STR ? 's' : 'r';
+		*bytes = v->str;
+		return v->len;
+	}
+}
+
+static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_value *v)
+{
+	char tag, *blob;
+	const char *bytes;
+	size_t len = value_blob(v, &tag, &bytes), i;
+	uint32_t l32 = (uint32_t)len;
+
+	for (i = 0; i < a->n_vals; i++) {
+		uint32_t bl;
+
+		memcpy(&bl, a->vals[i] + 1, sizeof bl);
+		if (a->vals[i][0] == tag && bl == l32 && memcmp(a->vals[i] + 5, bytes, len) == 0)
+			return 0;
+	}
+	if (a->n_vals == a->cap_vals) {
+		uint32_t nc = a->cap_vals ? a->cap_vals * 2 : 4;
+		char **nv = pool_alloc(pool, nc * sizeof *nv);
+
+		if (!nv)
+			return -1;
+		if (a->n_vals)
+			memcpy(nv, a->vals, a->n_vals * sizeof *nv);
+		pool_free(pool, a->vals, a->cap_vals * sizeof *a->vals);
+		a->vals = nv;
+		a->cap_vals = nc;
+	}
+	blob = pool_alloc(pool, len + 5);
+	if (!blob)
+		return -1;
+	blob[0] = tag;
+	memcpy(blob + 1, &l32, sizeof l32);
+	memcpy(blob + 5, bytes, len);
+	a->vals[a->n_vals++] = blob;
+	return 0;
+}
+
+static void acc_add(struct mt_acc *a, double x)
+{
+	double t = a->sum + x;
+
+	if (fabs(a->sum) >= fabs(x))
+		a->comp += (a->sum - t) + x;
+	else
+		a->comp += (x - t) + a->sum;
+	a->sum = t;
+	a->min = fmin(a->min, x);
+	a->max = fmax(a->max, x);
+	a->n++;
+}
+
+int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
+	    struct mt_event *ev)
+{
+	size_t i;
+
+	if (run->n_bound == run->cap_bound) {
+		uint32_t nc = run->cap_bound ? run->cap_bound * 2 : 4;
+		struct mt_event **nb = pool_alloc(pool, nc * sizeof *nb);
+		uint32_t *ns = pool_alloc(pool, nc * sizeof *ns);
+
+		if (!nb || !ns) {
+			pool_free(pool, nb, nc * sizeof *nb);
+			pool_free(pool, ns, nc * sizeof *ns);
+			return -1;
+		}
+		if (run->n_bound) {
+			memcpy(nb, run->bound, run->n_bound * sizeof *nb);
+			memcpy(ns, run->bound_step, run->n_bound * sizeof *ns);
+		}
+		pool_free(pool, run->bound, run->cap_bound * sizeof *run->bound);
+		pool_free(pool, run->bound_step, run->cap_bound * sizeof *run->bound_step);
+		run->bound = nb;
+		run->bound_step = ns;
+		run->cap_bound = nc;
+	}
+	for (i = 0; i < r->n_run_aggs; i++) {
+		const struct rl_run_agg *ra = &r->run_aggs[i];
+		const struct tl_value *v = &ev->slots[ra->slot];
+
+		if (ra->step != step || ra->kind == RL_AGG_COUNT)
+			continue;
+		if (ra->kind == RL_AGG_DISTINCT) {
+			if (v->type != TL_MISSING && v->type != TL_NULL &&
+			    acc_distinct(pool, &run->acc[i], v))
+				return -1;
+		} else if (v->type == TL_NUM) {
+			acc_add(&run->acc[i], v->num);
+		}
+	}
+	run->bound[run->n_bound] = ev;
+	run->bound_step[run->n_bound] = step;
+	run->n_bound++;
+	ev->refs++;
+	if (!run->first[step].slots) {
+		run->first[step].slots = ev->slots;
+		run->first[step].time_us = ev->ts.us;
+	}
+	run->last[step].slots = ev->slots;
+	run->last[step].time_us = ev->ts.us;
+	run->n_taken[step]++;
+	return 0;
+}
+
+void mt_values(const struct rl_rule *r, const struct mt_run *run, struct tl_value *out)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_run_aggs; i++) {
+		const struct rl_run_agg *ra = &r->run_aggs[i];
+		const struct mt_acc *a = &run->acc[i];
+		struct tl_value *v = &out[i];
+
+		v->type = TL_NUM;
+		switch (ra->kind) {
+		case RL_AGG_COUNT: v->num = run->n_taken[ra->step]; break;
+		case RL_AGG_SUM: v->num = a->sum + a->comp; break;
+		case RL_AGG_AVG:
+			if (a->n)
+				v->num = (a->sum + a->comp) / (double)a->n;
+			else
+				v->type = TL_MISSING;
+			break;
+		case RL_AGG_MIN:
+			if (a->n)
+				v->num = a->min;
+			else
+				v->type = TL_MISSING;
+			break;
+		case RL_AGG_MAX:
+			if (a->n)
+				v->num = a->max;
+			else
+				v->type = TL_MISSING;
+			break;
+		case RL_AGG_DISTINCT: v->num = a->n_vals; break;
+		default: v->type = TL_MISSING; break;
+		}
+	}
+}
+
+void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
+{
+	size_t i, j;
+
+	for (i = 0; i < run->n_bound; i++)
+		if (--run->bound[i]->refs == 0)
+			mt_event_release(pool, run->bound[i]);
+	pool_free(pool, run->bound, run->cap_bound * sizeof *run->bound);
+	pool_free(pool, run->bound_step, run->cap_bound * sizeof *run->bound_step);
+	for (i = 0; i < r->n_run_aggs; i++) {
+		struct mt_acc *a = &run->acc[i];
+
+		for (j = 0; j < a->n_vals; j++) {
+			uint32_t bl;
+
+			memcpy(&bl, a->vals[j] + 1, sizeof bl);
+			pool_free(pool, a->vals[j], (size_t)bl + 5);
+		}
+		pool_free(pool, a->vals, a->cap_vals * sizeof *a->vals);
+	}
+	pool_free(pool, run, run_size(r));
+}
+
+struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
+			      const struct tl_value *slots, size_t n_slots,
+			      const struct tf_stamp *ts, uint64_t seq)
+{
+	size_t extra = 0, i, size;
+	const char *lo = line, *hi = line + len;
+	struct mt_event *ev;
+	char *copy, *p;
+
+	for (i = 0; i < n_slots; i++)
+		if (slots[i].type >= TL_STR && !(slots[i].str >= lo && slots[i].str < hi))
+			extra += slots[i].len;
+	size = sizeof *ev + n_slots * sizeof *slots + len + extra + 1;
+	ev = pool_alloc(pool, size);
+	if (!ev)
+		return NULL;
+	ev->refs = 0;
+	ev->seq = seq;
+	ev->ts = *ts;
+	ev->size = size;
+	ev->slots = (struct tl_value *)(ev + 1);
+	copy = (char *)(ev->slots + n_slots);
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	ev->line = copy;
+	ev->len = len;
+	p = copy + len + 1;
+	for (i = 0; i < n_slots; i++) {
+		struct tl_value v = slots[i];
+
+		if (v.type >= TL_STR) {
+			if (v.str >= lo && v.str < hi) {
+				v.str = copy + (v.str - lo);
+			} else {
+				memcpy(p, v.str, v.len);
+				v.str = p;
+				p += v.len;
+			}
+		}
+		ev->slots[i] = v;
+	}
+	return ev;
+}
+
+void mt_event_release(struct pool *pool, struct mt_event *ev)
+{
+	pool_free(pool, ev, ev->size);
+}
+
+void mt_key_link(struct mt_key *k, struct mt_run *run)
+{
+	run->prev = k->tail;
+	run->next = NULL;
+	if (k->tail)
+		k->tail->next = run;
+	else
+		k->head = run;
+	k->tail = run;
+	k->n_runs++;
+}
+
+void mt_key_unlink(struct mt_key *k, struct mt_run *run)
+{
+	if (run->prev)
+		run->prev->next = run->next;
+	else
+		k->head = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
+	else
+		k->tail = run->prev;
+	run->prev = run->next = NULL;
+	k->n_runs--;
+}

@@ -1,0 +1,86 @@
+/* match.h - the runs of a sequence rule for one key: partial matches and their bindings.
+ *
+ * Pipeline position: engine. A run is at a real step with a count of events that step took,
+ * and holds the events bound so far (shared by reference count: one event can be bound by many
+ * runs), per-step views for the evaluator (first and last bound event of each step) and the
+ * aggregates of the rule's run aggregates (count, sum, avg, min, max, distinct over a step),
+ * updated as events are bound, never recomputed. engine.c drives the transitions of
+ * docs/semantics.md; this module keeps the data.
+ *
+ * Ownership: runs and bound events come from the engine's pool; mt_run_free releases a run's
+ * references and the events no run holds any more.
+ */
+#ifndef TL_MATCH_H
+#define TL_MATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eval.h"
+#include "pool.h"
+#include "ruleset.h"
+
+/* An event kept because runs bound it: a self-contained copy. */
+struct mt_event {
+	uint32_t refs;
+	uint64_t seq;            /* processing order */
+	struct tf_stamp ts;
+	const char *line;
+	size_t len;
+	struct tl_value *slots;
+	size_t size;             /* of the whole allocation */
+};
+
+/* Accumulator of one run aggregate. */
+struct mt_acc {
+	double sum, comp;        /* compensated sum */
+	double min, max;
+	uint64_t n;              /* numbers seen */
+	char **vals;             /* distinct: the values seen (tag byte, length, bytes) */
+	uint32_t n_vals, cap_vals;
+};
+
+struct mt_run {
+	struct mt_run *prev, *next; /* the key's runs, in the order they started */
+	void *key;                  /* the key state that owns the run */
+	uint32_t rule;              /* index of the rule */
+	uint32_t step, count;       /* the real step it is at, events that step took */
+	uint8_t pending;            /* complete but for its trailing not steps: waits for deadline */
+	uint8_t complete;           /* completed by the event being processed */
+	ptrdiff_t heap_idx;         /* place in the deadline heap, or -1 */
+	uint64_t start_seq;
+	int64_t deadline;           /* time of the first event + within */
+	struct mt_event **bound;    /* the bound events in order */
+	uint32_t *bound_step;       /* the real step of each */
+	uint32_t n_bound, cap_bound;
+	struct ev_bound *first, *last; /* per real step */
+	uint32_t *n_taken;          /* per real step */
+	struct mt_acc *acc;         /* per run aggregate of the rule */
+};
+
+/* The runs of one key of a sequence rule. */
+struct mt_key {
+	struct mt_run *head, *tail;
+	uint32_t n_runs;
+};
+
+/* A new run of rule r (index rule) at step 0 with no event bound yet; NULL on failure. */
+struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule);
+/* Binds ev to real step `step` of the run (ev->refs is taken); 0 or -1. */
+int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
+	    struct mt_event *ev);
+/* Releases the run's events and memory (the caller has unlinked it). */
+void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run);
+/* The run aggregates' values, out[i] for r->run_aggs[i]. */
+void mt_values(const struct rl_rule *r, const struct mt_run *run, struct tl_value *out);
+
+/* A self-contained copy of an event for binding (refs 0); NULL on failure. */
+struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
+			      const struct tl_value *slots, size_t n_slots,
+			      const struct tf_stamp *ts, uint64_t seq);
+void mt_event_release(struct pool *pool, struct mt_event *ev);
+
+void mt_key_link(struct mt_key *k, struct mt_run *run);
+void mt_key_unlink(struct mt_key *k, struct mt_run *run);
+
+#endif
