@@ -13,10 +13,12 @@ struct pool_slab {
 	_Alignas(16) char data[];
 };
 
-static inline size_t class_of(size_t n)
+#ifndef TL_POOL_BYPASS
+static size_t class_of(size_t n)
 {
 	return (n + POOL_STEP - 1) / POOL_STEP;
 }
+#endif
 
 void *pool_alloc(struct pool *p, size_t n)
 {
