@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "explain.h"
 #include "reader.h"
 #include "ruleset.h"
 #include "tripline.h"
@@ -57,6 +58,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: tripline [OPTIONS] -r RULES [FILE...]   run rules over NDJSON events\n"
 	      "       tripline check RULES...                 validate rule files\n"
+	      "       tripline explain [--dot] RULES [ID]     print the compiled rules\n"
 	      "\n"
 	      "Reads one JSON event per line from the FILEs (or stdin, also as '-') and writes\n"
 	      "one JSON alert per line to stdout.\n"
@@ -342,6 +344,40 @@ static int cmd_check(int argc, char **argv)
 	return bad ? EXIT_RULES : 0;
 }
 
+/* tripline explain [--dot] RULES [ID] */
+static int cmd_explain(int argc, char **argv)
+{
+	struct dg_sink sink = { stderr, 0, MAX_RULE_ERRORS };
+	struct rl_ruleset *rs;
+	const char *path, *id = NULL;
+	int dot = 0, rc = 0, i = 0;
+
+	if (i < argc && strcmp(argv[i], "--dot") == 0) {
+		dot = 1;
+		i++;
+	}
+	if (argc - i < 1 || argc - i > 2) {
+		fprintf(stderr, "usage: tripline explain [--dot] RULES [ID]\n");
+		return EXIT_USAGE;
+	}
+	path = argv[i];
+	if (argc - i == 2)
+		id = argv[i + 1];
+	rs = rl_load(&path, 1, &sink);
+	if (!rs)
+		return EXIT_RULES;
+	if (rl_explain(stdout, rs, id, dot)) {
+		fprintf(stderr, "tripline: %s: no rule with id '%s'\n", path, id);
+		rc = EXIT_USAGE;
+	}
+	rl_free(rs);
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "tripline: error writing output: %s\n", strerror(errno));
+		return EXIT_USAGE;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -373,8 +409,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_DFL);
 	if (argc > 1 && strcmp(argv[1], "check") == 0)
 		return cmd_check(argc - 2, argv + 2);
-	if (argc > 1 && (strcmp(argv[1], "explain") == 0 || strcmp(argv[1], "test") == 0)) {
-		fprintf(stderr, "tripline: '%s' is not available in this version yet\n", argv[1]);
+	if (argc > 1 && strcmp(argv[1], "explain") == 0)
+		return cmd_explain(argc - 2, argv + 2);
+	if (argc > 1 && strcmp(argv[1], "test") == 0) {
+		fprintf(stderr, "tripline: 'test' is not available in this version yet\n");
 		return EXIT_USAGE;
 	}
 	c.rules = calloc((size_t)argc, sizeof *c.rules);

@@ -971,7 +971,28 @@ static void unparse(struct sbuf *b, const struct ex_node *n)
 	case EX_LIT:
 		unparse_lit(b, &n->val);
 		return;
-	case EX_LIST: case EX_SET:
+	case EX_ALIAS:
+		if (n->name && n->n_kids == 1 && n->kids[0]->kind == EX_PATH &&
+		    n->slot == EX_ALIAS_TIME) { /* time(a) */
+			sb_put(b, n->name, n->name_len);
+			sb_put(b, "(", 1);
+			unparse(b, n->kids[0]);
+			sb_put(b, ")", 1);
+		} else if (n->n_kids == 1) { /* first(a).f, last(a).f */
+			unparse(b, n->kids[0]);
+			sb_put(b, ".", 1);
+			sb_segs(b, n);
+		} else { /* a.f */
+			sb_segs(b, n);
+		}
+		return;
+	case EX_SET:
+		if (n->n_segs) { /* a named list */
+			sb_segs(b, n);
+			return;
+		}
+		/* fall through */
+	case EX_LIST:
 		sb_put(b, "[", 1);
 		for (i = 0; i < n->n_kids; i++) {
 			if (i)

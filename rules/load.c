@@ -888,6 +888,12 @@ static struct ex_node *compile_expr_at(struct file_ld *ld, const struct yl_node 
 	return *type == ST_ERR ? NULL : root;
 }
 
+/* The text of a condition scalar, for explain. */
+static const char *cond_text(struct file_ld *ld, const struct yl_node *sc)
+{
+	return sc->kind == YL_SCALAR ? arena_strndup(&ld->rs->arena, sc->str, sc->len) : NULL;
+}
+
 /* A `where` or `when` condition. */
 static struct ex_node *compile_cond(struct file_ld *ld, const struct yl_node *sc,
 				    const char *what)
@@ -1154,6 +1160,8 @@ static int compile_threshold(struct file_ld *ld, const struct yl_node *t, struct
 	bad |= check_keys(ld, t, keys, "a threshold");
 	if ((v = yl_map_get(t, "where")) && !(r->where = compile_cond(ld, v, "where")))
 		bad = 1;
+	if (v)
+		r->where_text = cond_text(ld, v);
 	if (!(v = yl_map_get(t, "window"))) {
 		dg_error(ld->sink, ld->src, t->off, 1, "threshold needs a window, such as window: 1m");
 		bad = 1;
@@ -1171,6 +1179,7 @@ static int compile_threshold(struct file_ld *ld, const struct yl_node *t, struct
 		ld->cx = CX_WINDOW;
 		if (!(r->when = compile_cond(ld, v, "when")))
 			bad = 1;
+		r->when_text = cond_text(ld, v);
 	}
 	return bad ? -1 : 0;
 }
@@ -1362,6 +1371,7 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 		struct rl_step *st = is_not[i] ? &all[i] : &r->steps[bound];
 
 		ld->n_bound = bound;
+		st->where_text = w ? cond_text(ld, w) : NULL;
 		if (!(st->where = compile_cond(ld, w, "where"))) {
 			bad = 1;
 		} else {
@@ -1371,10 +1381,12 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 				bad = 1;
 			}
 		}
-		if (is_not[i])
+		if (is_not[i]) {
 			all[i].where = st->where;
-		else
+			all[i].where_text = st->where_text;
+		} else {
 			bound++;
+		}
 	}
 	return bad ? -1 : 0;
 }
@@ -1403,7 +1415,7 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 		return -1;
 	}
 	bad |= check_keys(ld, m, keys, "a rule");
-	r->file = ld->src->name;
+	r->file = arena_strndup(&ld->rs->arena, ld->src->name, strlen(ld->src->name));
 	dg_linecol(ld->src, m->off, &r->line, &col);
 	v = yl_map_get(m, "id");
 	if (!v) {
@@ -1504,6 +1516,7 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 		r->kind = RL_FILTER;
 		if (!(r->where = compile_cond(ld, where, "where")))
 			bad = 1;
+		r->where_text = cond_text(ld, where);
 	}
 	if (!seq) {
 		static const char *const seq_only[] = { "within", "contiguity", "after_match", NULL };

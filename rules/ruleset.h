@@ -63,6 +63,7 @@ struct rl_step {
 	const char *name;      /* `as`, or stepN (N: 1-based position in the sequence list) */
 	uint32_t id;           /* position in the sequence list, from 0 */
 	struct ex_node *where;
+	const char *where_text; /* as written, for explain */
 	uint32_t min, max;     /* repeat bounds; max UINT32_MAX: no maximum */
 	uint8_t reads_run;     /* where reads aliases or run aggregates: evaluated per run */
 	unsigned line;         /* for explain */
@@ -133,6 +134,8 @@ struct rl_rule {
 	uint8_t key_is_list;     /* key was given as a YAML list: the alert's key is an array */
 	const char *key_text;    /* the key as written, for explain */
 	struct ex_node *where;   /* filter, or the threshold's where; NULL: every event */
+	const char *where_text;  /* as written, for explain */
+	const char *when_text;
 	int64_t window_us;       /* threshold */
 	struct ex_node *when;    /* threshold */
 	struct rl_agg *aggs;     /* threshold: aggregates read by when and emit */
