@@ -1,0 +1,190 @@
+/* test_match.c - the run store of sequences: bindings, reference counts, per-run aggregates,
+ * and the compiled form of sequence rules (steps, guards, trailing not steps, aliases). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "match.h"
+
+static struct rl_ruleset *load(const char *text, char **errtext)
+{
+	size_t len = 0;
+	FILE *err = open_memstream(errtext, &len);
+	struct dg_sink sink = { err, 0, 0 };
+	struct rl_ruleset *rs = rl_load_mem("m.yaml", text, strlen(text), &sink);
+
+	fclose(err);
+	return rs;
+}
+
+static const char *const seq_rules =
+	"rules:\n"
+	"  - id: s\n"
+	"    key: k\n"
+	"    sequence:\n"
+	"      - {as: a, where: type == \"a\", repeat: {min: 2, max: 5}}\n"
+	"      - {not: true, where: type == \"x\"}\n"
+	"      - {not: true, where: type == \"y\"}\n"
+	"      - {as: b, where: type == \"b\" && v > max(a.v) && v > first(a).v}\n"
+	"      - {where: type == \"c\"}\n"
+	"      - {not: true, where: type == \"z\"}\n"
+	"    within: 1m\n"
+	"    contiguity: strict\n"
+	"    after_match: no_skip\n"
+	"    emit: {n: \"{{ count(a) }}\", s: \"{{ sum(a.v) }}\", d: \"{{ distinct(a.g) }}\","
+	" l: \"{{ last(a).v }}\", t: \"{{ time(b) }}\"}\n";
+
+START_TEST(sequence_compiles_to_steps_and_guards)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load(seq_rules, &err);
+	const struct rl_rule *r;
+
+	ck_assert_msg(rs != NULL, "%s", err);
+	r = &rs->rules[0];
+	ck_assert_int_eq(r->kind, RL_SEQUENCE);
+	ck_assert_uint_eq(r->n_steps, 3);
+	ck_assert_str_eq(r->steps[0].name, "a");
+	ck_assert_uint_eq(r->steps[0].min, 2);
+	ck_assert_uint_eq(r->steps[0].max, 5);
+	ck_assert_str_eq(r->steps[1].name, "b");
+	ck_assert_uint_eq(r->steps[1].n_guards, 2);
+	ck_assert_str_eq(r->steps[1].guards[0].where_text, "type == \"x\"");
+	ck_assert_str_eq(r->steps[1].guards[1].where_text, "type == \"y\"");
+	ck_assert_int_eq(r->steps[1].reads_run, 1);
+	ck_assert_int_eq(r->steps[0].reads_run, 0);
+	ck_assert_str_eq(r->steps[2].name, "step5"); /* position 5 in the list */
+	ck_assert_uint_eq(r->n_trailing, 1);
+	ck_assert_int_eq(r->within_us, 60000000);
+	ck_assert_int_eq(r->contiguity, RL_STRICT);
+	ck_assert_int_eq(r->after_match, RL_NO_SKIP);
+	/* max(a.v) in step b, then count, sum, distinct in emit */
+	ck_assert_uint_eq(r->n_run_aggs, 4);
+	ck_assert_int_eq(r->run_aggs[0].kind, RL_AGG_MAX);
+	ck_assert_uint_eq(r->run_aggs[0].step, 0);
+	rl_free(rs);
+	free(err);
+}
+END_TEST
+
+static const struct {
+	const char *steps;
+	const char *want;
+} bad[] = {
+	{ "      - {not: true, where: x}\n      - {where: y}\n", "cannot start with a not step" },
+	{ "      - {where: b.v > 1}\n      - {as: b, where: y}\n",
+	  "step alias 'b' is used before it is bound" },
+	{ "      - {as: a, where: x, repeat: 3}\n      - {where: v > a.v}\n",
+	  "'a' is a repeated step: read it with first(a).f" },
+	{ "      - {as: a, where: x}\n      - {where: v > first(q).v}\n", "first() reads a step" },
+	{ "      - {as: a, where: x, repeat: {min: 3, max: 2}}\n", "repeat max is smaller than min" },
+	{ "      - {as: a, where: x, repeat: 0}\n", "repeat must be a whole number" },
+	{ "      - {as: a, where: x}\n      - {as: a, where: y}\n", "step alias 'a' is used twice" },
+	{ "      - {as: a, where: x}\n      - {not: true, as: n, where: y}\n",
+	  "a not step has no alias and no repeat" },
+	{ "      - {as: a, where: x}\n      - {where: a > 1}\n", "'a' is a step: read a field" },
+	{ "      - {as: a}\n", "a step needs a where condition" },
+};
+
+START_TEST(sequence_errors)
+{
+	char text[1024], *err = NULL;
+	struct rl_ruleset *rs;
+
+	snprintf(text, sizeof text, "rules:\n  - id: s\n    within: 1m\n    sequence:\n%s",
+		 bad[_i].steps);
+	rs = load(text, &err);
+	ck_assert_ptr_null(rs);
+	ck_assert_msg(strstr(err, bad[_i].want) != NULL, "want '%s' in:\n%s", bad[_i].want, err);
+	free(err);
+}
+END_TEST
+
+START_TEST(within_is_required)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load("rules:\n  - id: s\n    sequence:\n      - {where: x}\n", &err);
+
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(err, "m.yaml:2:5: error: a sequence needs within"));
+	free(err);
+}
+END_TEST
+
+static struct mt_event *event(struct pool *pool, const struct rl_ruleset *rs, double v,
+			      const char *g, int64_t t)
+{
+	struct tl_value *slots = calloc(rs->n_slots, sizeof *slots);
+	struct tf_stamp ts = { .us = t, .kind = TF_EPOCH_S };
+	struct mt_event *ev;
+	size_t i;
+
+	/* fill every slot: the test does not care which field is which except v and g */
+	for (i = 0; i < rs->n_slots; i++) {
+		slots[i].type = TL_NUM;
+		slots[i].num = v;
+	}
+	(void)g;
+	ev = mt_event_new(pool, "{}", 2, slots, rs->n_slots, &ts, (uint64_t)t);
+	free(slots);
+	return ev;
+}
+
+START_TEST(bindings_and_aggregates)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load(seq_rules, &err);
+	const struct rl_rule *r = &rs->rules[0];
+	struct pool pool = { 0 };
+	struct mt_run *run1, *run2;
+	struct mt_event *e1, *e2, *e3;
+	struct tl_value vals[8];
+
+	ck_assert_ptr_nonnull(rs);
+	run1 = mt_run_new(&pool, r, 0);
+	run2 = mt_run_new(&pool, r, 0);
+	e1 = event(&pool, rs, 4, "x", 1);
+	e2 = event(&pool, rs, 10, "y", 2);
+	e3 = event(&pool, rs, 10, "y", 3);
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e1), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e2), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e3), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run2, 0, e2), 0); /* shared */
+	ck_assert_uint_eq(e2->refs, 2);
+	mt_values(r, run1, vals);
+	ck_assert_double_eq(vals[0].num, 10); /* max(a.v) */
+	ck_assert_double_eq(vals[1].num, 3);  /* count(a) */
+	ck_assert_double_eq(vals[2].num, 24); /* sum(a.v) */
+	ck_assert_double_eq(vals[3].num, 2);  /* distinct(a.g): every slot is v here: 4, 10 */
+	ck_assert_int_eq(run1->first[0].time_us, 1);
+	ck_assert_int_eq(run1->last[0].time_us, 3);
+	ck_assert_ptr_null(run1->first[1].slots);
+	mt_run_free(&pool, r, run1);
+	ck_assert_uint_eq(e2->refs, 1); /* e1 and e3 went with run1 */
+	mt_run_free(&pool, r, run2);
+	ck_assert_uint_eq(pool.in_use, 0);
+	pool_destroy(&pool);
+	rl_free(rs);
+	free(err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("match");
+	TCase *tc = tcase_create("match");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, sequence_compiles_to_steps_and_guards);
+	tcase_add_loop_test(tc, sequence_errors, 0, (int)(sizeof bad / sizeof bad[0]));
+	tcase_add_test(tc, within_is_required);
+	tcase_add_test(tc, bindings_and_aggregates);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
