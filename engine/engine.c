@@ -199,6 +199,10 @@ static void run_filter(struct tl_engine *e, struct rstate *rs, const struct even
 
 	if (!ev_holds(rs->r->where, &e->ev))
 		return;
+	if (rs->r->n_keys && build_key(e, rs->r, ev))
+		return;
+	a.key = e->keybuf.buf;
+	a.key_len = e->keybuf.len;
 	if (rs->r->suppress_us && !(k = key_get(e, rs)))
 		return;
 	if (!suppressed(e, rs, k))
@@ -213,6 +217,8 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 	size_t i;
 
 	if (r->where && !ev_holds(r->where, &e->ev))
+		return;
+	if (r->n_keys && build_key(e, r, ev))
 		return;
 	k = key_get(e, rs);
 	if (!k)
@@ -487,16 +493,47 @@ static void fire_deadlines(struct tl_engine *e, int64_t t, int all)
 	e->ev.time_us = e->cur ? e->cur->ts.us : 0;
 }
 
+/* With relaxed contiguity and conditions that read no run, an event that matches no step
+ * and no not step cannot change any run: its key need not even be looked up. */
+static int seq_may_matter(struct tl_engine *e, struct rstate *rs)
+{
+	const struct rl_rule *r = rs->r;
+	size_t i;
+
+	if (r->contiguity == RL_STRICT)
+		return 1;
+	for (i = 0; i < r->n_steps; i++) {
+		const struct rl_step *st = &r->steps[i];
+		size_t j;
+
+		if (st->reads_run || matches(e, rs, st, NULL))
+			return 1;
+		for (j = 0; j < st->n_guards; j++)
+			if (st->guards[j].reads_run || matches(e, rs, &st->guards[j], NULL))
+				return 1;
+	}
+	for (i = 0; i < r->n_trailing; i++)
+		if (r->trailing[i].reads_run)
+			return 1;
+	return any_guard(e, rs, r->trailing, r->n_trailing, NULL);
+}
+
 static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	const struct rl_rule *r = rs->r;
-	const char *key = e->keybuf.buf ? e->keybuf.buf : "";
-	struct kstate *k = kt_find(&rs->keys, key, e->keybuf.len, kt_hash(key, e->keybuf.len));
+	const char *key;
+	struct kstate *k;
 	struct mt_key *mk;
 	struct mt_run *run, *next;
 	size_t i;
 
 	memset(rs->memo, -1, r->n_seq_items);
+	if (!seq_may_matter(e, rs))
+		return;
+	if (r->n_keys && build_key(e, r, ev))
+		return;
+	key = e->keybuf.buf ? e->keybuf.buf : "";
+	k = kt_find(&rs->keys, key, e->keybuf.len, kt_hash(key, e->keybuf.len));
 	if (!k) {
 		/* a key with no runs: only a first step can change anything */
 		if (!matches(e, rs, &r->steps[0], NULL))
@@ -604,8 +641,6 @@ static void process(struct tl_engine *e, const struct event *ev)
 
 		expire(e, rs);
 		e->keybuf.len = 0;
-		if (rs->r->n_keys && build_key(e, rs->r, ev))
-			continue;
 		if (rs->r->kind == RL_FILTER)
 			run_filter(e, rs, ev);
 		else if (rs->r->kind == RL_THRESHOLD)
