@@ -66,6 +66,7 @@ struct tl_engine {
 	size_t n_dl, cap_dl;
 	uint64_t pseq;       /* processing order of events */
 	const struct event *cur;  /* the event being processed */
+	int nomem;           /* an allocation failed while processing: the feed reports it */
 	struct mt_event *cur_kept; /* its copy, once a run binds it */
 };
 
@@ -119,15 +120,19 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		if (e->opts.max_keys && e->st.keys >= e->opts.max_keys)
 			evict_oldest_key(e);
 		k = kt_add(&rs->keys, key, e->keybuf.len, h);
-		if (!k)
+		if (!k) {
+			e->nomem = 1;
 			return NULL;
+		}
 		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->r))) {
 			kt_remove(&rs->keys, k);
+			e->nomem = 1;
 			return NULL;
 		}
 		if (rs->r->kind == RL_SEQUENCE &&
 		    !(k->state = pool_calloc(&e->pool, sizeof(struct mt_key)))) {
 			kt_remove(&rs->keys, k);
+			e->nomem = 1;
 			return NULL;
 		}
 		if (++e->st.keys > e->st.peak_keys)
@@ -160,7 +165,12 @@ static int build_key(struct tl_engine *e, const struct rl_rule *r, const struct 
 	}
 	if (r->key_is_list)
 		ob_lit(&e->keybuf, "]");
-	return e->keybuf.oom ? -1 : 0;
+	if (e->keybuf.oom) {
+		e->keybuf.oom = 0;
+		e->nomem = 1;
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- rules ---- */
@@ -184,6 +194,7 @@ static void emit_alert(struct tl_engine *e, struct rstate *rs, const struct al_a
 	al_write(&e->out, e->rs, a, &e->ev);
 	if (e->out.oom) {
 		e->out.oom = 0;
+		e->nomem = 1;
 		return;
 	}
 	e->opts.emit(e->opts.ctx, e->out.buf, e->out.len, 1);
@@ -230,8 +241,10 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 		if (r->aggs[i].arg)
 			ev_eval_top(r->aggs[i].arg, &e->ev, &rs->args[i]);
 	}
-	if (win_push(w, r, &ev->ts, rs->args, ev->line, ev->len))
+	if (win_push(w, r, &ev->ts, rs->args, ev->line, ev->len)) {
+		e->nomem = 1;
 		return;
+	}
 	win_results(w, r, rs->results);
 	e->ev.aggs = rs->results;
 	if (ev_holds(r->when, &e->ev)) {
@@ -394,8 +407,10 @@ static void reached(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
 		return;
 	}
 	run->pending = 1;
-	if (dl_push(e, run))
+	if (dl_push(e, run)) {
 		run->pending = 0; /* out of memory: the run cannot wait; it is dropped below */
+		e->nomem = 1;
+	}
 }
 
 enum { T_NONE, T_BOUND, T_KILL, T_FAIL };
@@ -554,14 +569,20 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			continue;
 		}
 		t = transition(e, rs, run);
+		if (t == T_FAIL)
+			e->nomem = 1;
 		if (t == T_KILL || t == T_FAIL || (run->step + 1 == r->n_steps && run->count >=
 		    r->steps[run->step].min && r->n_trailing && !run->pending)) {
 			run_kill(e, rs, k, run);
 			continue;
 		}
-		if (run->complete && !tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
-					      sizeof *rs->done))
-			rs->done[rs->n_done++] = run;
+		if (run->complete) {
+			if (tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
+				    sizeof *rs->done))
+				e->nomem = 1;
+			else
+				rs->done[rs->n_done++] = run;
+		}
 	}
 	if (matches(e, rs, &r->steps[0], NULL)) {
 		struct mt_event *kev = kept(e);
@@ -583,6 +604,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			mt_run_free(&e->pool, r, run);
 			run = NULL;
 		}
+		if (!run)
+			e->nomem = 1;
 		if (run) {
 			run->key = k;
 			run->start_seq = e->pseq;
@@ -595,8 +618,10 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			if (r->n_steps == 1 && r->steps[0].min == 1 && r->n_trailing && !run->pending)
 				run_kill(e, rs, k, run);
 			else if (run->complete &&
-				 !tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
-					  sizeof *rs->done))
+				 tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
+					 sizeof *rs->done))
+				e->nomem = 1;
+			else if (run->complete)
 				rs->done[rs->n_done++] = run;
 		}
 	}
@@ -807,9 +832,10 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 	if (!e->have_time || ev.ts.us > e->max_seen)
 		e->max_seen = ev.ts.us;
 	e->have_time = 1;
+	e->nomem = 0;
 	if (rs->lateness_us == 0 && e->n_heap == 0) {
 		process(e, &ev);
-		return TL_FEED_OK;
+		return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
 	}
 	{
 		struct event *c = retain(e, &ev);
@@ -824,14 +850,15 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 			e->st.peak_buffered = e->n_heap;
 	}
 	release(e, e->max_seen - rs->lateness_us, 0);
-	return TL_FEED_OK;
+	return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
 }
 
 int tl_engine_finish(struct tl_engine *e)
 {
+	e->nomem = 0;
 	release(e, 0, 1);
 	fire_deadlines(e, 0, 1); /* the watermark goes to infinity */
-	return 0;
+	return e->nomem ? -1 : 0;
 }
 
 void tl_engine_stats(const struct tl_engine *e, struct tl_stats *st)

@@ -21,6 +21,7 @@
 
 #include "explain.h"
 #include "reader.h"
+#include "testrun.h"
 #include "ruleset.h"
 #include "tripline.h"
 
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 	fputs("usage: tripline [OPTIONS] -r RULES [FILE...]   run rules over NDJSON events\n"
 	      "       tripline check RULES...                 validate rule files\n"
 	      "       tripline explain [--dot] RULES [ID]     print the compiled rules\n"
+	      "       tripline test RULES...                  run the tests: blocks of rule files\n"
 	      "\n"
 	      "Reads one JSON event per line from the FILEs (or stdin, also as '-') and writes\n"
 	      "one JSON alert per line to stdout.\n"
@@ -411,10 +413,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 2, argv + 2);
 	if (argc > 1 && strcmp(argv[1], "explain") == 0)
 		return cmd_explain(argc - 2, argv + 2);
-	if (argc > 1 && strcmp(argv[1], "test") == 0) {
-		fprintf(stderr, "tripline: 'test' is not available in this version yet\n");
-		return EXIT_USAGE;
-	}
+	if (argc > 1 && strcmp(argv[1], "test") == 0)
+		return tr_run((const char *const *)argv + 2, (size_t)argc - 2, stdout, stderr);
 	c.rules = calloc((size_t)argc, sizeof *c.rules);
 	if (!c.rules)
 		return EXIT_USAGE;
@@ -535,8 +535,11 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (rc != EXIT_STRICT)
-		tl_engine_finish(e); /* end of input (or a stop): held events are processed */
+	/* end of input (or a stop): held events are processed, pending absences fire */
+	if (rc != EXIT_STRICT && tl_engine_finish(e)) {
+		fprintf(stderr, "tripline: out of memory at the end of input\n");
+		rc = EXIT_USAGE;
+	}
 	if (c.n_problems > MAX_SHOWN)
 		fprintf(stderr, "tripline: %llu more malformed or late lines not shown (%llu in all)\n",
 			(unsigned long long)(c.n_problems - MAX_SHOWN),

@@ -32,7 +32,7 @@ enum tl_feed {
 	TL_FEED_OK,        /* taken (processed now or held in the reorder buffer) */
 	TL_FEED_MALFORMED, /* not one valid JSON object with a valid time: reason says why */
 	TL_FEED_LATE,      /* older than the watermark: not processed */
-	TL_FEED_NOMEM,
+	TL_FEED_NOMEM,     /* memory ran out while processing: alerts may be missing */
 };
 
 struct tl_rule_stats {
@@ -67,7 +67,8 @@ void tl_engine_free(struct tl_engine *e);
 enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, char *reason,
 			    size_t cap);
 
-/* End of input: the watermark goes to infinity; held events are processed. */
+/* End of input: the watermark goes to infinity; held events are processed and pending
+ * absences fire. 0, or -1 when memory ran out on the way (alerts may be missing). */
 int tl_engine_finish(struct tl_engine *e);
 
 void tl_engine_stats(const struct tl_engine *e, struct tl_stats *st);

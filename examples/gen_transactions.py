@@ -201,9 +201,34 @@ def payment(ts, kind, card, u, country, merchant, mcc, amount, device, ip):
             "device": device, "ip": ip, "email": u["email"]}
 
 
-def login(ts, u, device, ip, country):
+def login(ts, u, device, ip, country, new_device=False):
+    """An app login; new_device: the device has never been used on the account before."""
     return {"ts": ts, "type": "login", "user": u["user"], "email": u["email"],
-            "device": device, "ip": ip, "country": country}
+            "device": device, "new_device": new_device, "ip": ip, "country": country}
+
+
+def password_reset(ts, u, device, ip, country):
+    return {"ts": ts, "type": "password_reset", "user": u["user"], "email": u["email"],
+            "channel": "email", "device": device, "ip": ip, "country": country}
+
+
+def payout(ts, u, amount, beneficiary, device, ip):
+    """The account's balance sent to an outside bank account."""
+    return {"ts": ts, "type": "payout", "user": u["user"], "email": u["email"],
+            "amount": money(amount), "currency": "EUR", "beneficiary": beneficiary,
+            "device": device, "ip": ip}
+
+
+def transfer(ts, u, ref, amount, beneficiary, device, ip):
+    return {"ts": ts, "type": "transfer", "user": u["user"], "email": u["email"], "ref": ref,
+            "amount": money(amount), "currency": "EUR", "beneficiary": beneficiary,
+            "device": device, "ip": ip}
+
+
+def confirm(ts, u, ref, device):
+    """The holder approves a transfer in the app (strong customer authentication)."""
+    return {"ts": ts, "type": "confirm", "user": u["user"], "ref": ref, "method": "app",
+            "device": device}
 
 
 def refund(ts, card, u, country, merchant, mcc, amount):
@@ -409,7 +434,7 @@ u, card = customer("ES")
 add(payment(at(2, 33, 9), "txn", card, u, "ES", "El Corte Ingles", "5311", 64.95,
             u["devices"][0], "203.0.113.140"))
 u, card = customer("GB")
-add(login(at(3, 40, 26), u, new_device(), "198.51.100.23", "GB"))
+add(login(at(3, 40, 26), u, new_device(), "198.51.100.23", "GB", new_device=True))
 
 # decline-burst: six declines on a Spanish card in four and a half minutes at a ticket site
 # (someone guessing the CVV), then one approval. Fires at the 5th decline.
@@ -424,7 +449,7 @@ add(payment(at(1, 58, 4) + 301, "txn", card, u, "ES", "Ticketmaster ES", "7922",
 # Fires at the 10th distinct user; the remaining four find the window empty.
 stuffer = "185.156.73.54"
 for i, vu in enumerate(rng.sample(users, 14)):
-    add(login(at(3, 5, 0) + i * 11, vu, new_device(), stuffer, "NL"))
+    add(login(at(3, 5, 0) + i * 11, vu, new_device(), stuffer, "NL", new_device=True))
 
 # cash-out: a Polish card buys crypto three times in 37 minutes, 1750 EUR in all.
 # A betting customer with three small stakes stays under the 1500 EUR bar.

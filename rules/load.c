@@ -1431,6 +1431,10 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 		const struct rl_rule *prev = find_rule(ld->rs, v->str);
 
 		r->id = arena_strndup(&ld->rs->arena, v->str, v->len);
+		if (!r->id) {
+			oom(ld, v->off);
+			return -1;
+		}
 		if (prev) {
 			dg_error(ld->sink, ld->src, v->off, v->len, "duplicate rule id '%s'", v->str);
 			if (!ld->sink->max_shown || ld->sink->n_errors <= ld->sink->max_shown)

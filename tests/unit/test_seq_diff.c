@@ -934,6 +934,39 @@ START_TEST(cross_step)
 }
 END_TEST
 
+/* A not step that reads an alias: found by the random test (the engine ignored the guard,
+ * as if its condition were never true, and fired). */
+START_TEST(not_reads_alias)
+{
+	static const struct rule guard[] = { {
+		.within = 13,
+		.n_steps = 3,
+		.steps = { { .has_as = 1, .cond = { .type = 'a', .has_vgt = 1, .vgt = 4 } },
+			   { .is_not = 1, .cond = { .type = 'd', .ref = 1, .op = OP_LT } },
+			   { .has_as = 1, .cond = C('b') } },
+	} };
+	static const struct rule trailing[] = { {
+		.within = 13,
+		.n_steps = 2,
+		.steps = { { .has_as = 1, .cond = C('a') },
+			   { .is_not = 1, .cond = { .type = 'd', .ref = 1, .op = OP_LT } } },
+	} };
+	/* d v 4 < p1.v 5: the run is killed */
+	static const struct sev killed[] = {
+		{ 117, 0, 'a', 5 }, { 120, 0, 'd', 4 }, { 126, 0, 'b', 6 },
+	};
+	/* d v 6 is not below 5: no kill */
+	static const struct sev kept[] = {
+		{ 117, 0, 'a', 5 }, { 120, 0, 'd', 6 }, { 126, 0, 'b', 6 },
+	};
+
+	scenario(guard, 1, kept, N(kept), "r0 126 k0 117 p1=0 p3=2\n");
+	scenario(guard, 1, killed, N(killed), "");
+	scenario(trailing, 1, kept, N(kept), "r0 130 k0 117 p1=0\n");
+	scenario(trailing, 1, killed, N(killed), "");
+}
+END_TEST
+
 /* ---- the random part ---- */
 
 static int rnd(unsigned *seed, int n)
@@ -1151,6 +1184,7 @@ int main(void)
 	tcase_add_test(tc, repeats);
 	tcase_add_test(tc, pending_repeat);
 	tcase_add_test(tc, cross_step);
+	tcase_add_test(tc, not_reads_alias);
 	tcase_add_test(tc, random_differential);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
