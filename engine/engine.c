@@ -853,6 +853,13 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 	return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
 }
 
+int tl_engine_stop(struct tl_engine *e)
+{
+	e->nomem = 0;
+	release(e, 0, 1);
+	return e->nomem ? -1 : 0;
+}
+
 int tl_engine_finish(struct tl_engine *e)
 {
 	e->nomem = 0;

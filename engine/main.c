@@ -536,7 +536,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* end of input (or a stop): held events are processed, pending absences fire */
-	if (rc != EXIT_STRICT && tl_engine_finish(e)) {
+	if (rc != EXIT_STRICT && (got_signal ? tl_engine_stop(e) : tl_engine_finish(e))) {
 		fprintf(stderr, "tripline: out of memory at the end of input\n");
 		rc = EXIT_USAGE;
 	}

@@ -70,6 +70,9 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 /* End of input: the watermark goes to infinity; held events are processed and pending
  * absences fire. 0, or -1 when memory ran out on the way (alerts may be missing). */
 int tl_engine_finish(struct tl_engine *e);
+/* A stop that is not the end of input (a signal): held events are processed, but pending
+ * absences stay pending (their deadline has not passed). 0 or -1 as tl_engine_finish. */
+int tl_engine_stop(struct tl_engine *e);
 
 void tl_engine_stats(const struct tl_engine *e, struct tl_stats *st);
 

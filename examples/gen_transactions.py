@@ -464,6 +464,88 @@ dev, ip = u["devices"][0], u["ips"][1]
 for t, amt in [(at(1, 30, 0), 10), (at(1, 44, 30), 25), (at(1, 59, 12), 20)]:
     add(payment(t, "txn", card, u, "GB", "Sky Betting", "7995", amt, dev, ip))
 
+# --- SEQUENCE CASES: card testing, account takeover, impossible travel, unconfirmed transfer --
+#
+# Added with the sequence rules. Their events go to a list of their own, merged into the stream
+# by time at the end, and the random generator is put back afterwards: everything drawn above
+# and below (the late event, the reordered pairs) stays as it was, so the rest of the stream is
+# byte for byte what it was before these cases existed.
+
+rng_state = rng.getstate()
+seq_events = []
+
+
+def add_seq(e):
+    seq_events.append(e)
+
+
+# card-testing: an Italian card is checked with four charity donations of 0.50 to 2 EUR from
+# 01:10, then cashed out at an electronics shop for 1199 EUR at 01:33:47. A commuter's three
+# coffees and a laptop 46 minutes after the first coffee stay quiet (the window is 30 minutes).
+u, card = customer("IT")
+add_seq(payment(at(0, 15, 40), "txn", card, u, "IT", "Esselunga", "5411", 31.20,
+                u["devices"][0], u["ips"][0]))
+tester_dev, tester_ip = new_device(), new_ip()
+for t, amt in [(at(1, 10, 5), 1), (at(1, 12, 51), 0.50), (at(1, 16, 30), 2), (at(1, 19, 2), 1)]:
+    add_seq(payment(t, "txn", card, u, "IT", "Croce Rossa Donazioni", "8398", amt,
+                    tester_dev, tester_ip))
+add_seq(payment(at(1, 33, 47), "txn", card, u, "IT", "Unieuro", "5732", 1199,
+                tester_dev, tester_ip))
+u, card = customer("GB")
+dev, ip = u["devices"][0], u["ips"][1]
+for t, m, amt in [(at(0, 50, 0), "Costa Coffee", 2.80), (at(1, 5, 0), "Greggs", 3.20),
+                  (at(1, 20, 0), "Pret A Manger", 4.10)]:
+    add_seq(payment(t, "txn", card, u, "GB", m, "5814", amt, dev, ip))
+add_seq(payment(at(1, 36, 10), "txn", card, u, "GB", "Currys", "5732", 749, dev, u["ips"][0]))
+
+# account-takeover: a British customer logs in as usual at 00:38; at 02:12:31 someone resets
+# the password, logs in from a device the account has never used and pays the balance out
+# (1840 EUR) at 02:31:48. Two customers stay quiet: one resets a forgotten password and pays
+# out from the usual phone, one resets it on a new phone and pays out nothing.
+u, card = customer("GB")
+add_seq(login(at(0, 38, 12), u, u["devices"][0], u["ips"][0], "GB"))
+ato_dev, ato_ip = new_device(), new_ip()
+add_seq(password_reset(at(2, 12, 31), u, ato_dev, ato_ip, "GB"))
+add_seq(login(at(2, 14, 5), u, ato_dev, ato_ip, "GB", new_device=True))
+add_seq(payout(at(2, 31, 48), u, 1840, "LT**4471", ato_dev, ato_ip))
+u, card = customer("FR")
+dev, ip = u["devices"][0], u["ips"][1]
+add_seq(password_reset(at(1, 45, 10), u, dev, ip, "FR"))
+add_seq(login(at(1, 46, 30), u, dev, ip, "FR"))
+add_seq(payout(at(1, 58, 0), u, 300, "FR**2208", dev, ip))
+u, card = customer("ES")
+phone = new_device()
+add_seq(password_reset(at(2, 40, 0), u, phone, u["ips"][1], "ES"))
+add_seq(login(at(2, 41, 15), u, phone, u["ips"][1], "ES", new_device=True))
+
+# impossible-travel: an Irish customer logs in from home at 01:40:12 and, 25 minutes later,
+# from Brazil on a new device. A customer who logs in from Britain, flies, and logs in from
+# Spain 2 h 15 min later stays quiet.
+u, card = customer("IE")
+add_seq(login(at(1, 40, 12), u, u["devices"][0], u["ips"][0], "IE"))
+add_seq(login(at(2, 5, 40), u, new_device(), "177.37.210.4", "BR", new_device=True))
+u, card = customer("GB")
+add_seq(login(at(0, 20, 30), u, u["devices"][0], u["ips"][0], "GB"))
+add_seq(login(at(2, 35, 15), u, u["devices"][0], new_ip(), "ES"))
+
+# unconfirmed-transfer: a German customer's account sends 7500 EUR at 03:10:05 and nobody
+# confirms it; the 120 EUR transfer made and confirmed two minutes later is another one (its
+# own ref), so the alert comes at the deadline, 03:25:05. A Dutch customer's 6200 EUR
+# transfer, confirmed within a minute, stays quiet.
+u, card = customer("DE")
+dev, ip = u["devices"][0], u["ips"][0]
+big, small = new_id("tr", 6), new_id("tr", 6)
+add_seq(transfer(at(3, 10, 5), u, big, 7500, "CY**0932", dev, ip))
+add_seq(transfer(at(3, 11, 30), u, small, 120, "DE**5521", dev, ip))
+add_seq(confirm(at(3, 12, 2), u, small, dev))
+u, card = customer("NL")
+dev, ip = u["devices"][0], u["ips"][0]
+ref = new_id("tr", 6)
+add_seq(transfer(at(2, 50, 10), u, ref, 6200, "NL**7310", dev, ip))
+add_seq(confirm(at(2, 51, 2), u, ref, dev))
+
+rng.setstate(rng_state)
+
 # --- output ---------------------------------------------------------------------------------
 
 # The late one: an ordinary approval sent 40 s behind, well past the 5 s lateness; the engine
@@ -483,5 +565,15 @@ for i in sorted(rng.sample(pairs, 6)):
     if stream[i]["ts"] < stream[i + 1]["ts"]:    # not already swapped with a neighbour
         stream[i], stream[i + 1] = stream[i + 1], stream[i]
 
+# The sequence cases go in by time, each after the events of the same second.
+seq_events.sort(key=lambda e: e["ts"])
+merged, j = [], 0
 for e in stream:
+    while j < len(seq_events) and seq_events[j]["ts"] < e["ts"]:
+        merged.append(seq_events[j])
+        j += 1
+    merged.append(e)
+merged.extend(seq_events[j:])
+
+for e in merged:
     sys.stdout.write(json.dumps(e, separators=(",", ":")) + "\n")
