@@ -150,5 +150,28 @@ expect_rc 130 $rc "SIGINT"
 expect_eq 1 "$(wc -l <"$tmp/live3")" "SIGINT flushed the alert"
 exec 7>&-
 
+# a stop by signal is not the end of input: a pending absence does not fire; at the end it does
+cat >"$tmp/abs.yaml" <<'YAML'
+rules:
+  - id: no-confirm
+    key: user
+    sequence:
+      - {as: transfer, where: type == "transfer"}
+      - {not: true, where: type == "confirm"}
+    within: 15m
+YAML
+"$bin" -r "$tmp/abs.yaml" <"$tmp/fifo" >"$tmp/abs.out" &
+pid=$!
+exec 7>"$tmp/fifo"
+printf '{"ts":1,"type":"transfer","user":"u"}\n' >&7
+sleep 0.3
+kill -TERM $pid
+wait $pid; rc=$?
+exec 7>&-
+expect_rc 143 $rc "SIGTERM with a pending absence"
+expect_eq "" "$(cat "$tmp/abs.out")" "no absence alert at a stop"
+out=$(printf '{"ts":1,"type":"transfer","user":"u"}\n' | "$bin" -r "$tmp/abs.yaml")
+expect_match '^\{"rule":"no-confirm","ts":901,"key":"u","start":1,' "$out" "absence fires at end of input"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
