@@ -25,7 +25,8 @@ struct yl_node {
 	size_t end;           /* byte offset just past the node in the source */
 	const char *str;      /* YL_SCALAR: the value, NUL-terminated (may hold NULs: use len) */
 	size_t len;
-	struct yl_node **items; /* YL_SEQ: the items; YL_MAP: key0, value0, key1, value1, ... */
+	struct yl_node **items; /* YL_SEQ: the items; YL_MAP: key0, value0, key1, value1, ...
+				 * (a key that is not a scalar was reported: skip it) */
 	size_t n_items;         /* YL_MAP: twice the number of pairs */
 	int bad;                /* refused (anchor, tag, alias) and reported: callers skip it */
 };

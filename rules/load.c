@@ -175,6 +175,10 @@ static int check_keys(struct file_ld *ld, const struct yl_node *map, const char 
 	for (i = 0; i < map->n_items; i += 2) {
 		const struct yl_node *k = map->items[i];
 
+		if (k->kind != YL_SCALAR) {
+			bad = 1; /* reported by the YAML loader */
+			continue;
+		}
 		for (j = 0; allowed[j]; j++)
 			if (strcmp(k->str, allowed[j]) == 0)
 				break;
@@ -1051,6 +1055,10 @@ static int compile_emit(struct file_ld *ld, const struct yl_node *map, struct rl
 		struct rl_emit *e = &r->emits[r->n_emits];
 		int rc;
 
+		if (k->kind != YL_SCALAR) {
+			bad = 1; /* reported by the YAML loader */
+			continue;
+		}
 		if (is_reserved_emit(ld, k->str)) {
 			dg_error(ld->sink, ld->src, k->off, k->len,
 				 "emit cannot set '%s': the alert sets it itself", k->str);
@@ -1665,6 +1673,10 @@ static int load_named(struct file_ld *ld, const struct yl_node *m, const char *w
 	for (i = 0; i < m->n_items; i += 2) {
 		const struct yl_node *k = m->items[i], *val = m->items[i + 1];
 
+		if (k->kind != YL_SCALAR) {
+			bad = 1; /* reported by the YAML loader */
+			continue;
+		}
 		if (!is_ident(k->str, k->len)) {
 			dg_error(ld->sink, ld->src, k->off, k->len,
 				 "a name in %s is made of letters, digits and '_'", what);
