@@ -587,14 +587,15 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	if (matches(e, rs, &r->steps[0], NULL)) {
 		struct mt_event *kev = kept(e);
 
-		if (e->opts.max_runs && mk->n_runs >= e->opts.max_runs) {
-			/* the oldest run makes room; one that completed now still fires */
-			struct mt_run *old = mk->head;
+		if (e->opts.max_runs && mk->n_runs - rs->n_done >= e->opts.max_runs) {
+			/* the oldest run still waiting makes room; the runs completed by this event
+			 * leave anyway once they fire */
+			struct mt_run *old;
 
-			for (i = 0; i < rs->n_done; i++)
-				if (rs->done[i] == old)
+			for (old = mk->head; old; old = old->next)
+				if (!old->complete)
 					break;
-			if (i == rs->n_done) {
+			if (old) {
 				run_kill(e, rs, k, old);
 				e->st.evicted_runs++;
 			}

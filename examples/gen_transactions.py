@@ -5,7 +5,9 @@
 
 Four hours of a card issuer's authorisation stream from 2026-01-01T00:00:00Z (ts 1767225600):
 approved payments, declines, refunds and app logins of about two hundred ordinary customers, plus
-one injected case for each rule of fraud.yaml (see SCENARIOS below and examples/README.md).
+one injected case for each rule of fraud.yaml (see SCENARIOS and SEQUENCE CASES below, and
+examples/README.md), the sequence cases with the app's account events (password_reset, payout,
+transfer, confirm).
 Background traffic is kept clear of every rule, so the alerts come from the scenarios only.
 
 Deterministic: a fixed seed, Python 3 standard library only, output on stdout.

@@ -717,18 +717,15 @@ static enum st resolve_macro(struct file_ld *ld, struct ex_node *n, struct named
 
 static enum st resolve_path(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
 {
-	int step = find_step(ld, sc, n);
+	/* a step alias is read through one of its fields (a.amount); a name alone is a macro
+	 * or a field of the current event, even when a step has that name */
+	int step = n->n_segs >= 2 ? find_step(ld, sc, n) : -1;
 
 	if (step == -2)
 		return ST_ERR;
 	if (step >= 0) {
 		const struct rl_step *st = &ld->rule->steps[step];
 
-		if (n->n_segs == 1) {
-			ex_fail(ld, sc, n, "'%s' is a step: read a field of its event, as in %s.amount",
-				st->name, st->name);
-			return ST_ERR;
-		}
 		if (is_repeated(st)) {
 			ex_fail(ld, sc, n, "'%s' is a repeated step: read it with first(%s).f, "
 				"last(%s).f or an aggregate such as sum(%s.f)",
@@ -1278,12 +1275,20 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 	for (i = 0; i < n; i++) {
 		const struct yl_node *m = seq->items[i], *v;
 		struct rl_step *st = &all[i];
+		char name[32];
 		unsigned col;
 		int b = 0;
 
 		st->min = st->max = 1;
 		st->id = (uint32_t)i;
 		dg_linecol(ld->src, m->off, &st->line, &col);
+		snprintf(name, sizeof name, "step%zu", i + 1);
+		st->name = arena_strndup(&ld->rs->arena, name, strlen(name));
+		is_not[i] = 0;
+		if (!st->name) {
+			oom(ld, m->off);
+			return -1;
+		}
 		if (m->kind != YL_MAP) {
 			dg_error(ld->sink, ld->src, m->off, 1,
 				 "a step is a mapping: {as: a, where: ...} or {not: true, where: ...}");
@@ -1318,8 +1323,6 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 				bad = 1;
 		}
 		if ((v = yl_map_get(m, "as")) && !b) {
-			size_t j;
-
 			if (refused(v) || v->kind != YL_SCALAR || !is_ident(v->str, v->len)) {
 				if (!refused(v))
 					dg_error(ld->sink, ld->src, v->off, v->end - v->off,
@@ -1327,22 +1330,29 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 				bad = 1;
 				continue;
 			}
-			for (j = 0; j < i; j++)
-				if (all[j].name && strcmp(all[j].name, v->str) == 0) {
-					dg_error(ld->sink, ld->src, v->off, v->len,
-						 "step alias '%s' is used twice", v->str);
-					bad = 1;
-				}
 			st->name = arena_strndup(&ld->rs->arena, v->str, v->len);
-		} else {
-			char name[32];
-
-			snprintf(name, sizeof name, "step%zu", i + 1);
-			st->name = arena_strndup(&ld->rs->arena, name, strlen(name));
+			if (!st->name) {
+				oom(ld, v->off);
+				return -1;
+			}
 		}
 	}
-	if (bad)
-		return -1;
+	/* every name of a real step, given or stepN, names one step only */
+	for (i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < i && !is_not[i]; j++)
+			if (!is_not[j] && strcmp(all[j].name, all[i].name) == 0) {
+				const struct yl_node *as = seq->items[i]->kind == YL_MAP
+					? yl_map_get(seq->items[i], "as") : NULL;
+				const struct yl_node *at = as ? as : seq->items[i];
+
+				dg_error(ld->sink, ld->src, at->off, as ? as->len : 1,
+					 "step alias '%s' is used twice", all[i].name);
+				bad = 1;
+				break;
+			}
+	}
 	if (!n_real) {
 		dg_error(ld->sink, ld->src, seq->off, 1, "a sequence needs a step that is not a not step");
 		return -1;
@@ -1379,7 +1389,12 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 		struct rl_step *st = is_not[i] ? &all[i] : &r->steps[bound];
 
 		ld->n_bound = bound;
-		st->where_text = w ? cond_text(ld, w) : NULL;
+		if (!w) { /* reported above */
+			if (!is_not[i])
+				bound++;
+			continue;
+		}
+		st->where_text = cond_text(ld, w);
 		if (!(st->where = compile_cond(ld, w, "where"))) {
 			bad = 1;
 		} else {

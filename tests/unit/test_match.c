@@ -83,7 +83,8 @@ static const struct {
 	{ "      - {as: a, where: x}\n      - {as: a, where: y}\n", "step alias 'a' is used twice" },
 	{ "      - {as: a, where: x}\n      - {not: true, as: n, where: y}\n",
 	  "a not step has no alias and no repeat" },
-	{ "      - {as: a, where: x}\n      - {where: a > 1}\n", "'a' is a step: read a field" },
+	{ "      - {as: step2, where: x}\n      - {where: y}\n", "step alias 'step2' is used twice" },
+	{ "      - {as: a, where: x, repeat: 0}\n      - {where: foo(y)}\n", "unknown function 'foo'" },
 	{ "      - {as: a}\n", "a step needs a where condition" },
 };
 

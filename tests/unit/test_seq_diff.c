@@ -76,13 +76,21 @@ enum { OP_GT, OP_LT, OP_EQ, OP_NE };
 
 static const char *const op_text[] = { ">", "<", "==", "!=" };
 
-/* type == "TYPE" && v > VGT && v OP pREF.v; a zero field is an absent part. */
+/* What `v OP ...` compares with: a single step's v, or an aggregate of a repeated step. */
+enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_DISTINCT, AGG_FIRST,
+       AGG_LAST, N_AGG };
+
+/* type == "TYPE" && v > VGT && v OP AGG(pREF) && time() - time(pTREF) <= TK;
+ * a zero field is an absent part. */
 struct cond {
 	char type;  /* 'a'..'d', 0: no type test */
 	int has_vgt;
 	int vgt;
-	int ref;    /* 1-based position of an earlier single real step with `as`, 0: none */
+	int ref;    /* 1-based position of an earlier real step with `as`, 0: none */
 	int op;
+	int agg;    /* AGG_NONE (pN.v) for a single step, else an aggregate of a repeated step */
+	int tref;   /* 1-based position of an earlier single real step with `as`, 0: none */
+	int tk;
 };
 
 enum { REP_NONE, REP_EXACT, REP_MIN, REP_MINMAX };
@@ -99,6 +107,7 @@ enum { OPT_DEFAULT, OPT_FIRST, OPT_SECOND }; /* omitted, relaxed|skip_past_last,
 
 struct rule {
 	int within; /* seconds */
+	int suppress; /* seconds, 0: none */
 	int contiguity;
 	int after_match;
 	int n_steps;
@@ -110,17 +119,20 @@ struct ev {
 	int k;     /* key kK, or -1: no key field */
 	char type;
 	int v;
+	int no_v;  /* the event has no v field: comparisons with it are unknown */
 	char line[96];
 };
 
 static void ev_line(struct ev *e)
 {
+	char key[32] = "", v[32] = "";
+
 	if (e->k >= 0)
-		snprintf(e->line, sizeof e->line, "{\"ts\":%ld,\"k\":\"k%d\",\"type\":\"%c\",\"v\":%d}",
-			 e->t, e->k, e->type, e->v);
-	else
-		snprintf(e->line, sizeof e->line, "{\"ts\":%ld,\"type\":\"%c\",\"v\":%d}", e->t,
-			 e->type, e->v);
+		snprintf(key, sizeof key, ",\"k\":\"k%d\"", e->k);
+	if (!e->no_v)
+		snprintf(v, sizeof v, ",\"v\":%d", e->v);
+	snprintf(e->line, sizeof e->line, "{\"ts\":%ld%s,\"type\":\"%c\"%s}", e->t, key, e->type,
+		 v);
 }
 
 static int step_min(const struct step *s)
@@ -163,7 +175,18 @@ static void cond_text(struct sbuf *b, const struct cond *c)
 		parts++;
 	}
 	if (c->ref) {
-		sb_printf(b, "%sv %s p%d.v", parts ? " && " : "", op_text[c->op], c->ref);
+		static const char *const fmt[N_AGG] = {
+			"p%d.v", "count(p%d)", "sum(p%d.v)", "avg(p%d.v)", "min(p%d.v)",
+			"max(p%d.v)", "distinct(p%d.v)", "first(p%d).v", "last(p%d).v",
+		};
+		char rhs[32];
+
+		snprintf(rhs, sizeof rhs, fmt[c->agg], c->ref);
+		sb_printf(b, "%sv %s %s", parts ? " && " : "", op_text[c->op], rhs);
+		parts++;
+	}
+	if (c->tref) {
+		sb_printf(b, "%stime() - time(p%d) <= %d", parts ? " && " : "", c->tref, c->tk);
 		parts++;
 	}
 	if (!parts)
@@ -185,6 +208,8 @@ static void rules_yaml(struct sbuf *b, const struct rule *rules, int n_rules)
 		if (r->after_match)
 			sb_printf(b, "    after_match: %s\n",
 				  r->after_match == OPT_SECOND ? "no_skip" : "skip_past_last");
+		if (r->suppress)
+			sb_printf(b, "    suppress: %ds\n", r->suppress);
 		sb_printf(b, "    sequence:\n");
 		for (j = 0; j < r->n_steps; j++) {
 			const struct step *s = &r->steps[j];
@@ -229,6 +254,9 @@ struct ref {
 	const struct ev *evs;
 	struct ref_run *runs; /* every run ever started, in start order */
 	int n_runs, cap_runs;
+	/* suppress: the time of the last alert written, per rule and key */
+	int has_written[MAX_RULES][MAX_KEYS];
+	long last_written[MAX_RULES][MAX_KEYS];
 	struct sbuf *out;
 };
 
@@ -255,29 +283,111 @@ static int bound_single(const struct ref_run *run, int pos)
 	return -1;
 }
 
+/* The value an aggregate reads from the events the run bound to step pos, by a rescan;
+ * 0 when it is unknown. */
+static int agg_value(int agg, const struct ref_run *run, int pos, const struct ev *evs,
+		     double *out)
+{
+	int i, n = 0, n_v = 0, seen[10] = { 0 }, distinct = 0, first = -1, last = -1;
+	double sum = 0, mn = 0, mx = 0;
+
+	for (i = 0; i < run->n_bound; i++) {
+		const struct ev *o = &evs[run->bound_ev[i]];
+
+		if (run->bound_pos[i] != pos)
+			continue;
+		n++;
+		if (first < 0)
+			first = run->bound_ev[i];
+		last = run->bound_ev[i];
+		if (o->no_v)
+			continue;
+		if (!n_v || o->v < mn)
+			mn = o->v;
+		if (!n_v || o->v > mx)
+			mx = o->v;
+		n_v++;
+		sum += o->v;
+		if (!seen[o->v]) {
+			seen[o->v] = 1;
+			distinct++;
+		}
+	}
+	ck_assert_int_ge(n, 1);
+	switch (agg) {
+	case AGG_COUNT:
+		*out = n;
+		return 1;
+	case AGG_SUM:
+		*out = sum;
+		return 1;
+	case AGG_AVG:
+		*out = n_v ? sum / n_v : 0;
+		return n_v > 0;
+	case AGG_MIN:
+		*out = mn;
+		return n_v > 0;
+	case AGG_MAX:
+		*out = mx;
+		return n_v > 0;
+	case AGG_DISTINCT:
+		*out = distinct;
+		return 1;
+	case AGG_FIRST:
+		*out = evs[first].v;
+		return !evs[first].no_v;
+	default: /* AGG_LAST */
+		*out = evs[last].v;
+		return !evs[last].no_v;
+	}
+}
+
 static int cond_match(const struct cond *c, const struct ev *evs, int e, const struct ref_run *run)
 {
 	const struct ev *x = &evs[e];
 
 	if (c->type && x->type != c->type)
 		return 0;
-	if (c->has_vgt && !(x->v > c->vgt))
+	if (c->has_vgt && (x->no_v || !(x->v > c->vgt)))
 		return 0;
 	if (c->ref) {
-		int other;
+		double other;
+		int known;
 
 		ck_assert_ptr_nonnull(run);
-		other = evs[bound_single(run, c->ref - 1)].v;
+		if (c->agg == AGG_NONE) {
+			const struct ev *o = &evs[bound_single(run, c->ref - 1)];
+
+			other = o->v;
+			known = !o->no_v;
+		} else {
+			known = agg_value(c->agg, run, c->ref - 1, evs, &other);
+		}
+		if (x->no_v || !known)
+			return 0; /* unknown: does not hold */
 		switch (c->op) {
 		case OP_GT:
-			return x->v > other;
+			if (!(x->v > other))
+				return 0;
+			break;
 		case OP_LT:
-			return x->v < other;
+			if (!(x->v < other))
+				return 0;
+			break;
 		case OP_EQ:
-			return x->v == other;
+			if (!(x->v == other))
+				return 0;
+			break;
 		default:
-			return x->v != other;
+			if (!(x->v != other))
+				return 0;
+			break;
 		}
+	}
+	if (c->tref) {
+		ck_assert_ptr_nonnull(run);
+		if (!(x->t - evs[bound_single(run, c->tref - 1)].t <= c->tk))
+			return 0;
 	}
 	return 1;
 }
@@ -319,10 +429,17 @@ static long run_deadline(const struct ref *rf, const struct ref_run *run)
 	return rf->evs[run->start].t + rf->rules[run->rule].within;
 }
 
+/* Writes the alert of a fired run, unless suppress drops it. */
 static void ref_alert(struct ref *rf, const struct ref_run *run, long ts)
 {
 	const struct rule *r = &rf->rules[run->rule];
 	int j, i, first = 1;
+
+	if (r->suppress && rf->has_written[run->rule][run->key] &&
+	    ts - rf->last_written[run->rule][run->key] <= r->suppress)
+		return; /* dropped; it still counts as fired */
+	rf->has_written[run->rule][run->key] = 1;
+	rf->last_written[run->rule][run->key] = ts;
 
 	sb_printf(rf->out, "{\"rule\":\"r%d\",\"ts\":%ld,\"key\":\"k%d\",\"start\":%ld,\"events\":{",
 		  run->rule, ts, run->key, rf->evs[run->start].t);
@@ -661,6 +778,7 @@ static void scenario(const struct rule *rules, int n_rules, const struct sev *se
 		evs[i].k = sevs[i].k;
 		evs[i].type = sevs[i].type;
 		evs[i].v = sevs[i].v;
+		evs[i].no_v = 0;
 		ev_line(&evs[i]);
 	}
 	expand(&want, spec, evs);
@@ -691,8 +809,8 @@ START_TEST(alert_shape)
 			   STEP('b') },
 	} };
 	struct ev evs[4] = {
-		{ 0, 1, 'a', 1, "" }, { 1, 1, 'a', 2, "" }, { 1, 1, 'c', 3, "" },
-		{ 3, 1, 'b', 4, "" },
+		{ 0, 1, 'a', 1, 0, "" }, { 1, 1, 'a', 2, 0, "" }, { 1, 1, 'c', 3, 0, "" },
+		{ 3, 1, 'b', 4, 0, "" },
 	};
 	struct sbuf ref_out = { 0 }, got = { 0 }, yaml = { 0 };
 	const char *want =
@@ -967,6 +1085,26 @@ START_TEST(not_reads_alias)
 }
 END_TEST
 
+/* Suppress: a dropped alert does not restart the period, and still discards runs. */
+START_TEST(suppress_discards)
+{
+	static const struct rule rules[] = { { .within = 10, .suppress = 5, .n_steps = 2,
+					       .steps = { STEP('a'), STEP('b') } } };
+	/* written at 1; at 4 the run of the a at 2 fires, is dropped (3 after 1) and still
+	 * discards the run of the a at 3, so the b at 6 completes nothing; the match at 8 is
+	 * 7 after the alert written at 1, and the dropped one at 4 did not restart the
+	 * period: written */
+	static const struct sev evs[] = {
+		{ 0, 1, 'a', 0 }, { 1, 1, 'b', 0 }, { 2, 1, 'a', 0 }, { 3, 1, 'a', 0 },
+		{ 4, 1, 'b', 0 }, { 6, 1, 'b', 0 }, { 7, 1, 'a', 0 }, { 8, 1, 'b', 0 },
+	};
+
+	scenario(rules, 1, evs, N(evs),
+		 "r0 1 k1 0 step1=0 step2=1\n"
+		 "r0 8 k1 7 step1=6 step2=7\n");
+}
+END_TEST
+
 /* ---- the random part ---- */
 
 static int rnd(unsigned *seed, int n)
@@ -985,15 +1123,25 @@ static void random_cond(unsigned *seed, const struct rule *r, int pos, struct co
 		c->has_vgt = 1;
 		c->vgt = rnd(seed, 9);
 	}
-	/* earlier single real steps with an alias */
+	/* earlier real steps with an alias: v of a single one, an aggregate of a repeated one */
 	for (j = 0; j < pos; j++)
-		if (!r->steps[j].is_not && r->steps[j].has_as && r->steps[j].rep == REP_NONE)
+		if (!r->steps[j].is_not && r->steps[j].has_as)
 			refs[n_refs++] = j;
 	if (n_refs && rnd(seed, 3) == 0) {
-		c->ref = refs[rnd(seed, n_refs)] + 1;
+		j = refs[rnd(seed, n_refs)];
+		c->ref = j + 1;
 		c->op = rnd(seed, 4);
+		c->agg = r->steps[j].rep == REP_NONE ? AGG_NONE : 1 + rnd(seed, N_AGG - 1);
 	}
-	if (!c->type && !c->has_vgt && !c->ref)
+	/* the time since an earlier single step */
+	for (j = n_refs = 0; j < pos; j++)
+		if (!r->steps[j].is_not && r->steps[j].has_as && r->steps[j].rep == REP_NONE)
+			refs[n_refs++] = j;
+	if (n_refs && rnd(seed, 8) == 0) {
+		c->tref = refs[rnd(seed, n_refs)] + 1;
+		c->tk = rnd(seed, 10);
+	}
+	if (!c->type && !c->has_vgt && !c->ref && !c->tref)
 		c->type = (char)('a' + rnd(seed, 4));
 }
 
@@ -1006,6 +1154,7 @@ static void random_rule(unsigned *seed, struct rule *r)
 	r->contiguity = rnd(seed, 5) == 0 ? OPT_SECOND : rnd(seed, 4) == 0 ? OPT_FIRST : OPT_DEFAULT;
 	r->after_match = rnd(seed, 3) == 0 ? OPT_SECOND : rnd(seed, 4) == 0 ? OPT_FIRST
 									  : OPT_DEFAULT;
+	r->suppress = rnd(seed, 6) == 0 ? 1 + rnd(seed, 20) : 0;
 	r->n_steps = 1 + rnd(seed, MAX_STEPS);
 	for (j = 0; j < r->n_steps; j++) {
 		struct step *s = &r->steps[j];
@@ -1041,11 +1190,13 @@ static int random_stream(unsigned *seed, struct ev *evs)
 	long t = rnd(seed, 100);
 
 	for (i = 0; i < n; i++) {
-		t += rnd(seed, 4);
+		/* ties are common; now and then a gap that outlives runs and keys */
+		t += rnd(seed, 40) == 0 ? 10 + rnd(seed, 50) : rnd(seed, 4);
 		evs[i].t = t;
 		evs[i].k = rnd(seed, 25) == 0 ? -1 : rnd(seed, n_keys);
 		evs[i].type = (char)('a' + rnd(seed, 4));
 		evs[i].v = rnd(seed, 10);
+		evs[i].no_v = rnd(seed, 12) == 0;
 		ev_line(&evs[i]);
 	}
 	return n;
@@ -1185,6 +1336,7 @@ int main(void)
 	tcase_add_test(tc, pending_repeat);
 	tcase_add_test(tc, cross_step);
 	tcase_add_test(tc, not_reads_alias);
+	tcase_add_test(tc, suppress_discards);
 	tcase_add_test(tc, random_differential);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
