@@ -2,9 +2,17 @@
  * naive reference evaluator, written from SPEC.md section 4 and docs/semantics.md "Sequences"
  * alone, plus hand-worked scenarios.
  *
- * The reference keeps, per rule, a flat list of every run ever started (rule, key, current real
- * step, count, bound events, start event, state) and applies the numbered algorithm of
- * docs/semantics.md literally to each event. It favours being obviously right over being fast.
+ * The reference keeps a flat list of every run ever started (rule, key, current real step,
+ * count, bound events, start event, state) and applies the numbered algorithm of
+ * docs/semantics.md literally to each event: within (inclusive), repeat (exact, min, min-max,
+ * greedy), not steps between steps and trailing (deadlines fired before the event that passes
+ * them and at end of input, in deadline, rule, start order), contiguity, after_match,
+ * suppress, events without the key field, and conditions that read earlier steps (a single
+ * step's field, aggregates of a repeated step recomputed by rescanning, time()). Missing
+ * fields make comparisons unknown. It favours being obviously right over being fast.
+ *
+ * The random family: 1-3 rules of 1-4 steps over events {"ts","k","type","v"}, integer
+ * times with frequent ties and rare gaps, 1-3 keys, lateness 0, no emit.
  *
  * Environment: TL_SEQ_SEED and TL_SEQ_TRIALS override the seed and the number of trials;
  * TL_SEQ_DUMP=FILE writes each trial's rules and stream to FILE before it runs (to catch the
@@ -714,7 +722,7 @@ struct sev {
 	long t;
 	int k;
 	char type;
-	int v;
+	int v;     /* -1: no v field */
 };
 
 /* Expands the compact notation of an expected output: one alert per line,
@@ -777,8 +785,8 @@ static void scenario(const struct rule *rules, int n_rules, const struct sev *se
 		evs[i].t = sevs[i].t;
 		evs[i].k = sevs[i].k;
 		evs[i].type = sevs[i].type;
-		evs[i].v = sevs[i].v;
-		evs[i].no_v = 0;
+		evs[i].v = sevs[i].v < 0 ? 0 : sevs[i].v;
+		evs[i].no_v = sevs[i].v < 0;
 		ev_line(&evs[i]);
 	}
 	expand(&want, spec, evs);
@@ -1052,8 +1060,38 @@ START_TEST(cross_step)
 }
 END_TEST
 
-/* A not step that reads an alias: found by the random test (the engine ignored the guard,
- * as if its condition were never true, and fired). */
+/* Aggregates of a repeated step, over the events the run bound; a missing v is skipped. */
+START_TEST(aggregates_of_repeat)
+{
+	static const struct rule max_rule[] = { {
+		.within = 10,
+		.n_steps = 2,
+		.steps = { { .has_as = 1, .cond = C('a'), .rep = REP_MIN, .min = 2 },
+			   { .cond = { .type = 'b', .ref = 1, .op = OP_GT, .agg = AGG_MAX } } },
+	} };
+	static const struct rule avg_rule[] = { {
+		.within = 10,
+		.n_steps = 2,
+		.steps = { { .has_as = 1, .cond = C('a'), .rep = REP_MIN, .min = 2 },
+			   { .cond = { .type = 'b', .ref = 1, .op = OP_LT, .agg = AGG_AVG } } },
+	} };
+	/* b v 5 is not above max 7; b v 8 is */
+	static const struct sev evs1[] = {
+		{ 0, 1, 'a', 3 }, { 1, 1, 'a', 7 }, { 2, 1, 'b', 5 }, { 3, 1, 'b', 8 },
+	};
+	/* avg of the v present is 2 (not 1): b v 1 is below it */
+	static const struct sev evs2[] = {
+		{ 0, 1, 'a', -1 }, { 1, 1, 'a', 2 }, { 2, 1, 'b', 1 },
+	};
+
+	scenario(max_rule, 1, evs1, N(evs1), "r0 3 k1 0 p1=[0,1] step2=3\n");
+	scenario(avg_rule, 1, evs2, N(evs2), "r0 2 k1 0 p1=[0,1] step2=2\n");
+}
+END_TEST
+
+/* A not step that reads an alias. Found by the random test in a build of the engine that
+ * skipped events matching no step without looking at not steps whose condition reads the
+ * run: the guard was ignored and the run fired. */
 START_TEST(not_reads_alias)
 {
 	static const struct rule guard[] = { {
@@ -1335,6 +1373,7 @@ int main(void)
 	tcase_add_test(tc, repeats);
 	tcase_add_test(tc, pending_repeat);
 	tcase_add_test(tc, cross_step);
+	tcase_add_test(tc, aggregates_of_repeat);
 	tcase_add_test(tc, not_reads_alias);
 	tcase_add_test(tc, suppress_discards);
 	tcase_add_test(tc, random_differential);
