@@ -11,6 +11,7 @@
 #include "tripline.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alert.h"
@@ -129,11 +130,16 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 			e->nomem = 1;
 			return NULL;
 		}
-		if (rs->r->kind == RL_SEQUENCE &&
-		    !(k->state = pool_calloc(&e->pool, sizeof(struct mt_key)))) {
-			kt_remove(&rs->keys, k);
-			e->nomem = 1;
-			return NULL;
+		if (rs->r->kind == RL_SEQUENCE) {
+			struct mt_key *mk = pool_calloc(&e->pool, mt_key_size(rs->r));
+
+			if (!mk) {
+				kt_remove(&rs->keys, k);
+				e->nomem = 1;
+				return NULL;
+			}
+			mk->n_groups = (uint32_t)(3 * rs->r->n_steps);
+			k->state = mk;
 		}
 		if (++e->st.keys > e->st.peak_keys)
 			e->st.peak_keys = e->st.keys;
@@ -340,7 +346,7 @@ static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *
 
 	while (mk->head)
 		run_kill(e, rs, k, mk->head);
-	pool_free(&e->pool, mk, sizeof *mk);
+	pool_free(&e->pool, mk, mt_key_size(rs->r));
 }
 
 /* The current event, kept for binding (one copy however many runs bind it). */
@@ -416,7 +422,8 @@ static void reached(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
 enum { T_NONE, T_BOUND, T_KILL, T_FAIL };
 
 /* One transition of a run for the current event (docs/semantics.md, Runs, step 2). */
-static int transition(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
+static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
+		      struct mt_run *run)
 {
 	const struct rl_rule *r = rs->r;
 	const struct rl_step *st = &r->steps[run->step];
@@ -427,6 +434,7 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_run *run
 		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev))
 			return T_FAIL;
 		run->count++;
+		mt_regroup(r, mk, run);
 		reached(e, rs, run);
 		return T_BOUND;
 	}
@@ -435,6 +443,7 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_run *run
 			return T_FAIL;
 		run->step++;
 		run->count = 1;
+		mt_regroup(r, mk, run);
 		reached(e, rs, run);
 		return T_BOUND;
 	}
@@ -533,6 +542,44 @@ static int seq_may_matter(struct tl_engine *e, struct rstate *rs)
 	return any_guard(e, rs, r->trailing, r->n_trailing, NULL);
 }
 
+/* 1 when no run in state g can change for the current event: then the state is skipped,
+ * whatever the number of its runs. Conditions that read runs are never skipped. */
+static int state_idle(struct tl_engine *e, struct rstate *rs, uint32_t g)
+{
+	const struct rl_rule *r = rs->r;
+	uint32_t i = g / 3, cls = g % 3;
+	const struct rl_step *st = &r->steps[i];
+	const struct rl_step *next = i + 1 < r->n_steps ? &r->steps[i + 1] : NULL;
+	const struct rl_step *gd = next ? next->guards : r->trailing;
+	size_t n_gd = next ? next->n_guards : r->n_trailing, j;
+	int take = !(st->min == 1 && st->max == 1) && cls != MT_AT_MAX;
+	int later = cls != MT_BELOW_MIN; /* may advance, or be killed by a not step */
+
+	if ((take && st->reads_run) || (later && next && next->reads_run))
+		return 0;
+	for (j = 0; later && j < n_gd; j++)
+		if (gd[j].reads_run)
+			return 0;
+	if (take && matches(e, rs, st, NULL))
+		return 0;
+	if (later && next && matches(e, rs, next, NULL))
+		return 0;
+	if (later && any_guard(e, rs, gd, n_gd, NULL))
+		return 0;
+	/* strict contiguity kills every run the event does not advance, but pending ones */
+	if (r->contiguity == RL_STRICT && !(!next && r->n_trailing && later))
+		return 0;
+	return 1;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct mt_run *x = *(const struct mt_run *const *)a;
+	const struct mt_run *y = *(const struct mt_run *const *)b;
+
+	return x->start_seq < y->start_seq ? -1 : x->start_seq > y->start_seq;
+}
+
 static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	const struct rl_rule *r = rs->r;
@@ -540,6 +587,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	struct kstate *k;
 	struct mt_key *mk;
 	struct mt_run *run, *next;
+	uint32_t g;
 	size_t i;
 
 	memset(rs->memo, -1, r->n_seq_items);
@@ -560,30 +608,39 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	}
 	mk = k->state;
 	rs->n_done = 0;
-	for (run = mk->head; run; run = next) {
-		int t;
+	/* runs too old to complete: the oldest are first */
+	while (mk->head && e->now - mk->head->bound[0]->ts.us > r->within_us)
+		run_kill(e, rs, k, mk->head);
+	for (g = 0; g < mk->n_groups; g++) {
+		if (!mk->groups[g] || state_idle(e, rs, g))
+			continue;
+		for (run = mk->groups[g]; run; run = next) {
+			int t;
 
-		next = run->next;
-		if (e->now - run->bound[0]->ts.us > r->within_us) {
-			run_kill(e, rs, k, run); /* too late to complete */
-			continue;
-		}
-		t = transition(e, rs, run);
-		if (t == T_FAIL)
-			e->nomem = 1;
-		if (t == T_KILL || t == T_FAIL || (run->step + 1 == r->n_steps && run->count >=
-		    r->steps[run->step].min && r->n_trailing && !run->pending)) {
-			run_kill(e, rs, k, run);
-			continue;
-		}
-		if (run->complete) {
-			if (tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
-				    sizeof *rs->done))
+			next = run->gnext;
+			if (run->seen == e->pseq)
+				continue; /* moved here by this event */
+			run->seen = e->pseq;
+			t = transition(e, rs, mk, run);
+			if (t == T_FAIL)
 				e->nomem = 1;
-			else
-				rs->done[rs->n_done++] = run;
+			if (t == T_KILL || t == T_FAIL ||
+			    (run->step + 1 == r->n_steps && run->count >= r->steps[run->step].min &&
+			     r->n_trailing && !run->pending)) {
+				run_kill(e, rs, k, run);
+				continue;
+			}
+			if (run->complete) {
+				if (tl_grow((void **)&rs->done, &rs->cap_done, rs->n_done + 1,
+					    sizeof *rs->done))
+					e->nomem = 1;
+				else
+					rs->done[rs->n_done++] = run;
+			}
 		}
 	}
+	/* completed runs fire in the order they started */
+	qsort(rs->done, rs->n_done, sizeof *rs->done, by_start);
 	if (matches(e, rs, &r->steps[0], NULL)) {
 		struct mt_event *kev = kept(e);
 
@@ -610,8 +667,10 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 		if (run) {
 			run->key = k;
 			run->start_seq = e->pseq;
+			run->seen = e->pseq;
 			run->deadline = ev->ts.us + r->within_us;
 			run->count = 1;
+			run->group = mt_group(r, 0, 1);
 			mt_key_link(mk, run);
 			if (++e->st.runs > e->st.peak_runs)
 				e->st.peak_runs = e->st.runs;

@@ -544,6 +544,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tripline: %llu more malformed or late lines not shown (%llu in all)\n",
 			(unsigned long long)(c.n_problems - MAX_SHOWN),
 			(unsigned long long)c.n_problems);
+	{
+		struct tl_stats st;
+
+		/* a cap that dropped state may have dropped alerts: never silently */
+		tl_engine_stats(e, &st);
+		if (st.evicted_keys)
+			fprintf(stderr, "tripline: --max-keys evicted %llu key state%s; alerts may be missing\n",
+				(unsigned long long)st.evicted_keys, st.evicted_keys == 1 ? "" : "s");
+		if (st.evicted_runs)
+			fprintf(stderr, "tripline: --max-runs evicted %llu partial match%s; alerts may be missing\n",
+				(unsigned long long)st.evicted_runs, st.evicted_runs == 1 ? "" : "es");
+	}
 	if (c.stats)
 		print_stats(&c, rs, e);
 	tl_engine_free(e);

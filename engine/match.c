@@ -272,6 +272,50 @@ void mt_event_release(struct pool *pool, struct mt_event *ev)
 	pool_free(pool, ev, ev->size);
 }
 
+uint32_t mt_group(const struct rl_rule *r, uint32_t step, uint32_t count)
+{
+	const struct rl_step *st = &r->steps[step];
+	uint32_t cls = count < st->min ? MT_BELOW_MIN : count < st->max ? MT_BETWEEN : MT_AT_MAX;
+
+	return step * 3 + cls;
+}
+
+size_t mt_key_size(const struct rl_rule *r)
+{
+	return sizeof(struct mt_key) + 3 * r->n_steps * sizeof(struct mt_run *);
+}
+
+static void group_unlink(struct mt_key *k, struct mt_run *run)
+{
+	if (run->gprev)
+		run->gprev->gnext = run->gnext;
+	else
+		k->groups[run->group] = run->gnext;
+	if (run->gnext)
+		run->gnext->gprev = run->gprev;
+	run->gprev = run->gnext = NULL;
+}
+
+static void group_link(struct mt_key *k, struct mt_run *run)
+{
+	run->gprev = NULL;
+	run->gnext = k->groups[run->group];
+	if (run->gnext)
+		run->gnext->gprev = run;
+	k->groups[run->group] = run;
+}
+
+void mt_regroup(const struct rl_rule *r, struct mt_key *k, struct mt_run *run)
+{
+	uint32_t g = mt_group(r, run->step, run->count);
+
+	if (g == run->group)
+		return;
+	group_unlink(k, run);
+	run->group = g;
+	group_link(k, run);
+}
+
 void mt_key_link(struct mt_key *k, struct mt_run *run)
 {
 	run->prev = k->tail;
@@ -282,10 +326,12 @@ void mt_key_link(struct mt_key *k, struct mt_run *run)
 		k->head = run;
 	k->tail = run;
 	k->n_runs++;
+	group_link(k, run);
 }
 
 void mt_key_unlink(struct mt_key *k, struct mt_run *run)
 {
+	group_unlink(k, run);
 	if (run->prev)
 		run->prev->next = run->next;
 	else

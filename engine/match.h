@@ -42,6 +42,9 @@ struct mt_acc {
 
 struct mt_run {
 	struct mt_run *prev, *next; /* the key's runs, in the order they started */
+	struct mt_run *gprev, *gnext; /* the runs of the key in the same state (group) */
+	uint32_t group;             /* its state: step * 3 + repeat class (mt_group) */
+	uint64_t seen;              /* the last event that was offered to it */
 	void *key;                  /* the key state that owns the run */
 	uint32_t rule;              /* index of the rule */
 	uint32_t step, count;       /* the real step it is at, events that step took */
@@ -58,11 +61,26 @@ struct mt_run {
 	struct mt_acc *acc;         /* per run aggregate of the rule */
 };
 
-/* The runs of one key of a sequence rule. */
+/* The runs of one key of a sequence rule: in start order, and by state. Runs in one state
+ * take the same transition for an event when no condition reads their bindings, so a state
+ * where nothing happens is skipped whole: the cost of an event does not grow with the number
+ * of runs that wait. */
 struct mt_key {
 	struct mt_run *head, *tail;
 	uint32_t n_runs;
+	uint32_t n_groups;       /* 3 per real step */
+	struct mt_run *groups[]; /* the head of each state's list */
 };
+
+/* Repeat classes of the state of a run at a step: below min, from min to below max, at max. */
+enum { MT_BELOW_MIN, MT_BETWEEN, MT_AT_MAX };
+
+/* The state of a run at real step `step` that took `count` events there. */
+uint32_t mt_group(const struct rl_rule *r, uint32_t step, uint32_t count);
+/* The size of an mt_key for rule r. */
+size_t mt_key_size(const struct rl_rule *r);
+/* Moves run into the group of its current (step, count). */
+void mt_regroup(const struct rl_rule *r, struct mt_key *k, struct mt_run *run);
 
 /* A new run of rule r (index rule) at step 0 with no event bound yet; NULL on failure. */
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule);
