@@ -61,7 +61,7 @@ struct tl_engine {
 	int64_t max_seen;    /* greatest event time taken */
 	int have_time;
 	int64_t now;         /* time of the event being processed */
-	struct event **heap; /* reorder buffer: min-heap on (time, seq) */
+	struct mt_event **heap; /* reorder buffer: min-heap on (time, arrival) */
 	size_t n_heap, cap_heap;
 	struct mt_run **dl;  /* deadlines of pending runs: min-heap on (deadline, rule, start) */
 	size_t n_dl, cap_dl;
@@ -742,16 +742,18 @@ static void process(struct tl_engine *e, const struct event *ev)
 
 /* ---- the reorder buffer ---- */
 
-static int ev_before(const struct event *a, const struct event *b)
+/* Events held by the reorder buffer are mt_event copies from the pool, ordered by time,
+ * then arrival. */
+static int ev_before(const struct mt_event *a, const struct mt_event *b)
 {
 	return a->ts.us < b->ts.us || (a->ts.us == b->ts.us && a->seq < b->seq);
 }
 
-static void heap_up(struct event **h, size_t i)
+static void heap_up(struct mt_event **h, size_t i)
 {
 	while (i) {
 		size_t p = (i - 1) / 2;
-		struct event *t;
+		struct mt_event *t;
 
 		if (!ev_before(h[i], h[p]))
 			break;
@@ -762,15 +764,15 @@ static void heap_up(struct event **h, size_t i)
 	}
 }
 
-static struct event *heap_pop(struct tl_engine *e)
+static struct mt_event *heap_pop(struct tl_engine *e)
 {
-	struct event **h = e->heap, *top = h[0];
+	struct mt_event **h = e->heap, *top = h[0];
 	size_t i = 0, n = --e->n_heap;
 
 	h[0] = h[n];
 	for (;;) {
 		size_t l = 2 * i + 1, m = i;
-		struct event *t;
+		struct mt_event *t;
 
 		if (l < n && ev_before(h[l], h[m]))
 			m = l;
@@ -786,53 +788,14 @@ static struct event *heap_pop(struct tl_engine *e)
 	return top;
 }
 
-/* A self-contained copy of an event: one allocation holding slots, line and strings. */
-static struct event *retain(const struct tl_engine *e, const struct event *ev)
-{
-	size_t n = e->rs->n_slots, extra = 0, i;
-	const char *lo = ev->line, *hi = ev->line + ev->len;
-	struct event *c;
-	char *line, *p;
-
-	for (i = 0; i < n; i++) {
-		const struct tl_value *v = &ev->slots[i];
-
-		if (v->type >= TL_STR && !(v->str >= lo && v->str < hi))
-			extra += v->len;
-	}
-	c = tl_malloc(sizeof *c + n * sizeof *c->slots + ev->len + extra + 1);
-	if (!c)
-		return NULL;
-	*c = *ev;
-	c->slots = (struct tl_value *)(c + 1);
-	line = (char *)(c->slots + n);
-	memcpy(line, ev->line, ev->len);
-	c->line = line;
-	p = line + ev->len;
-	for (i = 0; i < n; i++) {
-		struct tl_value v = ev->slots[i];
-
-		if (v.type >= TL_STR) {
-			if (v.str >= lo && v.str < hi) {
-				v.str = line + (v.str - lo);
-			} else {
-				memcpy(p, v.str, v.len);
-				v.str = p;
-				p += v.len;
-			}
-		}
-		c->slots[i] = v;
-	}
-	return c;
-}
-
 static void release(struct tl_engine *e, int64_t watermark, int all)
 {
 	while (e->n_heap && (all || e->heap[0]->ts.us <= watermark)) {
-		struct event *ev = heap_pop(e);
+		struct mt_event *held = heap_pop(e);
+		struct event ev = { held->line, held->len, held->slots, held->ts, held->seq };
 
-		process(e, ev);
-		tl_free(ev);
+		process(e, &ev);
+		mt_event_release(&e->pool, held);
 	}
 	e->st.buffered = e->n_heap;
 }
@@ -898,10 +861,12 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 		return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
 	}
 	{
-		struct event *c = retain(e, &ev);
+		struct mt_event *c = mt_event_new(&e->pool, ev.line, ev.len, ev.slots, rs->n_slots,
+						  &ev.ts, ev.seq);
 
 		if (!c || tl_grow((void **)&e->heap, &e->cap_heap, e->n_heap + 1, sizeof *e->heap)) {
-			tl_free(c);
+			if (c)
+				mt_event_release(&e->pool, c);
 			return TL_FEED_NOMEM;
 		}
 		e->heap[e->n_heap] = c;
@@ -1000,7 +965,7 @@ void tl_engine_free(struct tl_engine *e)
 		tl_free(rs->done);
 	}
 	for (i = 0; i < e->n_heap; i++)
-		tl_free(e->heap[i]);
+		mt_event_release(&e->pool, e->heap[i]);
 	tl_free(e->heap);
 	tl_free(e->dl);
 	tl_free(e->rules);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "agg.h"
 #include "alloc.h"
 
 static size_t run_size(const struct rl_rule *r)
@@ -39,32 +40,11 @@ struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t r
 	return run;
 }
 
-/* The identity of a value for distinct: tag, then bytes; -0 is 0. */
-static size_t value_blob(const struct tl_value *v, char *tag, const char **bytes)
-{
-	static const double zero = 0;
-
-	switch (v->type) {
-	case TL_BOOL:
-		*tag = v->b ? 't' : 'f';
-		*bytes = "";
-		return 0;
-	case TL_NUM:
-		*tag = 'n';
-		*bytes = (const char *)(v->num == 0 ? &zero : &v->num);
-		return sizeof v->num;
-	default:
-		*tag = v->type == TL_STR ? 's' : 'r';
-		*bytes = v->str;
-		return v->len;
-	}
-}
-
 static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_value *v)
 {
 	char tag, *blob;
 	const char *bytes;
-	size_t len = value_blob(v, &tag, &bytes), i;
+	size_t len = agg_value_id(v, &tag, &bytes), i;
 	uint32_t l32 = (uint32_t)len;
 
 	for (i = 0; i < a->n_vals; i++) {
@@ -98,13 +78,7 @@ static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_val
 
 static void acc_add(struct mt_acc *a, double x)
 {
-	double t = a->sum + x;
-
-	if (fabs(a->sum) >= fabs(x))
-		a->comp += (a->sum - t) + x;
-	else
-		a->comp += (x - t) + a->sum;
-	a->sum = t;
+	agg_sum_add(&a->sum, &a->comp, x);
 	a->min = fmin(a->min, x);
 	a->max = fmax(a->max, x);
 	a->n++;

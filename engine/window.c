@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "agg.h"
 #include "alloc.h"
 
 /* ---- distinct: a counted multiset of values ---- */
@@ -32,31 +33,6 @@ static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
 	return h;
 }
 
-/* The identity of a value for distinct(): a type tag and its bytes (-0 is 0). */
-static size_t value_id(const struct tl_value *v, char *tag, const char **bytes)
-{
-	static const double zero = 0;
-
-	switch (v->type) {
-	case TL_BOOL:
-		*tag = v->b ? 't' : 'f';
-		*bytes = "";
-		return 0;
-	case TL_NUM:
-		*tag = 'n';
-		*bytes = (const char *)(v->num == 0 ? &zero : &v->num);
-		return sizeof v->num;
-	case TL_STR:
-		*tag = 's';
-		*bytes = v->str;
-		return v->len;
-	default:
-		*tag = 'r'; /* arrays and objects by their raw text */
-		*bytes = v->str;
-		return v->len;
-	}
-}
-
 static int dmap_rehash(struct pool *pool, struct dmap *m)
 {
 	size_t nb = m->n_buckets ? m->n_buckets * 2 : 8, i;
@@ -82,7 +58,7 @@ static struct dval *dmap_add(struct pool *pool, struct dmap *m, const struct tl_
 {
 	char tag;
 	const char *bytes;
-	size_t len = value_id(v, &tag, &bytes);
+	size_t len = agg_value_id(v, &tag, &bytes);
 	uint64_t h = hash_bytes(bytes, len, hash_bytes(&tag, 1, 0xcbf29ce484222325ULL));
 	struct dval *d;
 
@@ -238,17 +214,6 @@ struct window {
 	struct agg_state aggs[];
 };
 
-static void sum_add(struct agg_state *a, double x)
-{
-	double t = a->sum + x;
-
-	if (fabs(a->sum) >= fabs(x))
-		a->comp += (a->sum - t) + x;
-	else
-		a->comp += (x - t) + a->sum;
-	a->sum = t;
-}
-
 static size_t win_size(const struct rl_rule *r)
 {
 	return sizeof(struct window) + r->n_aggs * sizeof(struct agg_state);
@@ -302,7 +267,7 @@ static void pop_oldest(struct window *w, const struct rl_rule *r)
 		switch (r->aggs[i].kind) {
 		case RL_AGG_SUM: case RL_AGG_AVG:
 			if (!isnan(vals[i].d)) {
-				sum_add(a, -vals[i].d);
+				agg_sum_add(&a->sum, &a->comp, -vals[i].d);
 				if (--a->n == 0)
 					a->sum = a->comp = 0; /* no drift survives an empty window */
 			}
@@ -419,7 +384,7 @@ int win_push(struct window *w, const struct rl_rule *r, const struct tf_stamp *t
 		case RL_AGG_SUM: case RL_AGG_AVG:
 			vals[i].d = num ? args[i].num : NAN;
 			if (num) {
-				sum_add(a, args[i].num);
+				agg_sum_add(&a->sum, &a->comp, args[i].num);
 				a->n++;
 			}
 			break;

@@ -628,37 +628,46 @@ static struct ex_node *parse_primary(struct lexer *lx)
 	}
 }
 
+/* A prefix operator at the current token, its operand parsed by sub one level deeper.
+ * A minus before a number literal folds into the literal. */
+static struct ex_node *prefix(struct lexer *lx, enum ex_kind kind,
+			      struct ex_node *(*sub)(struct lexer *))
+{
+	size_t off = lx->tok_off;
+	struct ex_node *k, *n;
+
+	if (++lx->depth > EX_MAX_DEPTH) {
+		fail(lx, off, 1, "expression is nested too deeply");
+		return NULL;
+	}
+	next(lx);
+	k = sub(lx);
+	lx->depth--;
+	if (!k)
+		return NULL;
+	if (kind == EX_NEG && k->kind == EX_LIT && k->val.type == TL_NUM) {
+		k->val.num = -k->val.num;
+		k->len += (uint32_t)(k->off - off);
+		k->off = (uint32_t)off;
+		return k;
+	}
+	n = new_node(lx, kind, off, k->off + k->len);
+	if (!n)
+		return NULL;
+	n->kids = arena_alloc(lx->a, sizeof *n->kids);
+	if (!n->kids) {
+		fail(lx, off, 0, "out of memory");
+		return NULL;
+	}
+	n->kids[0] = k;
+	n->n_kids = 1;
+	return n;
+}
+
 static struct ex_node *parse_unary(struct lexer *lx)
 {
-	if (lx->tok == T_MINUS) {
-		size_t off = lx->tok_off;
-		struct ex_node *k, *n;
-
-		if (++lx->depth > EX_MAX_DEPTH) {
-			fail(lx, off, 1, "expression is nested too deeply");
-			return NULL;
-		}
-		next(lx);
-		k = parse_unary(lx);
-		lx->depth--;
-		if (!k)
-			return NULL;
-		if (k->kind == EX_LIT && k->val.type == TL_NUM) {
-			k->val.num = -k->val.num;
-			k->len += (uint32_t)(k->off - off);
-			k->off = (uint32_t)off;
-			return k;
-		}
-		n = new_node(lx, EX_NEG, off, k->off + k->len);
-		if (!n)
-			return NULL;
-		n->kids = arena_alloc(lx->a, sizeof *n->kids);
-		if (!n->kids)
-			return NULL;
-		n->kids[0] = k;
-		n->n_kids = 1;
-		return n;
-	}
+	if (lx->tok == T_MINUS)
+		return prefix(lx, EX_NEG, parse_unary);
 	return parse_primary(lx);
 }
 
@@ -747,29 +756,8 @@ static struct ex_node *parse_cmp(struct lexer *lx)
 
 static struct ex_node *parse_not(struct lexer *lx)
 {
-	if (lx->tok == T_BANG) {
-		size_t off = lx->tok_off;
-		struct ex_node *k, *n;
-
-		if (++lx->depth > EX_MAX_DEPTH) {
-			fail(lx, off, 1, "expression is nested too deeply");
-			return NULL;
-		}
-		next(lx);
-		k = parse_not(lx);
-		lx->depth--;
-		if (!k)
-			return NULL;
-		n = new_node(lx, EX_NOT, off, k->off + k->len);
-		if (!n)
-			return NULL;
-		n->kids = arena_alloc(lx->a, sizeof *n->kids);
-		if (!n->kids)
-			return NULL;
-		n->kids[0] = k;
-		n->n_kids = 1;
-		return n;
-	}
+	if (lx->tok == T_BANG)
+		return prefix(lx, EX_NOT, parse_not);
 	return parse_cmp(lx);
 }
 
