@@ -172,16 +172,6 @@ static void reject(struct cli *c, const char *line, size_t len, int head_only)
 		fputc('\n', c->rejects);
 }
 
-static int is_blank(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return 0;
-	return 1;
-}
-
 /* Reads one input. Returns 0, EXIT_USAGE on an I/O error, EXIT_STRICT, or -1 to stop. */
 static int run_input(struct cli *c, struct tl_engine *e, const char *path)
 {
@@ -239,7 +229,7 @@ static int run_input(struct cli *c, struct tl_engine *e, const char *path)
 			}
 			continue;
 		}
-		if (is_blank(ln.text, ln.len))
+		if (rd_blank(ln.text, ln.len))
 			continue;
 		f = tl_engine_feed(e, ln.text, ln.len, reason, sizeof reason);
 		if (f == TL_FEED_OK)

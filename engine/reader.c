@@ -259,3 +259,13 @@ enum rd_status rd_next(struct rd_reader *r, struct rd_line *line)
 			return rc;
 	}
 }
+
+int rd_blank(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}

@@ -45,4 +45,8 @@ void rd_close(struct rd_reader *r);
 /* Returns RD_LINE with *line filled, RD_EOF, RD_STOPPED, or RD_ERROR (errno set). */
 enum rd_status rd_next(struct rd_reader *r, struct rd_line *line);
 
+/* 1 when a line is blank: only spaces, tabs and carriage returns. Blank lines are skipped
+ * and are not events. */
+int rd_blank(const char *s, size_t n);
+
 #endif

@@ -1050,16 +1050,6 @@ static int feed(struct tl_engine *e, struct tr_result *res, FILE *err, const cha
 	return malformed(res, err, name, lineno, reason);
 }
 
-static int is_blank(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return 0;
-	return 1;
-}
-
 /* Feeds an events file line by line, as the run command reads an input. */
 static int feed_file(struct tl_engine *e, struct tr_result *res, FILE *err,
 		     const struct tr_test *t)
@@ -1077,7 +1067,7 @@ static int feed_file(struct tl_engine *e, struct tr_result *res, FILE *err,
 			rc = malformed(res, err, t->events_path, ln.lineno, reason);
 			continue;
 		}
-		if (is_blank(ln.text, ln.len))
+		if (rd_blank(ln.text, ln.len))
 			continue;
 		rc = feed(e, res, err, t->events_path, ln.lineno, ln.text, ln.len);
 	}
