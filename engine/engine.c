@@ -640,7 +640,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 		}
 	}
 	/* completed runs fire in the order they started */
-	qsort(rs->done, rs->n_done, sizeof *rs->done, by_start);
+	if (rs->n_done > 1)
+		qsort(rs->done, rs->n_done, sizeof *rs->done, by_start);
 	if (matches(e, rs, &r->steps[0], NULL)) {
 		struct mt_event *kev = kept(e);
 
