@@ -11,17 +11,20 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs" >/dev/null
 ctest --test-dir build --output-on-failure -j"$jobs"
 
+echo "(${SECONDS}s)"
 echo "== AddressSanitizer and UndefinedBehaviorSanitizer build"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRIPLINE_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
+echo "(${SECONDS}s)"
 echo "== valgrind memcheck (unit suites and end-to-end cases)"
 vg="valgrind -q --suppressions=$PWD/tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
 n_pass=0 n_fail=0
 for t in build/test_*; do
-	if CK_FORK=no $vg "$t" >/dev/null 2>"build/vg.log"; then
+	# the random differential suites run their full trial counts in the stages above
+	if CK_FORK=no TL_SEQ_TRIALS=200 $vg "$t" >/dev/null 2>"build/vg.log"; then
 		n_pass=$((n_pass + 1))
 	else
 		n_fail=$((n_fail + 1))
@@ -41,6 +44,7 @@ done
 echo "valgrind: $n_pass passed, $n_fail failed"
 [ "$n_fail" -eq 0 ]
 
+echo "(${SECONDS}s)"
 echo "== fuzz smoke: each libFuzzer target for ${FUZZ_SECONDS:=20}s from the seed corpus"
 CC=clang cmake -S . -B build-fuzz -DTRIPLINE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$jobs" >/dev/null
@@ -57,4 +61,4 @@ for t in build-fuzz/fuzz_*; do
 	rm -rf "$work"
 	echo "fuzz: $name: $(grep -o 'Done [0-9]* runs' build-fuzz/fuzz-"$name".log)"
 done
-echo "all tests passed"
+echo "all tests passed (${SECONDS}s)"
