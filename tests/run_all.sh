@@ -20,31 +20,34 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "(${SECONDS}s)"
 echo "== valgrind memcheck (unit suites and end-to-end cases)"
-vg="valgrind -q --suppressions=$PWD/tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
+export vg="valgrind -q --suppressions=$PWD/tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
 n_pass=0 n_fail=0
-for t in build/test_*; do
-	# the random differential suites run their full trial counts in the stages above
-	if CK_FORK=no TL_SEQ_TRIALS=200 $vg "$t" >/dev/null 2>"build/vg.log"; then
-		n_pass=$((n_pass + 1))
-	else
-		n_fail=$((n_fail + 1))
-		echo "valgrind: $t failed"
-		cat build/vg.log
-	fi
-done
+# the unit suites, one per core; the random differential suites run their full trial counts
+# in the stages above
+rm -rf build/vg && mkdir -p build/vg
+units=$(find build -maxdepth 1 -name 'test_*' -type f -perm -u+x | sort)
+printf '%s\n' $units | xargs -P "$jobs" -I{} bash -c \
+	'CK_FORK=no TL_SEQ_TRIALS=200 $vg {} >/dev/null 2>build/vg/$(basename {}).log || echo {}' \
+	>build/vg/failed-units.txt
+n_bad=$(wc -l <build/vg/failed-units.txt)
+n_pass=$(($(printf '%s\n' $units | wc -l) - n_bad))
+n_fail=$n_bad
+while read -r t; do
+	echo "valgrind: $t failed"
+	cat "build/vg/$(basename "$t").log"
+done <build/vg/failed-units.txt
 # the end-to-end cases, one per core: valgrind's start-up is most of their cost
-export vg
 ls -d tests/golden/*/ | xargs -P "$jobs" -I{} bash -c \
 	'TRIPLINE_WRAP="$vg" bash tests/run_golden.sh "$PWD/build/tripline" {} >/dev/null 2>&1 || echo {}' \
-	>build/vg-failed.txt
+	>build/vg/failed-cases.txt
 n_cases=$(ls -d tests/golden/*/ | wc -l)
-n_bad=$(wc -l <build/vg-failed.txt)
+n_bad=$(wc -l <build/vg/failed-cases.txt)
 n_pass=$((n_pass + n_cases - n_bad))
 n_fail=$((n_fail + n_bad))
 while read -r d; do
 	echo "valgrind: $d failed"
 	TRIPLINE_WRAP="$vg" bash tests/run_golden.sh "$PWD/build/tripline" "$d"
-done <build/vg-failed.txt
+done <build/vg/failed-cases.txt
 echo "valgrind: $n_pass passed, $n_fail failed"
 [ "$n_fail" -eq 0 ]
 
