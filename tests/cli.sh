@@ -173,5 +173,28 @@ expect_eq "" "$(cat "$tmp/abs.out")" "no absence alert at a stop"
 out=$(printf '{"ts":1,"type":"transfer","user":"u"}\n' | "$bin" -r "$tmp/abs.yaml")
 expect_match '^\{"rule":"no-confirm","ts":901,"key":"u","start":1,' "$out" "absence fires at end of input"
 
+# hostile input: a 100 MB line, nesting 100,000 deep, a line that never ends; memory stays
+# bounded by --max-line (peak RSS well under 100 MB) and every other line is still processed
+rss_of() { # rss_of CMD...: runs it; its peak RSS in KB goes to $tmp/rss
+	/usr/bin/time -f '%M' -o "$tmp/rss" "$@"
+}
+if [ -x /usr/bin/time ]; then
+	{ head -c 100000000 /dev/zero | tr '\0' 'x'; printf '\n{"ts":1,"card":"a","amount":500}\n'; } |
+		rss_of "$bin" -r "$tmp/r.yaml" 2>"$tmp/err" >"$tmp/out"
+	kb=$(cat "$tmp/rss")
+	expect_eq 1 "$(grep -c '"rule":"big"' "$tmp/out")" "the line after a 100 MB line"
+	expect_match ':1: line is longer than 1048576 bytes' "$(cat "$tmp/err")" "100 MB line reported"
+	[ "$kb" -lt 100000 ] && ok || bad "100 MB line: peak RSS $kb KB"
+	{ printf '{"ts":1,"a":'; head -c 100000 /dev/zero | tr '\0' '['; printf '\n{"ts":2,"card":"b","amount":500}\n'; } |
+		rss_of "$bin" -r "$tmp/r.yaml" 2>"$tmp/err" >"$tmp/out"
+	expect_eq 1 "$(grep -c '"rule":"big"' "$tmp/out")" "the line after 100,000-deep nesting"
+	expect_match ':1: invalid JSON at byte [0-9]+: nesting deeper than 64' "$(cat "$tmp/err")" "deep nesting reported"
+	{ printf '{"ts":1,"card":"c","amount":500}\n'; head -c 50000000 /dev/zero | tr '\0' ' '; } |
+		rss_of "$bin" -r "$tmp/r.yaml" 2>"$tmp/err" >"$tmp/out"
+	kb=$(cat "$tmp/rss")
+	expect_eq 1 "$(grep -c '"rule":"big"' "$tmp/out")" "alerts before a line that never ends"
+	[ "$kb" -lt 100000 ] && ok || bad "unending line: peak RSS $kb KB"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
