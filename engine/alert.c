@@ -3,9 +3,9 @@
 
 #include <string.h>
 
-static void put_emits(struct obuf *b, const struct rl_rule *r, struct ev_ctx *ctx)
+static void put_emits(struct obuf *b, struct obuf *text, const struct rl_rule *r,
+		      struct ev_ctx *ctx)
 {
-	struct obuf text = { 0 };
 	struct tl_value v;
 	size_t i, j;
 
@@ -25,21 +25,22 @@ static void put_emits(struct obuf *b, const struct rl_rule *r, struct ev_ctx *ct
 			break;
 		default:
 			/* the text first (each part may reuse the scratch), then quoted */
-			text.len = 0;
+			text->len = 0;
 			for (j = 0; j < em->n_parts; j++) {
-				ob_put(&text, em->parts[j].text, em->parts[j].len);
+				ob_put(text, em->parts[j].text, em->parts[j].len);
 				if (em->parts[j].expr) {
 					ev_eval_top(em->parts[j].expr, ctx, &v);
-					ob_text(&text, &v);
+					ob_text(text, &v);
 				}
 			}
-			ob_quote(b, text.buf ? text.buf : "", text.len);
-			if (text.oom)
+			ob_quote(b, text->buf ? text->buf : "", text->len);
+			if (text->oom) {
+				text->oom = 0;
 				b->oom = 1;
+			}
 			break;
 		}
 	}
-	ob_free(&text);
 }
 
 /* "ts":T, or "meta":{"ts":T} for a nested time field. */
@@ -58,8 +59,8 @@ static void put_time_field(struct obuf *b, const struct rl_ruleset *rs,
 		ob_lit(b, "}");
 }
 
-void al_write(struct obuf *b, const struct rl_ruleset *rs, const struct al_alert *a,
-	      struct ev_ctx *ctx)
+void al_write(struct obuf *b, struct obuf *scratch, const struct rl_ruleset *rs,
+	      const struct al_alert *a, struct ev_ctx *ctx)
 {
 	const struct rl_rule *r = a->rule;
 	size_t i, n;
@@ -82,7 +83,7 @@ void al_write(struct obuf *b, const struct rl_ruleset *rs, const struct al_alert
 		ob_lit(b, ",\"count\":");
 		ob_u64(b, win_count(a->win));
 	}
-	put_emits(b, r, ctx);
+	put_emits(b, scratch, r, ctx);
 	if (a->run) {
 		ob_lit(b, ",\"events\":{");
 		for (i = 0; i < r->n_steps; i++) {

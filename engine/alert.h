@@ -28,8 +28,9 @@ struct al_alert {
 };
 
 /* Replaces b's contents with the alert and a "\n". Emit expressions are evaluated in ctx,
- * whose event and aggregates the caller has set. Check b->oom afterwards. */
-void al_write(struct obuf *b, const struct rl_ruleset *rs, const struct al_alert *a,
-	      struct ev_ctx *ctx);
+ * whose event and aggregates the caller has set; templates are rendered in scratch (kept by
+ * the caller so that alerts allocate nothing once it has grown). Check b->oom afterwards. */
+void al_write(struct obuf *b, struct obuf *scratch, const struct rl_ruleset *rs,
+	      const struct al_alert *a, struct ev_ctx *ctx);
 
 #endif

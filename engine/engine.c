@@ -56,6 +56,7 @@ struct tl_engine {
 	struct tl_rule_stats *rstats;
 	struct tl_stats st;
 	struct obuf out;
+	struct obuf text;    /* emit templates being rendered */
 	struct obuf keybuf;
 	uint64_t seq;
 	int64_t max_seen;    /* greatest event time taken */
@@ -197,7 +198,7 @@ static int suppressed(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 
 static void emit_alert(struct tl_engine *e, struct rstate *rs, const struct al_alert *a)
 {
-	al_write(&e->out, e->rs, a, &e->ev);
+	al_write(&e->out, &e->text, e->rs, a, &e->ev);
 	if (e->out.oom) {
 		e->out.oom = 0;
 		e->nomem = 1;
@@ -973,6 +974,7 @@ void tl_engine_free(struct tl_engine *e)
 	tl_free(e->rstats);
 	tl_free(e->slots);
 	ob_free(&e->out);
+	ob_free(&e->text);
 	ob_free(&e->keybuf);
 	pool_destroy(&e->pool);
 	jd_decoder_free(e->dec);

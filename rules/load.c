@@ -1551,7 +1551,7 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 
 		for (i = 0; seq_only[i]; i++)
 			if ((v = yl_map_get(m, seq_only[i]))) {
-				dg_error(ld->sink, ld->src, v->off - 0, 0,
+				dg_error(ld->sink, ld->src, v->off, 0,
 					 "%s applies to sequence rules only", seq_only[i]);
 				bad = 1;
 			}
@@ -1771,12 +1771,9 @@ static int load_file(struct rl_ruleset *rs, struct dg_source *src, struct dg_sin
 			dg_error(sink, src, v->off, v->end - v->off,
 				 "unsupported version: this tripline reads version 1");
 	}
+	/* without a time block a file takes the defaults, or what an earlier file set */
 	if ((v = yl_map_get(root, "time")))
 		load_time(&ld, v, seen_time);
-	else if (!*seen_time) {
-		/* defaults, unless a later file sets them: it then must agree */
-		;
-	}
 	if ((v = yl_map_get(root, "lists")))
 		load_named(&ld, v, "lists", &ld.lists, &ld.n_lists);
 	if ((v = yl_map_get(root, "macros")))

@@ -28,7 +28,7 @@ static const char *write_one(const char *rules, const char *event, const char *k
 	struct tl_value *slots = calloc(rs->n_slots, sizeof *slots);
 	struct jd_error jerr;
 	struct ev_ctx ctx;
-	struct obuf b = { 0 };
+	struct obuf b = { 0 }, scratch = { 0 };
 	struct al_alert a = { &rs->rules[0], ts, key, key ? strlen(key) : 0, ts, NULL, event,
 			      strlen(event) , NULL };
 
@@ -36,12 +36,13 @@ static const char *write_one(const char *rules, const char *event, const char *k
 	ck_assert_int_eq(ev_init(&ctx), 0);
 	ctx.slots = slots;
 	ctx.time_us = ts->us;
-	al_write(&b, rs, &a, &ctx);
+	al_write(&b, &scratch, rs, &a, &ctx);
 	ck_assert(!b.oom);
 	ck_assert_uint_lt(b.len, sizeof line);
 	memcpy(line, b.buf, b.len);
 	line[b.len] = '\0';
 	ob_free(&b);
+	ob_free(&scratch);
 	ev_fini(&ctx);
 	free(slots);
 	jd_decoder_free(dec);
