@@ -19,10 +19,10 @@
 #include "alloc.h"
 #include "json.h"
 
-#ifndef TL_SHARED_DATA
-#define TL_SHARED_DATA "../shared/data"
+#ifndef TL_TEST_DATA
+#define TL_TEST_DATA "tests/data"
 #endif
-#define SUITE_DIR TL_SHARED_DATA "/JSONTestSuite/test_parsing"
+#define SUITE_DIR TL_TEST_DATA "/JSONTestSuite/test_parsing"
 
 #define MAX_PATHS 16
 
