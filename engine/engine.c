@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "alert.h"
+#include "dispatch.h"
 #include "eval.h"
 #include "json.h"
 #include "keys.h"
@@ -70,6 +71,8 @@ struct tl_engine {
 	const struct event *cur;  /* the event being processed */
 	int nomem;           /* an allocation failed while processing: the feed reports it */
 	struct mt_event *cur_kept; /* its copy, once a run binds it */
+	struct dp_index *dp; /* the rules an event can matter to */
+	int64_t next_expire; /* no key of any rule can expire before this time */
 };
 
 static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k);
@@ -86,11 +89,22 @@ static void key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 	e->st.keys--;
 }
 
-/* Frees the keys of a rule whose state can no longer matter at e->now. */
-static void expire(struct tl_engine *e, struct rstate *rs)
+/* Frees the keys whose state can no longer matter at e->now, in every rule, and notes when
+ * the next one can. A key's expiry time only grows (it is touched, never untouched), so
+ * nothing is to be done before that. */
+static void expire(struct tl_engine *e)
 {
-	while (rs->keys.oldest && rs->keys.oldest->touched + rs->horizon < e->now)
-		key_free(e, rs, rs->keys.oldest);
+	size_t i;
+
+	e->next_expire = INT64_MAX;
+	for (i = 0; i < e->rs->n_rules; i++) {
+		struct rstate *rs = &e->rules[i];
+
+		while (rs->keys.oldest && rs->keys.oldest->touched + rs->horizon < e->now)
+			key_free(e, rs, rs->keys.oldest);
+		if (rs->keys.oldest && rs->keys.oldest->touched + rs->horizon < e->next_expire)
+			e->next_expire = rs->keys.oldest->touched + rs->horizon;
+	}
 }
 
 static void evict_oldest_key(struct tl_engine *e)
@@ -119,8 +133,11 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 	struct kstate *k = kt_find(&rs->keys, key, e->keybuf.len, h);
 
 	if (!k) {
-		if (e->opts.max_keys && e->st.keys >= e->opts.max_keys)
-			evict_oldest_key(e);
+		if (e->opts.max_keys && e->st.keys >= e->opts.max_keys) {
+			expire(e);
+			if (e->st.keys >= e->opts.max_keys)
+				evict_oldest_key(e);
+		}
 		k = kt_add(&rs->keys, key, e->keybuf.len, h);
 		if (!k) {
 			e->nomem = 1;
@@ -144,6 +161,8 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		}
 		if (++e->st.keys > e->st.peak_keys)
 			e->st.peak_keys = e->st.keys;
+		if (e->now + rs->horizon < e->next_expire)
+			e->next_expire = e->now + rs->horizon;
 	}
 	kt_touch(&rs->keys, k, e->now);
 	return k;
@@ -706,7 +725,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 
 static void process(struct tl_engine *e, const struct event *ev)
 {
-	size_t i;
+	const uint32_t *todo;
+	size_t i, n;
 
 	e->cur = ev;
 	e->pseq++;
@@ -723,10 +743,12 @@ static void process(struct tl_engine *e, const struct event *ev)
 			e->opts.emit(e->opts.ctx, e->out.buf, e->out.len, 0);
 		e->out.oom = 0;
 	}
-	for (i = 0; i < e->rs->n_rules; i++) {
-		struct rstate *rs = &e->rules[i];
+	if (e->now > e->next_expire)
+		expire(e);
+	todo = dp_rules(e->dp, ev->slots, &n);
+	for (i = 0; i < n; i++) {
+		struct rstate *rs = &e->rules[todo[i]];
 
-		expire(e, rs);
 		e->keybuf.len = 0;
 		if (rs->r->kind == RL_FILTER)
 			run_filter(e, rs, ev);
@@ -910,7 +932,11 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		return NULL;
 	e->rs = rs;
 	e->opts = *opts;
+	e->next_expire = INT64_MAX;
 	if (ev_init(&e->ev))
+		goto fail;
+	e->dp = dp_build(rs);
+	if (!e->dp)
 		goto fail;
 	e->dec = jd_decoder_new(rs->fields);
 	e->slots = tl_calloc(rs->n_slots ? rs->n_slots : 1, sizeof *e->slots);
@@ -978,6 +1004,7 @@ void tl_engine_free(struct tl_engine *e)
 	ob_free(&e->keybuf);
 	pool_destroy(&e->pool);
 	jd_decoder_free(e->dec);
+	dp_free(e->dp);
 	ev_fini(&e->ev);
 	tl_free(e);
 }

@@ -1,0 +1,416 @@
+/* dispatch.c - rule guards by one field's string value, read off the compiled conditions. */
+#include "dispatch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+/* Past this many entries in the rule lists (literals x rules), the index is not worth its
+ * memory: every event then runs every rule, as without an index. */
+#define DP_MAX_ENTRIES (4u << 20)
+
+/* The strings a field must equal for a condition to hold; all: any value may do. */
+struct guard {
+	int all;
+	const struct tl_value **v;
+	size_t n;
+};
+
+struct dp_entry {
+	const char *str;  /* NULL: an empty place in the table */
+	uint32_t len;
+	uint32_t off, n;  /* the rule list in d->lists */
+};
+
+struct dp_index {
+	int64_t field;
+	struct dp_entry *tab; /* open addressing, at most half full */
+	size_t mask;
+	uint32_t *lists;
+	uint32_t other_off, other_n; /* unguarded rules */
+	uint32_t every_off, every_n; /* every rule */
+};
+
+static uint64_t dp_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h ^ (h >> 31);
+}
+
+static int same_str(const struct tl_value *a, const struct tl_value *b)
+{
+	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+}
+
+static int has(const struct guard *g, const struct tl_value *v)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (same_str(g->v[i], v))
+			return 1;
+	return 0;
+}
+
+static void guard_free(struct guard *g)
+{
+	tl_free(g->v);
+	g->v = NULL;
+	g->n = 0;
+}
+
+/* Appends v when absent; 0 or -1. */
+static int guard_add(struct guard *g, const struct tl_value *v)
+{
+	const struct tl_value **nv;
+
+	if (has(g, v))
+		return 0;
+	nv = tl_realloc(g->v, (g->n + 1) * sizeof *nv);
+	if (!nv)
+		return -1;
+	g->v = nv;
+	g->v[g->n++] = v;
+	return 0;
+}
+
+static int is_field(const struct ex_node *n, uint32_t slot)
+{
+	return n->kind == EX_FIELD && n->slot == slot;
+}
+
+static int is_str_lit(const struct ex_node *n)
+{
+	return n->kind == EX_LIT && n->val.type == TL_STR;
+}
+
+/* The guard of condition n on field slot, into *g (zeroed by the caller); 0 or -1. */
+static int guard_of(const struct ex_node *n, uint32_t slot, struct guard *g)
+{
+	struct guard a = { 0 }, b = { 0 };
+	size_t i;
+	int rc = 0;
+
+	g->all = 0;
+	switch (n->kind) {
+	case EX_EQ:
+		if (!n->fn && is_field(n->kids[0], slot) && is_str_lit(n->kids[1]))
+			return guard_add(g, &n->kids[1]->val);
+		if (!n->fn && is_field(n->kids[1], slot) && is_str_lit(n->kids[0]))
+			return guard_add(g, &n->kids[0]->val);
+		break;
+	case EX_IN:
+		if (is_field(n->kids[0], slot) && n->kids[1]->kind == EX_SET) {
+			const struct rl_set *s = n->kids[1]->ref;
+
+			for (i = 0; i < s->n_strs; i++)
+				if (guard_add(g, &s->strs[i]))
+					return -1;
+			return 0;
+		}
+		break;
+	case EX_AND:
+		rc = guard_of(n->kids[0], slot, &a) || guard_of(n->kids[1], slot, &b) ? -1 : 0;
+		if (!rc && a.all) {
+			*g = b; /* b's strings, or all */
+			b.v = NULL;
+		} else if (!rc && b.all) {
+			*g = a;
+			a.v = NULL;
+		} else {
+			for (i = 0; i < a.n && !rc; i++)
+				if (has(&b, a.v[i]))
+					rc = guard_add(g, a.v[i]);
+		}
+		guard_free(&a);
+		guard_free(&b);
+		return rc;
+	case EX_OR:
+		if (guard_of(n->kids[0], slot, &a) || guard_of(n->kids[1], slot, &b)) {
+			rc = -1;
+		} else if (a.all || b.all) {
+			g->all = 1;
+		} else {
+			for (i = 0; i < a.n && !rc; i++)
+				rc = guard_add(g, a.v[i]);
+			for (i = 0; i < b.n && !rc; i++)
+				rc = guard_add(g, b.v[i]);
+		}
+		guard_free(&a);
+		guard_free(&b);
+		return rc;
+	default:
+		break;
+	}
+	g->all = 1;
+	return 0;
+}
+
+/* Adds the guard of condition n to an accumulated union *u. */
+static int unite(const struct ex_node *n, uint32_t slot, struct guard *u)
+{
+	struct guard g = { 0 };
+	size_t i;
+	int rc = 0;
+
+	if (u->all)
+		return 0;
+	if (!n) {
+		u->all = 1;
+		return 0;
+	}
+	if (guard_of(n, slot, &g)) {
+		guard_free(&g);
+		return -1;
+	}
+	if (g.all)
+		u->all = 1;
+	for (i = 0; i < g.n && !rc && !u->all; i++)
+		rc = guard_add(u, g.v[i]);
+	guard_free(&g);
+	return rc;
+}
+
+/* The guard of rule r on field slot: when may an event make it do anything. */
+static int rule_guard(const struct rl_rule *r, uint32_t slot, struct guard *g)
+{
+	size_t i, j;
+	int rc = 0;
+
+	memset(g, 0, sizeof *g);
+	switch (r->kind) {
+	case RL_FILTER: case RL_THRESHOLD:
+		return unite(r->where, slot, g);
+	default:
+		if (r->contiguity == RL_STRICT) {
+			g->all = 1;
+			return 0;
+		}
+		for (i = 0; i < r->n_steps && !rc; i++) {
+			rc = unite(r->steps[i].where, slot, g);
+			for (j = 0; j < r->steps[i].n_guards && !rc; j++)
+				rc = unite(r->steps[i].guards[j].where, slot, g);
+		}
+		for (i = 0; i < r->n_trailing && !rc; i++)
+			rc = unite(r->trailing[i].where, slot, g);
+		return rc;
+	}
+}
+
+/* Counts, per slot, the rules that compare it for equality with a string somewhere. */
+static void count_fields(const struct ex_node *n, uint32_t *seen, uint32_t mark, uint32_t *count)
+{
+	size_t i;
+	const struct ex_node *f = NULL;
+
+	if (!n)
+		return;
+	if (n->kind == EX_EQ && !n->fn) {
+		if (n->kids[0]->kind == EX_FIELD && is_str_lit(n->kids[1]))
+			f = n->kids[0];
+		else if (n->kids[1]->kind == EX_FIELD && is_str_lit(n->kids[0]))
+			f = n->kids[1];
+	} else if (n->kind == EX_IN && n->kids[0]->kind == EX_FIELD &&
+		   n->kids[1]->kind == EX_SET) {
+		f = n->kids[0];
+	}
+	if (f && seen[f->slot] != mark) {
+		seen[f->slot] = mark;
+		count[f->slot]++;
+	}
+	for (i = 0; i < n->n_kids; i++)
+		count_fields(n->kids[i], seen, mark, count);
+}
+
+static void rule_fields(const struct rl_rule *r, uint32_t *seen, uint32_t mark, uint32_t *count)
+{
+	size_t i, j;
+
+	count_fields(r->where, seen, mark, count);
+	for (i = 0; i < r->n_steps; i++) {
+		count_fields(r->steps[i].where, seen, mark, count);
+		for (j = 0; j < r->steps[i].n_guards; j++)
+			count_fields(r->steps[i].guards[j].where, seen, mark, count);
+	}
+	for (i = 0; i < r->n_trailing; i++)
+		count_fields(r->trailing[i].where, seen, mark, count);
+}
+
+static int64_t pick_field(const struct rl_ruleset *rs)
+{
+	uint32_t *seen = tl_calloc(rs->n_slots + 1, sizeof *seen);
+	uint32_t *count = tl_calloc(rs->n_slots + 1, sizeof *count);
+	int64_t best = -1;
+	size_t i;
+
+	if (!seen || !count) {
+		tl_free(seen);
+		tl_free(count);
+		return -2;
+	}
+	for (i = 0; i < rs->n_rules; i++)
+		rule_fields(&rs->rules[i], seen, (uint32_t)i + 1, count);
+	for (i = 0; i < rs->n_slots; i++)
+		if (count[i] && (best < 0 || count[i] > count[best]))
+			best = (int64_t)i;
+	tl_free(seen);
+	tl_free(count);
+	return best;
+}
+
+static const struct dp_entry *lookup(const struct dp_index *d, const char *s, size_t len)
+{
+	size_t h = (size_t)dp_hash(s, len);
+
+	for (;; h++) {
+		const struct dp_entry *e = &d->tab[h & d->mask];
+
+		if (!e->str || (e->len == len && memcmp(e->str, s, len) == 0))
+			return e;
+	}
+}
+
+/* Builds the lists once the field is chosen and the guards are known. */
+static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const struct guard *gs)
+{
+	struct guard lits = { 0 };
+	size_t i, j, total = 2 * rs->n_rules, size = 2;
+	uint32_t at = 0;
+
+	for (i = 0; i < rs->n_rules; i++)
+		for (j = 0; j < gs[i].n; j++)
+			if (guard_add(&lits, gs[i].v[j]))
+				goto fail;
+	for (i = 0; i < rs->n_rules; i++)
+		if (gs[i].all)
+			d->other_n++;
+	/* each literal's list: its rules and the unguarded ones */
+	for (i = 0; i < lits.n; i++) {
+		total += d->other_n;
+		if (total > DP_MAX_ENTRIES)
+			goto too_big;
+	}
+	for (i = 0; i < rs->n_rules; i++)
+		total += gs[i].n;
+	if (total > DP_MAX_ENTRIES)
+		goto too_big;
+	while (size < 2 * lits.n)
+		size *= 2;
+	d->tab = tl_calloc(size, sizeof *d->tab);
+	d->lists = tl_malloc((total ? total : 1) * sizeof *d->lists);
+	if (!d->tab || !d->lists)
+		goto fail;
+	d->mask = size - 1;
+	d->every_off = at;
+	for (i = 0; i < rs->n_rules; i++)
+		d->lists[at++] = (uint32_t)i;
+	d->every_n = (uint32_t)rs->n_rules;
+	d->other_off = at;
+	for (i = 0; i < rs->n_rules; i++)
+		if (gs[i].all)
+			d->lists[at++] = (uint32_t)i;
+	for (i = 0; i < lits.n; i++) {
+		struct dp_entry *e = (struct dp_entry *)lookup(d, lits.v[i]->str, lits.v[i]->len);
+
+		e->str = lits.v[i]->str;
+		e->len = lits.v[i]->len;
+		e->off = at;
+		for (j = 0; j < rs->n_rules; j++)
+			if (gs[j].all || has(&gs[j], lits.v[i]))
+				d->lists[at++] = (uint32_t)j;
+		e->n = at - e->off;
+	}
+	guard_free(&lits);
+	return 0;
+too_big:
+	d->field = -1;
+	guard_free(&lits);
+	return 0;
+fail:
+	guard_free(&lits);
+	return -1;
+}
+
+struct dp_index *dp_build(const struct rl_ruleset *rs)
+{
+	struct dp_index *d = tl_calloc(1, sizeof *d);
+	struct guard *gs = NULL;
+	size_t i;
+	int rc = 0;
+
+	if (!d)
+		return NULL;
+	d->field = pick_field(rs);
+	if (d->field == -2)
+		goto fail;
+	if (d->field >= 0) {
+		gs = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *gs);
+		if (!gs)
+			goto fail;
+		for (i = 0; i < rs->n_rules && !rc; i++)
+			rc = rule_guard(&rs->rules[i], (uint32_t)d->field, &gs[i]);
+		if (!rc)
+			rc = build_lists(d, rs, gs);
+		for (i = 0; i < rs->n_rules; i++)
+			guard_free(&gs[i]);
+		tl_free(gs);
+		if (rc)
+			goto fail;
+	}
+	if (d->field < 0) {
+		/* every event runs every rule */
+		tl_free(d->tab);
+		tl_free(d->lists);
+		d->tab = NULL;
+		d->lists = tl_malloc((rs->n_rules ? rs->n_rules : 1) * sizeof *d->lists);
+		if (!d->lists)
+			goto fail;
+		for (i = 0; i < rs->n_rules; i++)
+			d->lists[i] = (uint32_t)i;
+		d->every_off = 0;
+		d->every_n = (uint32_t)rs->n_rules;
+	}
+	return d;
+fail:
+	dp_free(d);
+	return NULL;
+}
+
+void dp_free(struct dp_index *d)
+{
+	if (!d)
+		return;
+	tl_free(d->tab);
+	tl_free(d->lists);
+	tl_free(d);
+}
+
+const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n)
+{
+	const struct tl_value *v;
+	const struct dp_entry *e;
+
+	if (d->field < 0 || (v = &slots[d->field])->type != TL_STR) {
+		*n = d->every_n;
+		return d->lists + d->every_off;
+	}
+	e = lookup(d, v->str, v->len);
+	if (!e->str) {
+		*n = d->other_n;
+		return d->lists + d->other_off;
+	}
+	*n = e->n;
+	return d->lists + e->off;
+}
+
+int64_t dp_field(const struct dp_index *d)
+{
+	return d->field;
+}

@@ -1,0 +1,41 @@
+/* dispatch.h - which rules an event can matter to, by the value of one field.
+ *
+ * Pipeline position: engine. Rules are mostly guarded by an equality on a field such as `type`
+ * (`type == "txn"`, `type in ["txn", "decline"]`). When rules load, each rule's conditions are
+ * read for the strings that field must equal for the rule to do anything; the field that
+ * guards the most rules is chosen. For each event, one hash lookup of that field's value then
+ * gives the rules to run, in rule order: the rules guarded by that value and the unguarded
+ * ones. An event whose value is not a string, or is a string no rule names, runs only the
+ * unguarded rules (all of them when the value is not a string, since a guard only speaks of
+ * strings).
+ *
+ * What "does anything" means per kind: a filter or a threshold does nothing unless its `where`
+ * holds; a sequence with relaxed contiguity does nothing unless some step, `not` step or
+ * trailing `not` step can hold; a sequence with strict contiguity is never guarded (any event
+ * of its key kills runs).
+ *
+ * Ownership: the index owns its tables; the literals point into the rule set, which must
+ * outlive it.
+ */
+#ifndef TL_DISPATCH_H
+#define TL_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruleset.h"
+
+struct dp_index;
+
+/* The index of rule set rs; NULL on allocation failure. */
+struct dp_index *dp_build(const struct rl_ruleset *rs);
+void dp_free(struct dp_index *d);
+
+/* The rules to run for an event with these decoded slots: *n indices into rs->rules, in
+ * ascending order. */
+const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n);
+
+/* The slot of the chosen field, or -1 when no rule is guarded (every event runs every rule). */
+int64_t dp_field(const struct dp_index *d);
+
+#endif
