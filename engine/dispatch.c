@@ -30,6 +30,7 @@ struct dp_index {
 	uint32_t *lists;
 	uint32_t other_off, other_n; /* unguarded rules */
 	uint32_t every_off, every_n; /* every rule */
+	uint8_t *exact;              /* per rule: its condition is its guard, nothing more */
 };
 
 static uint64_t dp_hash(const char *s, size_t n)
@@ -151,6 +152,22 @@ static int guard_of(const struct ex_node *n, uint32_t slot, struct guard *g)
 	}
 	g->all = 1;
 	return 0;
+}
+
+/* 1 when condition n holds exactly when the field is one of its guard's strings. */
+static int exact(const struct ex_node *n, uint32_t slot)
+{
+	switch (n->kind) {
+	case EX_EQ:
+		return !n->fn && ((is_field(n->kids[0], slot) && is_str_lit(n->kids[1])) ||
+				  (is_field(n->kids[1], slot) && is_str_lit(n->kids[0])));
+	case EX_IN:
+		return is_field(n->kids[0], slot) && n->kids[1]->kind == EX_SET;
+	case EX_OR:
+		return exact(n->kids[0], slot) && exact(n->kids[1], slot);
+	default:
+		return 0;
+	}
 }
 
 /* Adds the guard of condition n to an accumulated union *u. */
@@ -354,8 +371,16 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 		gs = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *gs);
 		if (!gs)
 			goto fail;
-		for (i = 0; i < rs->n_rules && !rc; i++)
-			rc = rule_guard(&rs->rules[i], (uint32_t)d->field, &gs[i]);
+		d->exact = tl_calloc(rs->n_rules ? rs->n_rules : 1, 1);
+		if (!d->exact)
+			rc = -1;
+		for (i = 0; i < rs->n_rules && !rc; i++) {
+			const struct rl_rule *r = &rs->rules[i];
+
+			rc = rule_guard(r, (uint32_t)d->field, &gs[i]);
+			d->exact[i] = r->kind != RL_SEQUENCE && r->where &&
+				      exact(r->where, (uint32_t)d->field);
+		}
 		if (!rc)
 			rc = build_lists(d, rs, gs);
 		for (i = 0; i < rs->n_rules; i++)
@@ -368,7 +393,9 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 		/* every event runs every rule */
 		tl_free(d->tab);
 		tl_free(d->lists);
+		tl_free(d->exact);
 		d->tab = NULL;
+		d->exact = NULL;
 		d->lists = tl_malloc((rs->n_rules ? rs->n_rules : 1) * sizeof *d->lists);
 		if (!d->lists)
 			goto fail;
@@ -389,14 +416,17 @@ void dp_free(struct dp_index *d)
 		return;
 	tl_free(d->tab);
 	tl_free(d->lists);
+	tl_free(d->exact);
 	tl_free(d);
 }
 
-const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n)
+const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n,
+			 const uint8_t **known)
 {
 	const struct tl_value *v;
 	const struct dp_entry *e;
 
+	*known = NULL;
 	if (d->field < 0 || (v = &slots[d->field])->type != TL_STR) {
 		*n = d->every_n;
 		return d->lists + d->every_off;
@@ -407,6 +437,7 @@ const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots,
 		return d->lists + d->other_off;
 	}
 	*n = e->n;
+	*known = d->exact;
 	return d->lists + e->off;
 }
 

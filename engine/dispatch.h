@@ -32,8 +32,10 @@ struct dp_index *dp_build(const struct rl_ruleset *rs);
 void dp_free(struct dp_index *d);
 
 /* The rules to run for an event with these decoded slots: *n indices into rs->rules, in
- * ascending order. */
-const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n);
+ * ascending order. *known is NULL, or says per rule (indexed by rule) whether the rule's
+ * `where` is known to hold for this event: it is nothing but the guard the event passed. */
+const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n,
+			 const uint8_t **known);
 
 /* The slot of the chosen field, or -1 when no rule is guarded (every event runs every rule). */
 int64_t dp_field(const struct dp_index *d);

@@ -35,9 +35,21 @@ struct event {
 	uint64_t seq; /* arrival order */
 };
 
+/* A key space of the engine: the rules keyed the same way, and the current event's key. */
+struct espace {
+	struct kspace ks;
+	const struct rl_rule *spec; /* a rule of the space, for its key fields */
+	struct obuf key;            /* the current event's key as JSON text */
+	uint64_t pseq;              /* the event it was made for */
+	int ok;                     /* 0: the event has the key; -1: a key field is not a scalar */
+	uint64_t hash;
+	struct kentry *cur;         /* the key's entry; NULL while it has none */
+};
+
 struct rstate {
 	const struct rl_rule *r;
-	struct ktable keys;
+	struct espace *sp;        /* its key space */
+	struct ktable keys;       /* its live key states */
 	int64_t horizon;          /* how long after its last touch a key can still matter */
 	struct tl_value *args;    /* this event's aggregate arguments */
 	struct tl_value *results; /* aggregate values for when and emit */
@@ -58,7 +70,8 @@ struct tl_engine {
 	struct tl_stats st;
 	struct obuf out;
 	struct obuf text;    /* emit templates being rendered */
-	struct obuf keybuf;
+	struct espace *spaces;
+	size_t n_spaces;
 	uint64_t seq;
 	int64_t max_seen;    /* greatest event time taken */
 	int have_time;
@@ -72,6 +85,7 @@ struct tl_engine {
 	int nomem;           /* an allocation failed while processing: the feed reports it */
 	struct mt_event *cur_kept; /* its copy, once a run binds it */
 	struct dp_index *dp; /* the rules an event can matter to */
+	const uint8_t *known; /* per rule, its where holds for the event (NULL: not known) */
 	int64_t next_expire; /* no key of any rule can expire before this time */
 };
 
@@ -79,13 +93,22 @@ static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *
 
 /* ---- key states ---- */
 
+/* Ends the live state k of rule rs (its own state already released). */
+static void key_drop(struct rstate *rs, struct kstate *k)
+{
+	struct kentry *ent = kt_entry(k);
+
+	if (kt_remove(&rs->keys, k) && rs->sp->cur == ent)
+		rs->sp->cur = NULL;
+}
+
 static void key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 {
 	if (rs->r->kind == RL_SEQUENCE)
 		seq_key_free(e, rs, k);
 	else
 		win_free(k->state, rs->r);
-	kt_remove(&rs->keys, k);
+	key_drop(rs, k);
 	e->st.keys--;
 }
 
@@ -125,26 +148,83 @@ static void evict_oldest_key(struct tl_engine *e)
 	}
 }
 
-/* The state of the current key (e->keybuf) for rule rs, created when new; touched. */
+/* The current event's key for space sp (made once per event): 0, or -1 when a key field is
+ * missing, null, an array or an object: the event then takes no part in the space's rules. */
+static int space_key(struct tl_engine *e, struct espace *sp)
+{
+	const struct rl_rule *r = sp->spec;
+	struct obuf *b = &sp->key;
+	size_t i;
+
+	if (sp->pseq == e->pseq)
+		return sp->ok;
+	sp->pseq = e->pseq;
+	sp->ok = -1;
+	sp->cur = NULL;
+	b->len = 0;
+	if (r->key_is_list)
+		ob_lit(b, "[");
+	for (i = 0; i < r->n_keys; i++) {
+		const struct tl_value *v = &e->ev.slots[r->key_slots[i]];
+
+		if (v->type != TL_STR && v->type != TL_NUM && v->type != TL_BOOL)
+			return -1;
+		if (i)
+			ob_lit(b, ",");
+		if (v->type == TL_NUM && v->num == 0)
+			ob_lit(b, "0"); /* -0 and 0 are one key */
+		else
+			ob_value(b, v);
+	}
+	if (r->key_is_list)
+		ob_lit(b, "]");
+	if (b->oom) {
+		b->oom = 0;
+		e->nomem = 1;
+		return -1;
+	}
+	if (!b->buf)
+		ob_lit(b, "");
+	sp->hash = kt_hash(b->buf ? b->buf : "", b->len);
+	sp->cur = ks_find(&sp->ks, b->buf ? b->buf : "", b->len, sp->hash);
+	sp->ok = 0;
+	return 0;
+}
+
+/* The live state of rule rs for the current key, or NULL (space_key must have succeeded). */
+static struct kstate *key_find(struct rstate *rs)
+{
+	struct kstate *k;
+
+	if (!rs->sp->cur)
+		return NULL;
+	k = kt_state(&rs->keys, rs->sp->cur);
+	return k->live ? k : NULL;
+}
+
+/* The state of the current key for rule rs (space_key must have succeeded), created when
+ * new; touched. */
 static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 {
-	const char *key = e->keybuf.buf ? e->keybuf.buf : "";
-	uint64_t h = kt_hash(key, e->keybuf.len);
-	struct kstate *k = kt_find(&rs->keys, key, e->keybuf.len, h);
+	struct espace *sp = rs->sp;
+	struct kstate *k = key_find(rs);
 
 	if (!k) {
 		if (e->opts.max_keys && e->st.keys >= e->opts.max_keys) {
 			expire(e);
 			if (e->st.keys >= e->opts.max_keys)
-				evict_oldest_key(e);
+				evict_oldest_key(e); /* may free the key's entry: looked up after */
 		}
-		k = kt_add(&rs->keys, key, e->keybuf.len, h);
-		if (!k) {
+		if (!sp->cur &&
+		    !(sp->cur = ks_add(&sp->ks, sp->key.buf ? sp->key.buf : "", sp->key.len,
+				       sp->hash))) {
 			e->nomem = 1;
 			return NULL;
 		}
+		k = kt_state(&rs->keys, sp->cur);
+		kt_live(&rs->keys, k, e->now);
 		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->r))) {
-			kt_remove(&rs->keys, k);
+			key_drop(rs, k);
 			e->nomem = 1;
 			return NULL;
 		}
@@ -152,7 +232,7 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 			struct mt_key *mk = pool_calloc(&e->pool, mt_key_size(rs->r));
 
 			if (!mk) {
-				kt_remove(&rs->keys, k);
+				key_drop(rs, k);
 				e->nomem = 1;
 				return NULL;
 			}
@@ -163,40 +243,10 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 			e->st.peak_keys = e->st.keys;
 		if (e->now + rs->horizon < e->next_expire)
 			e->next_expire = e->now + rs->horizon;
+		return k;
 	}
 	kt_touch(&rs->keys, k, e->now);
 	return k;
-}
-
-/* The key of an event for a rule as JSON text in e->keybuf; -1 when a key field is missing,
- * null, an array or an object: the event then takes no part in the rule. */
-static int build_key(struct tl_engine *e, const struct rl_rule *r, const struct event *ev)
-{
-	size_t i;
-
-	e->keybuf.len = 0;
-	if (r->key_is_list)
-		ob_lit(&e->keybuf, "[");
-	for (i = 0; i < r->n_keys; i++) {
-		const struct tl_value *v = &ev->slots[r->key_slots[i]];
-
-		if (v->type != TL_STR && v->type != TL_NUM && v->type != TL_BOOL)
-			return -1;
-		if (i)
-			ob_lit(&e->keybuf, ",");
-		if (v->type == TL_NUM && v->num == 0)
-			ob_lit(&e->keybuf, "0"); /* -0 and 0 are one key */
-		else
-			ob_value(&e->keybuf, v);
-	}
-	if (r->key_is_list)
-		ob_lit(&e->keybuf, "]");
-	if (e->keybuf.oom) {
-		e->keybuf.oom = 0;
-		e->nomem = 1;
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- rules ---- */
@@ -228,18 +278,24 @@ static void emit_alert(struct tl_engine *e, struct rstate *rs, const struct al_a
 	e->st.alerts++;
 }
 
+static int where_holds(struct tl_engine *e, struct rstate *rs)
+{
+	const struct rl_rule *r = rs->r;
+
+	return !r->where || (e->known && e->known[r - e->rs->rules]) || ev_holds(r->where, &e->ev);
+}
+
 static void run_filter(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	struct kstate *k = NULL;
-	struct al_alert a = { rs->r, &ev->ts, e->keybuf.buf, e->keybuf.len, &ev->ts, NULL,
-			      ev->line, ev->len, NULL };
+	struct al_alert a = { rs->r, &ev->ts, NULL, 0, &ev->ts, NULL, ev->line, ev->len, NULL };
 
-	if (!ev_holds(rs->r->where, &e->ev))
+	if (!where_holds(e, rs))
 		return;
-	if (rs->r->n_keys && build_key(e, rs->r, ev))
+	if (space_key(e, rs->sp))
 		return;
-	a.key = e->keybuf.buf;
-	a.key_len = e->keybuf.len;
+	a.key = rs->sp->key.buf;
+	a.key_len = rs->sp->key.len;
 	if (rs->r->suppress_us && !(k = key_get(e, rs)))
 		return;
 	if (!suppressed(e, rs, k))
@@ -253,9 +309,9 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 	struct window *w;
 	size_t i;
 
-	if (r->where && !ev_holds(r->where, &e->ev))
+	if (!where_holds(e, rs))
 		return;
-	if (r->n_keys && build_key(e, r, ev))
+	if (space_key(e, rs->sp))
 		return;
 	k = key_get(e, rs);
 	if (!k)
@@ -274,9 +330,9 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 	win_results(w, r, rs->results);
 	e->ev.aggs = rs->results;
 	if (ev_holds(r->when, &e->ev)) {
-		struct al_alert a = { r, &ev->ts, k->key, k->key_len, win_time(w, 0), w, NULL, 0,
-				      NULL };
+		struct al_alert a = { r, &ev->ts, NULL, 0, win_time(w, 0), w, NULL, 0, NULL };
 
+		a.key = kt_key(k, &a.key_len);
 		if (!suppressed(e, rs, k))
 			emit_alert(e, rs, &a);
 		/* fired (even when suppressed): the window's events are consumed */
@@ -500,9 +556,10 @@ static void fire_run(struct tl_engine *e, struct rstate *rs, struct kstate *k, s
 {
 	const struct rl_rule *r = rs->r;
 	struct tf_stamp start = run->bound[0]->ts;
-	struct al_alert a = { r, ts, k->key, k->key_len, &start, NULL, NULL, 0, run };
+	struct al_alert a = { r, ts, NULL, 0, &start, NULL, NULL, 0, run };
 	int64_t now = e->now;
 
+	a.key = kt_key(k, &a.key_len);
 	e->now = ts->us;
 	if (!suppressed(e, rs, k)) {
 		mt_values(r, run, rs->results);
@@ -603,7 +660,6 @@ static int by_start(const void *a, const void *b)
 static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	const struct rl_rule *r = rs->r;
-	const char *key;
 	struct kstate *k;
 	struct mt_key *mk;
 	struct mt_run *run, *next;
@@ -613,10 +669,9 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	memset(rs->memo, -1, r->n_seq_items);
 	if (!seq_may_matter(e, rs))
 		return;
-	if (r->n_keys && build_key(e, r, ev))
+	if (space_key(e, rs->sp))
 		return;
-	key = e->keybuf.buf ? e->keybuf.buf : "";
-	k = kt_find(&rs->keys, key, e->keybuf.len, kt_hash(key, e->keybuf.len));
+	k = key_find(rs);
 	if (!k) {
 		/* a key with no runs: only a first step can change anything */
 		if (!matches(e, rs, &r->steps[0], NULL))
@@ -745,11 +800,10 @@ static void process(struct tl_engine *e, const struct event *ev)
 	}
 	if (e->now > e->next_expire)
 		expire(e);
-	todo = dp_rules(e->dp, ev->slots, &n);
+	todo = dp_rules(e->dp, ev->slots, &n, &e->known);
 	for (i = 0; i < n; i++) {
 		struct rstate *rs = &e->rules[todo[i]];
 
-		e->keybuf.len = 0;
 		if (rs->r->kind == RL_FILTER)
 			run_filter(e, rs, ev);
 		else if (rs->r->kind == RL_THRESHOLD)
@@ -923,6 +977,40 @@ void tl_engine_stats(const struct tl_engine *e, struct tl_stats *st)
 	st->rules = e->rstats;
 }
 
+static int same_key(const struct rl_rule *a, const struct rl_rule *b)
+{
+	return a->n_keys == b->n_keys && a->key_is_list == b->key_is_list &&
+	       (!a->n_keys || memcmp(a->key_slots, b->key_slots, a->n_keys * sizeof *a->key_slots) == 0);
+}
+
+/* One key space per way of keying rules; each rule with state gets its place in its space. */
+static int make_spaces(struct tl_engine *e)
+{
+	size_t i, j;
+
+	e->spaces = tl_calloc(e->rs->n_rules ? e->rs->n_rules : 1, sizeof *e->spaces);
+	if (!e->spaces)
+		return -1;
+	for (i = 0; i < e->rs->n_rules; i++) {
+		struct rstate *rs = &e->rules[i];
+		const struct rl_rule *r = &e->rs->rules[i];
+
+		rs->r = r;
+		for (j = 0; j < e->n_spaces && !same_key(e->spaces[j].spec, r); j++)
+			;
+		if (j == e->n_spaces) {
+			e->spaces[j].spec = r;
+			e->spaces[j].ks.pool = &e->pool;
+			e->n_spaces++;
+		}
+		rs->sp = &e->spaces[j];
+		rs->keys.space = &rs->sp->ks;
+		if (r->kind != RL_FILTER || r->suppress_us)
+			rs->keys.idx = rs->sp->ks.n_rules++;
+	}
+	return 0;
+}
+
 struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_engine_opts *opts)
 {
 	struct tl_engine *e = tl_calloc(1, sizeof *e);
@@ -944,12 +1032,12 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 	e->rstats = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *e->rstats);
 	if (!e->dec || !e->slots || !e->rules || !e->rstats)
 		goto fail;
+	if (make_spaces(e))
+		goto fail;
 	for (i = 0; i < rs->n_rules; i++) {
 		struct rstate *r = &e->rules[i];
 		const struct rl_rule *rule = &rs->rules[i];
 
-		r->r = rule;
-		r->keys.pool = &e->pool;
 		r->horizon = rule->suppress_us;
 		if (rule->kind == RL_THRESHOLD && rule->window_us > r->horizon)
 			r->horizon = rule->window_us;
@@ -986,7 +1074,6 @@ void tl_engine_free(struct tl_engine *e)
 
 		while (rs->keys.oldest)
 			key_free(e, rs, rs->keys.oldest);
-		kt_fini(&rs->keys);
 		tl_free(rs->results);
 		tl_free(rs->args);
 		tl_free(rs->memo);
@@ -1001,7 +1088,11 @@ void tl_engine_free(struct tl_engine *e)
 	tl_free(e->slots);
 	ob_free(&e->out);
 	ob_free(&e->text);
-	ob_free(&e->keybuf);
+	for (i = 0; i < e->n_spaces; i++) {
+		ks_fini(&e->spaces[i].ks);
+		ob_free(&e->spaces[i].key);
+	}
+	tl_free(e->spaces);
 	pool_destroy(&e->pool);
 	jd_decoder_free(e->dec);
 	dp_free(e->dp);

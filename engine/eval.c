@@ -123,18 +123,46 @@ static int set_has(const struct rl_set *s, const struct tl_value *v)
 	}
 }
 
+/* A dotted-quad IPv4 address as inet_pton reads one: four decimal parts of 0 to 255, no
+ * leading zero. 0, or -1. */
+static int parse_ipv4(const char *s, size_t len, uint8_t *addr)
+{
+	size_t i = 0;
+	int part;
+
+	for (part = 0; part < 4; part++) {
+		unsigned v = 0, digits = 0;
+
+		if (part && (i == len || s[i++] != '.'))
+			return -1;
+		while (i < len && s[i] >= '0' && s[i] <= '9' && digits < 4) {
+			v = v * 10 + (unsigned)(s[i++] - '0');
+			digits++;
+		}
+		if (!digits || digits > 3 || v > 255 || (digits > 1 && s[i - digits] == '0'))
+			return -1;
+		addr[part] = (uint8_t)v;
+	}
+	return i == len ? 0 : -1;
+}
+
 static int in_cidr(const struct rl_cidr *net, const struct tl_value *ip)
 {
 	char buf[64];
 	uint8_t addr[16];
 	unsigned full, rest;
 
-	if (ip->len >= sizeof buf)
-		return -1;
-	memcpy(buf, ip->str, ip->len);
-	buf[ip->len] = '\0';
-	if (inet_pton(net->family == 4 ? AF_INET : AF_INET6, buf, addr) != 1)
-		return -1;
+	if (net->family == 4) {
+		if (parse_ipv4(ip->str, ip->len, addr))
+			return -1;
+	} else {
+		if (ip->len >= sizeof buf)
+			return -1;
+		memcpy(buf, ip->str, ip->len);
+		buf[ip->len] = '\0';
+		if (inet_pton(AF_INET6, buf, addr) != 1)
+			return -1;
+	}
 	full = net->prefix / 8;
 	rest = net->prefix % 8;
 	if (memcmp(addr, net->addr, full) != 0)

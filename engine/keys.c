@@ -1,4 +1,4 @@
-/* keys.c - per-rule key tables: chained hashing plus a touch-ordered list. */
+/* keys.c - key spaces: linear probing on stored hashes, entries with every rule's state. */
 #include "keys.h"
 
 #include <string.h>
@@ -17,40 +17,127 @@ uint64_t kt_hash(const char *key, size_t len)
 	return h ^ (h >> 29);
 }
 
-struct kstate *kt_find(const struct ktable *t, const char *key, size_t len, uint64_t hash)
+static size_t entry_size(uint32_t n_rules, size_t key_len)
 {
-	struct kstate *k;
-
-	if (!t->n_buckets)
-		return NULL;
-	for (k = t->buckets[hash & (t->n_buckets - 1)]; k; k = k->hnext)
-		if (k->hash == hash && k->key_len == len && memcmp(k->key, key, len) == 0)
-			return k;
-	return NULL;
+	return sizeof(struct kentry) + n_rules * sizeof(struct kstate) + key_len + 1;
 }
 
-static int rehash(struct ktable *t)
+static const char *entry_key(const struct kentry *e)
 {
-	size_t nb = t->n_buckets ? t->n_buckets * 2 : 16, i;
-	struct kstate **nbk;
+	return (const char *)&e->ks[e->n_rules];
+}
 
-	if (nb > SIZE_MAX / sizeof *nbk)
-		return -1;
-	nbk = tl_calloc(nb, sizeof *nbk);
-	if (!nbk)
-		return -1;
-	for (i = 0; i < t->n_buckets; i++)
-		while (t->buckets[i]) {
-			struct kstate *k = t->buckets[i];
+struct kentry *kt_entry(const struct kstate *k)
+{
+	return (struct kentry *)((const char *)(k - k->idx) - offsetof(struct kentry, ks));
+}
 
-			t->buckets[i] = k->hnext;
-			k->hnext = nbk[k->hash & (nb - 1)];
-			nbk[k->hash & (nb - 1)] = k;
-		}
-	tl_free(t->buckets);
-	t->buckets = nbk;
-	t->n_buckets = nb;
+const char *kt_key(const struct kstate *k, size_t *len)
+{
+	const struct kentry *e = kt_entry(k);
+
+	*len = e->key_len;
+	return entry_key(e);
+}
+
+struct kentry *ks_find(const struct kspace *s, const char *key, size_t len, uint64_t hash)
+{
+	size_t i;
+
+	if (!s->tab)
+		return NULL;
+	for (i = hash & s->mask;; i = (i + 1) & s->mask) {
+		const struct kslot *sl = &s->tab[i];
+
+		if (!sl->e)
+			return NULL;
+		if (sl->hash == hash && sl->e->key_len == len &&
+		    memcmp(entry_key(sl->e), key, len) == 0)
+			return sl->e;
+	}
+}
+
+static void place(struct kslot *tab, size_t mask, uint64_t hash, struct kentry *e)
+{
+	size_t i = hash & mask;
+
+	while (tab[i].e)
+		i = (i + 1) & mask;
+	tab[i].hash = hash;
+	tab[i].e = e;
+}
+
+static int grow(struct kspace *s)
+{
+	size_t size = s->tab ? 2 * (s->mask + 1) : 16, i;
+	struct kslot *nt;
+
+	if (size > SIZE_MAX / sizeof *nt)
+		return -1;
+	nt = tl_calloc(size, sizeof *nt);
+	if (!nt)
+		return -1;
+	for (i = 0; s->tab && i <= s->mask; i++)
+		if (s->tab[i].e)
+			place(nt, size - 1, s->tab[i].hash, s->tab[i].e);
+	tl_free(s->tab);
+	s->tab = nt;
+	s->mask = size - 1;
 	return 0;
+}
+
+struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t hash)
+{
+	struct kentry *e;
+	uint32_t i;
+
+	if (len > UINT32_MAX - 1 || ((!s->tab || 2 * (s->n + 1) > s->mask + 1) && grow(s)))
+		return NULL;
+	e = pool_alloc(s->pool, entry_size(s->n_rules, len));
+	if (!e)
+		return NULL;
+	e->hash = hash;
+	e->key_len = (uint32_t)len;
+	e->n_live = 0;
+	e->n_rules = s->n_rules;
+	for (i = 0; i < s->n_rules; i++) {
+		e->ks[i].idx = i;
+		e->ks[i].live = 0;
+	}
+	memcpy((char *)entry_key(e), key, len);
+	((char *)entry_key(e))[len] = '\0';
+	place(s->tab, s->mask, hash, e);
+	s->n++;
+	return e;
+}
+
+/* Takes e out of the table, moving back the entries after it that probed past its place
+ * (no tombstones, so lookups stay short). */
+static void ks_remove(struct kspace *s, struct kentry *e)
+{
+	size_t i = e->hash & s->mask, j;
+
+	while (s->tab[i].e != e)
+		i = (i + 1) & s->mask;
+	for (j = (i + 1) & s->mask; s->tab[j].e; j = (j + 1) & s->mask) {
+		size_t home = s->tab[j].hash & s->mask;
+
+		/* the entry at j may fill the hole at i when its home is not in (i, j] */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			s->tab[i] = s->tab[j];
+			i = j;
+		}
+	}
+	s->tab[i].e = NULL;
+	s->n--;
+	pool_free(s->pool, e, entry_size(e->n_rules, e->key_len));
+}
+
+void ks_fini(struct kspace *s)
+{
+	tl_free(s->tab);
+	s->tab = NULL;
+	s->mask = s->n = 0;
 }
 
 static void unlink_order(struct ktable *t, struct kstate *k)
@@ -77,23 +164,16 @@ static void link_newest(struct ktable *t, struct kstate *k)
 	t->newest = k;
 }
 
-struct kstate *kt_add(struct ktable *t, const char *key, size_t len, uint64_t hash)
+void kt_live(struct ktable *t, struct kstate *k, int64_t now)
 {
-	struct kstate *k;
-
-	if (len > UINT32_MAX || (t->n >= t->n_buckets && rehash(t)))
-		return NULL;
-	k = pool_calloc(t->pool, sizeof *k + len + 1);
-	if (!k)
-		return NULL;
-	k->hash = hash;
-	k->key_len = (uint32_t)len;
-	memcpy(k->key, key, len);
-	k->hnext = t->buckets[hash & (t->n_buckets - 1)];
-	t->buckets[hash & (t->n_buckets - 1)] = k;
+	k->touched = now;
+	k->last_alert = 0;
+	k->state = NULL;
+	k->has_alert = 0;
+	k->live = 1;
+	kt_entry(k)->n_live++;
 	link_newest(t, k);
 	t->n++;
-	return k;
 }
 
 void kt_touch(struct ktable *t, struct kstate *k, int64_t now)
@@ -105,20 +185,15 @@ void kt_touch(struct ktable *t, struct kstate *k, int64_t now)
 	link_newest(t, k);
 }
 
-void kt_remove(struct ktable *t, struct kstate *k)
+int kt_remove(struct ktable *t, struct kstate *k)
 {
-	struct kstate **pp = &t->buckets[k->hash & (t->n_buckets - 1)];
+	struct kentry *e = kt_entry(k);
 
-	while (*pp != k)
-		pp = &(*pp)->hnext;
-	*pp = k->hnext;
 	unlink_order(t, k);
-	pool_free(t->pool, k, sizeof *k + k->key_len + 1);
+	k->live = 0;
 	t->n--;
-}
-
-void kt_fini(struct ktable *t)
-{
-	tl_free(t->buckets);
-	memset(t, 0, sizeof *t);
+	if (--e->n_live)
+		return 0;
+	ks_remove(t->space, e);
+	return 1;
 }

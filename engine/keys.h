@@ -1,11 +1,18 @@
-/* keys.h - the per-rule table of key states, kept in the order they were last touched.
+/* keys.h - key spaces: per key value, the state of every rule keyed the same way.
  *
- * Pipeline position: engine. Each rule has one table; a key is the JSON text of the event's
- * key value(s). Keys are chained in touch order (oldest first), so that keys whose state can
- * no longer matter are found at the head in O(1) each, and --max-keys evicts the oldest.
+ * Pipeline position: engine. Rules with the same key (the same fields, given the same way)
+ * share a key space: one open-addressing table from the key (the JSON text of the key
+ * value(s)) to an entry that holds, side by side, the key state of each rule of the space.
+ * An event then costs one lookup per key space, not one per rule, and the states of one key
+ * sit together in memory.
  *
- * Ownership: the table owns its kstate records; what `state` points to belongs to the caller,
- * which must release it before kt_remove.
+ * Each rule still keeps its own key states in the order they were last touched (oldest
+ * first), so that states that can no longer matter are found at the head in O(1) each and
+ * --max-keys evicts the oldest. A state is live while the rule has it; an entry is freed when
+ * none of its states is live.
+ *
+ * Ownership: entries come from the space's pool. What `state` points to belongs to the
+ * caller, which must release it before kt_remove.
  */
 #ifndef TL_KEYS_H
 #define TL_KEYS_H
@@ -16,34 +23,66 @@
 #include "pool.h"
 
 struct kstate {
-	struct kstate *prev, *next; /* touch order, oldest first */
-	struct kstate *hnext;       /* hash chain */
-	uint64_t hash;
+	struct kstate *prev, *next; /* the rule's live states in touch order, oldest first */
 	int64_t touched;            /* event time of the last touch */
 	int64_t last_alert;         /* time of the last written alert (suppress) */
+	void *state;                /* the rule's state for this key (window, runs) */
+	uint32_t idx;               /* the rule's place in the space */
+	uint8_t live;
 	uint8_t has_alert;
-	void *state;                /* the rule's state for this key (a threshold's window) */
-	uint32_t key_len;
-	char key[];                 /* the key as JSON text */
 };
 
+struct kentry {
+	uint64_t hash;
+	uint32_t key_len;
+	uint32_t n_live;
+	uint32_t n_rules;           /* states in ks */
+	struct kstate ks[];         /* one per rule of the space, then the key text */
+};
+
+struct kslot {
+	uint64_t hash;
+	struct kentry *e;           /* NULL: empty */
+};
+
+struct kspace {
+	struct pool *pool;
+	uint32_t n_rules;           /* rules with a state in each entry */
+	struct kslot *tab;          /* at most half full */
+	size_t mask, n;
+};
+
+/* A rule's view of its space. */
 struct ktable {
-	struct pool *pool;          /* where records come from (set before the first kt_add) */
-	struct kstate **buckets;
-	size_t n_buckets, n;
+	struct kspace *space;
+	uint32_t idx;
 	struct kstate *oldest, *newest;
+	size_t n;
 };
 
 uint64_t kt_hash(const char *key, size_t len);
-struct kstate *kt_find(const struct ktable *t, const char *key, size_t len, uint64_t hash);
-/* A new zeroed record for a key not in the table, linked as the newest; NULL on allocation
- * failure. */
-struct kstate *kt_add(struct ktable *t, const char *key, size_t len, uint64_t hash);
+/* The entry of a key, or NULL. */
+struct kentry *ks_find(const struct kspace *s, const char *key, size_t len, uint64_t hash);
+/* A new entry for a key not in the space, with no live state; NULL on allocation failure. */
+struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t hash);
+/* Frees the table; every entry must have gone. */
+void ks_fini(struct kspace *s);
+
+/* The key text of a state. */
+const char *kt_key(const struct kstate *k, size_t *len);
+/* The state of rule t in entry e (live or not). */
+static inline struct kstate *kt_state(const struct ktable *t, struct kentry *e)
+{
+	return &e->ks[t->idx];
+}
+/* Makes a state live (zeroed, touched at now, the newest). */
+void kt_live(struct ktable *t, struct kstate *k, int64_t now);
 /* Marks k as touched at now and moves it to the newest end. */
 void kt_touch(struct ktable *t, struct kstate *k, int64_t now);
-/* Unlinks and frees k (not k->state). */
-void kt_remove(struct ktable *t, struct kstate *k);
-/* Frees the table's index; every record must have been removed. */
-void kt_fini(struct ktable *t);
+/* The entry a state belongs to. */
+struct kentry *kt_entry(const struct kstate *k);
+/* Ends a live state (not k->state); frees its entry when no state of it is live. Returns 1
+ * when the entry was freed. */
+int kt_remove(struct ktable *t, struct kstate *k);
 
 #endif

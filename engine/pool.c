@@ -3,17 +3,50 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "alloc.h"
 
 #define SLAB_SIZE (64 * 1024)
+/* Once the pool is big, slabs are 2 MiB, aligned and offered to the kernel for huge pages:
+ * key states spread over a hundred megabytes are read in random order, and 4 KiB pages add a
+ * TLB miss to most cache misses (about 5% of the time of bench/ case a). The unaligned rest
+ * of the allocation is never touched, so it costs address space, not memory. */
+#define HUGE_SLAB (2 * 1024 * 1024)
+#define HUGE_AFTER (8 * 1024 * 1024)
 
 struct pool_slab {
 	struct pool_slab *next;
-	_Alignas(16) char data[];
+	char *data;
 };
 
 #ifndef TL_POOL_BYPASS
+/* A new slab for the bump region; 0 or -1. */
+static int new_slab(struct pool *p)
+{
+	size_t size = p->reserved >= HUGE_AFTER ? HUGE_SLAB : SLAB_SIZE;
+	size_t extra = size == HUGE_SLAB ? HUGE_SLAB : 0;
+	struct pool_slab *s = tl_malloc(sizeof *s + 16 + size + extra);
+	uintptr_t at;
+
+	if (!s)
+		return -1;
+	at = ((uintptr_t)(s + 1) + 15) & ~(uintptr_t)15;
+	if (extra) {
+		at = ((uintptr_t)(s + 1) + HUGE_SLAB - 1) & ~(uintptr_t)(HUGE_SLAB - 1);
+#ifdef MADV_HUGEPAGE
+		madvise((void *)at, HUGE_SLAB, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+	}
+	s->data = (char *)at;
+	s->next = p->slabs;
+	p->slabs = s;
+	p->cur = s->data;
+	p->left = size;
+	p->reserved += size;
+	return 0;
+}
+
 static size_t class_of(size_t n)
 {
 	return (n + POOL_STEP - 1) / POOL_STEP;
@@ -34,17 +67,8 @@ void *pool_alloc(struct pool *p, size_t n)
 		if (b) {
 			memcpy(&p->free[c], b, sizeof(void *));
 		} else {
-			if (p->left < size) {
-				struct pool_slab *s = tl_malloc(sizeof *s + SLAB_SIZE);
-
-				if (!s)
-					return NULL;
-				s->next = p->slabs;
-				p->slabs = s;
-				p->cur = s->data;
-				p->left = SLAB_SIZE;
-				p->reserved += sizeof *s + SLAB_SIZE;
-			}
+			if (p->left < size && new_slab(p))
+				return NULL;
 			b = p->cur;
 			p->cur += size;
 			p->left -= size;

@@ -2,6 +2,7 @@
  *
  * Each case compiles `where: EXPR` and `where: !(EXPR)` and evaluates both on one event:
  * true holds for the first, false for the second, unknown for neither. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,32 @@ START_TEST(scratch_grows_for_long_strings)
 }
 END_TEST
 
+START_TEST(cidr_reads_ipv4_as_inet_pton)
+{
+	/* dotted strings made of tricky parts: the evaluator's own IPv4 reader against the C
+	 * library's */
+	static const char *const parts[] = { "", "0", "00", "01", "7", "10", "099", "255",
+					     "256", "1000", "12a", " 1", "-1", "+1" };
+	unsigned seed = 11;
+	int i;
+
+	for (i = 0; i < 4000; i++) {
+		char ip[64] = "", ev[128];
+		unsigned char addr[4];
+		int n = 3 + rand_r(&seed) % 3, j, want;
+
+		for (j = 0; j < n; j++) {
+			if (j)
+				strcat(ip, ".");
+			strcat(ip, parts[rand_r(&seed) % (sizeof parts / sizeof parts[0])]);
+		}
+		want = inet_pton(AF_INET, ip, addr) == 1 ? T : U;
+		snprintf(ev, sizeof ev, "{\"ts\":1,\"ip\":\"%s\"}", ip);
+		ck_assert_msg(eval_case("cidr(ip, \"0.0.0.0/0\")", ev) == want, "%s", ip);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("eval");
@@ -148,6 +175,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, table, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, scratch_grows_for_long_strings);
+	tcase_add_test(tc, cidr_reads_ipv4_as_inet_pton);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
