@@ -25,12 +25,13 @@ struct dp_entry {
 
 struct dp_index {
 	int64_t field;
+	size_t n_rules;
 	struct dp_entry *tab; /* open addressing, at most half full */
 	size_t mask;
 	uint32_t *lists;
 	uint32_t other_off, other_n; /* unguarded rules */
 	uint32_t every_off, every_n; /* every rule */
-	uint8_t *exact;              /* per rule: its condition is its guard, nothing more */
+	struct dp_rest *rest;        /* per rule: what is left to check past the guard */
 };
 
 static uint64_t dp_hash(const char *s, size_t n)
@@ -168,6 +169,23 @@ static int exact(const struct ex_node *n, uint32_t slot)
 	default:
 		return 0;
 	}
+}
+
+/* Appends the conjuncts of n that are not exact guards on slot to *r; 0 or -1. */
+static int residue(const struct ex_node *n, uint32_t slot, struct dp_rest *r)
+{
+	const struct ex_node **nc;
+
+	if (n->kind == EX_AND)
+		return residue(n->kids[0], slot, r) || residue(n->kids[1], slot, r) ? -1 : 0;
+	if (exact(n, slot))
+		return 0;
+	nc = tl_realloc(r->conds, (r->n + 1) * sizeof *nc);
+	if (!nc)
+		return -1;
+	r->conds = nc;
+	r->conds[r->n++] = n;
+	return 0;
 }
 
 /* Adds the guard of condition n to an accumulated union *u. */
@@ -355,6 +373,16 @@ fail:
 	return -1;
 }
 
+static void free_rest(struct dp_index *d, size_t n_rules)
+{
+	size_t i;
+
+	for (i = 0; d->rest && i < n_rules; i++)
+		tl_free(d->rest[i].conds);
+	tl_free(d->rest);
+	d->rest = NULL;
+}
+
 struct dp_index *dp_build(const struct rl_ruleset *rs)
 {
 	struct dp_index *d = tl_calloc(1, sizeof *d);
@@ -364,6 +392,7 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 
 	if (!d)
 		return NULL;
+	d->n_rules = rs->n_rules;
 	d->field = pick_field(rs);
 	if (d->field == -2)
 		goto fail;
@@ -371,15 +400,15 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 		gs = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *gs);
 		if (!gs)
 			goto fail;
-		d->exact = tl_calloc(rs->n_rules ? rs->n_rules : 1, 1);
-		if (!d->exact)
+		d->rest = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *d->rest);
+		if (!d->rest)
 			rc = -1;
 		for (i = 0; i < rs->n_rules && !rc; i++) {
 			const struct rl_rule *r = &rs->rules[i];
 
 			rc = rule_guard(r, (uint32_t)d->field, &gs[i]);
-			d->exact[i] = r->kind != RL_SEQUENCE && r->where &&
-				      exact(r->where, (uint32_t)d->field);
+			if (!rc && r->kind != RL_SEQUENCE && r->where)
+				rc = residue(r->where, (uint32_t)d->field, &d->rest[i]);
 		}
 		if (!rc)
 			rc = build_lists(d, rs, gs);
@@ -391,11 +420,10 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 	}
 	if (d->field < 0) {
 		/* every event runs every rule */
+		free_rest(d, rs->n_rules);
 		tl_free(d->tab);
 		tl_free(d->lists);
-		tl_free(d->exact);
 		d->tab = NULL;
-		d->exact = NULL;
 		d->lists = tl_malloc((rs->n_rules ? rs->n_rules : 1) * sizeof *d->lists);
 		if (!d->lists)
 			goto fail;
@@ -406,6 +434,7 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 	}
 	return d;
 fail:
+	free_rest(d, rs->n_rules);
 	dp_free(d);
 	return NULL;
 }
@@ -414,19 +443,19 @@ void dp_free(struct dp_index *d)
 {
 	if (!d)
 		return;
+	free_rest(d, d->n_rules);
 	tl_free(d->tab);
 	tl_free(d->lists);
-	tl_free(d->exact);
 	tl_free(d);
 }
 
 const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n,
-			 const uint8_t **known)
+			 const struct dp_rest **rest)
 {
 	const struct tl_value *v;
 	const struct dp_entry *e;
 
-	*known = NULL;
+	*rest = NULL;
 	if (d->field < 0 || (v = &slots[d->field])->type != TL_STR) {
 		*n = d->every_n;
 		return d->lists + d->every_off;
@@ -437,7 +466,7 @@ const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots,
 		return d->lists + d->other_off;
 	}
 	*n = e->n;
-	*known = d->exact;
+	*rest = d->rest;
 	return d->lists + e->off;
 }
 

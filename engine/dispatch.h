@@ -31,11 +31,19 @@ struct dp_index;
 struct dp_index *dp_build(const struct rl_ruleset *rs);
 void dp_free(struct dp_index *d);
 
+/* What is left of a filter's or threshold's `where` once its guard is known to hold: the
+ * conjuncts (of its top-level &&) that are not equalities on the field; it holds when every
+ * one of them does (none: it holds). */
+struct dp_rest {
+	const struct ex_node **conds;
+	size_t n;
+};
+
 /* The rules to run for an event with these decoded slots: *n indices into rs->rules, in
- * ascending order. *known is NULL, or says per rule (indexed by rule) whether the rule's
- * `where` is known to hold for this event: it is nothing but the guard the event passed. */
+ * ascending order. *rest is NULL, or, indexed by rule, what is left to check of each listed
+ * rule's `where` now that the event passed its guard. */
 const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n,
-			 const uint8_t **known);
+			 const struct dp_rest **rest);
 
 /* The slot of the chosen field, or -1 when no rule is guarded (every event runs every rule). */
 int64_t dp_field(const struct dp_index *d);

@@ -85,7 +85,7 @@ struct tl_engine {
 	int nomem;           /* an allocation failed while processing: the feed reports it */
 	struct mt_event *cur_kept; /* its copy, once a run binds it */
 	struct dp_index *dp; /* the rules an event can matter to */
-	const uint8_t *known; /* per rule, its where holds for the event (NULL: not known) */
+	const struct dp_rest *rest; /* per rule, what is left of its where (NULL: all of it) */
 	int64_t next_expire; /* no key of any rule can expire before this time */
 };
 
@@ -281,8 +281,18 @@ static void emit_alert(struct tl_engine *e, struct rstate *rs, const struct al_a
 static int where_holds(struct tl_engine *e, struct rstate *rs)
 {
 	const struct rl_rule *r = rs->r;
+	const struct dp_rest *rest;
+	size_t i;
 
-	return !r->where || (e->known && e->known[r - e->rs->rules]) || ev_holds(r->where, &e->ev);
+	if (!r->where)
+		return 1;
+	if (!e->rest)
+		return ev_holds(r->where, &e->ev);
+	rest = &e->rest[r - e->rs->rules];
+	for (i = 0; i < rest->n; i++)
+		if (!ev_holds(rest->conds[i], &e->ev))
+			return 0;
+	return 1;
 }
 
 static void run_filter(struct tl_engine *e, struct rstate *rs, const struct event *ev)
@@ -800,7 +810,7 @@ static void process(struct tl_engine *e, const struct event *ev)
 	}
 	if (e->now > e->next_expire)
 		expire(e);
-	todo = dp_rules(e->dp, ev->slots, &n, &e->known);
+	todo = dp_rules(e->dp, ev->slots, &n, &e->rest);
 	for (i = 0; i < n; i++) {
 		struct rstate *rs = &e->rules[todo[i]];
 
