@@ -461,12 +461,12 @@ const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots,
 		return d->lists + d->every_off;
 	}
 	e = lookup(d, v->str, v->len);
+	*rest = d->rest; /* the unguarded rules have no guard to take off: all of theirs is left */
 	if (!e->str) {
 		*n = d->other_n;
 		return d->lists + d->other_off;
 	}
 	*n = e->n;
-	*rest = d->rest;
 	return d->lists + e->off;
 }
 

@@ -329,9 +329,14 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 	w = k->state;
 	win_evict_before(w, r, e->now - r->window_us);
 	for (i = 0; i < r->n_aggs; i++) {
-		rs->args[i].type = TL_MISSING;
-		if (r->aggs[i].arg)
-			ev_eval_top(r->aggs[i].arg, &e->ev, &rs->args[i]);
+		const struct ex_node *arg = r->aggs[i].arg;
+
+		if (!arg)
+			rs->args[i].type = TL_MISSING;
+		else if (arg->kind == EX_FIELD)
+			rs->args[i] = ev->slots[arg->slot]; /* most are: no evaluation needed */
+		else
+			ev_eval_top(arg, &e->ev, &rs->args[i]);
 	}
 	if (win_push(w, r, &ev->ts, rs->args, ev->line, ev->len)) {
 		e->nomem = 1;
