@@ -256,7 +256,8 @@ header="case	events	MB	s	events/s	MB/s	ns/event	RSS MiB	alerts	jq/tl	cat/tl	vs (
 } >"$tmp/table"
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit="$commit (with local changes)"
+git diff --quiet HEAD -- . ':!bench/expected.sha256' 2>/dev/null ||
+	commit="$commit (with local changes)"
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //' || true)
 machine="${cpu:-unknown CPU}, $(nproc 2>/dev/null || echo '?') cores, $(uname -sr)"
 jq_version=$([ "$have_jq" = 1 ] && jq --version || echo "no jq")
@@ -311,13 +312,16 @@ echo "written: bench/results.md"
 expected=bench/expected.sha256
 if [ "$action" = save ]; then
 	{
-		echo "# sha256 of the alerts of each case of bench/run.sh: CASE EVENTS DIGEST"
 		if [ -f "$expected" ]; then
 			grep -v '^#' "$expected" | awk -v ev="$events" '$2 != ev' || true
 		fi
 		for n in "${cases[@]}"; do echo "$n $events ${c_digest[$n]}"; done
 	} >"$tmp/expected"
-	{ head -1 "$tmp/expected"; tail -n +2 "$tmp/expected" | sort -k2,2n -k1,1; } >"$expected"
+	{
+		echo "# sha256 of the alerts of each case of bench/run.sh: CASE EVENTS DIGEST"
+		echo "# (bash bench/run.sh --check compares; last saved at commit $commit)"
+		sort -k2,2n -k1,1 "$tmp/expected"
+	} >"$expected"
 	echo "saved the digests of $events events in $expected"
 elif [ "$action" = check ]; then
 	bad=0
