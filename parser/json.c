@@ -77,6 +77,7 @@ struct jd_kid {
 	const char *name;
 	uint32_t len;
 	uint32_t node;
+	uint64_t head;         /* the name's first 8 bytes, zero-padded (little-endian) */
 };
 
 struct jd_fields {
@@ -215,6 +216,27 @@ size_t jd_fields_count(const struct jd_fields *f)
 	return f->n_slots;
 }
 
+/* Eight bytes as a little-endian word, so that the first byte is the lowest. */
+static inline uint64_t jd_load8(const unsigned char *p)
+{
+	uint64_t x;
+
+	memcpy(&x, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/* The first bytes of a name (up to 8) as jd_load8 reads them, the rest zero. */
+static uint64_t jd_head(const char *name, size_t len)
+{
+	unsigned char b[8] = { 0 };
+
+	memcpy(b, name, len < 8 ? len : 8);
+	return jd_load8(b);
+}
+
 /* A cheap hash of a key: its length and its first and last bytes, mixed. Only registered
  * keys live in the tables, so bad spreading costs a probe, never more. */
 static inline uint32_t jd_hash(const unsigned char *k, size_t len)
@@ -291,6 +313,7 @@ int jd_fields_freeze(struct jd_fields *f)
 			t[h & nd->tab_mask].name = nodes[k].name;
 			t[h & nd->tab_mask].len = nodes[k].len;
 			t[h & nd->tab_mask].node = k;
+			t[h & nd->tab_mask].head = jd_head(nodes[k].name, nodes[k].len);
 		}
 		nd->hi = cur;
 	}
@@ -304,19 +327,25 @@ free_order:
 	return -1;
 }
 
-/* The child of n named k[0 .. len), or NULL. */
+/* The child of n named k[0 .. len), or NULL. avail: bytes readable from k (at least len).
+ * Names of up to 8 bytes, most of them, compare as one word when 8 bytes can be read. */
 static inline const struct jd_node *jd_lookup(const struct jd_fields *f, const struct jd_node *n,
-					      const unsigned char *k, size_t len)
+					      const unsigned char *k, size_t len, size_t avail)
 {
 	const struct jd_kid *t = f->tab + n->tab_off;
 	uint32_t h = jd_hash(k, len);
+	uint64_t word = 0;
+	int short_name = len <= 8 && avail >= 8;
 
+	if (short_name)
+		word = jd_load8(k) & (len == 8 ? ~0ull : (1ull << (8 * len)) - 1);
 	for (;; h++) {
 		const struct jd_kid *e = &t[h & n->tab_mask];
 
 		if (!e->node)
 			return NULL;
-		if (e->len == len && memcmp(e->name, k, len) == 0)
+		if (e->len == len &&
+		    (short_name ? e->head == word : memcmp(e->name, k, len) == 0))
 			return &f->nodes[e->node];
 	}
 }
@@ -394,18 +423,6 @@ static inline int jd_is_digit(unsigned char ch)
 
 #define JD_ONES 0x0101010101010101ull
 #define JD_HIGH 0x8080808080808080ull
-
-/* Eight bytes as a little-endian word, so that the first byte is the lowest. */
-static inline uint64_t jd_load8(const unsigned char *p)
-{
-	uint64_t x;
-
-	memcpy(&x, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
-}
 
 /* High bit set in each byte of x that is '"', '\\', below 0x20 or above 0x7f. A borrow can
  * only mark bytes above a real match, so the lowest marked byte is always exact. */
@@ -931,7 +948,8 @@ key: /* p is at the opening quote of a key of the object fr */
 			klen = jd_unescape(s, p - 1, d->scratch + c.used);
 			k = (const unsigned char *)d->scratch + c.used;
 		}
-		tn = jd_lookup(f, fr->node, k, klen);
+		tn = jd_lookup(f, fr->node, k, klen,
+			       esc ? klen : (size_t)(end - k));
 		/* A repeated key replaces everything the earlier one set below it. */
 		if (tn && tn->n_kids)
 			for (i = tn->lo; i < tn->hi; i++)
