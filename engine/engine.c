@@ -148,6 +148,70 @@ static void evict_oldest_key(struct tl_engine *e)
 	}
 }
 
+/* The hash of the key of space sp in an event's slots, from the key values themselves (so
+ * that it can be had without making the key's text); -1 when the event has no such key. */
+static int space_hash(const struct espace *sp, const struct tl_value *slots, uint64_t *hash)
+{
+	const struct rl_rule *r = sp->spec;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i, j;
+
+	for (i = 0; i < r->n_keys; i++) {
+		const struct tl_value *v = &slots[r->key_slots[i]];
+		const unsigned char *b;
+		size_t n;
+		double num;
+
+		switch (v->type) {
+		case TL_STR:
+			b = (const unsigned char *)v->str;
+			n = v->len;
+			break;
+		case TL_NUM:
+			num = v->num == 0 ? 0 : v->num; /* -0 and 0 are one key */
+			b = (const unsigned char *)&num;
+			n = sizeof num;
+			break;
+		case TL_BOOL:
+			b = &v->b;
+			n = 1;
+			break;
+		default:
+			return -1;
+		}
+		h = (h ^ v->type) * 0x100000001b3ULL;
+		for (j = 0; j < n; j++)
+			h = (h ^ b[j]) * 0x100000001b3ULL;
+	}
+	*hash = h ^ (h >> 29);
+	return 0;
+}
+
+/* Asks the memory for what an event about to be processed will read: with slots only, the
+ * places of its keys in the tables; with entries, the entries found there (whose places
+ * were asked for one event earlier). Key states are too many to stay in cache; this way
+ * their misses overlap with the work on the events before. */
+static void prefetch(struct tl_engine *e, const struct tl_value *slots, int entries)
+{
+	size_t i;
+
+	for (i = 0; i < e->n_spaces; i++) {
+		const struct kspace *ks = &e->spaces[i].ks;
+		const struct kslot *sl;
+		uint64_t h;
+
+		if (!ks->tab || space_hash(&e->spaces[i], slots, &h))
+			continue;
+		sl = &ks->tab[h & ks->mask];
+		if (!entries) {
+			__builtin_prefetch(sl);
+		} else if (sl->e && sl->hash == h) {
+			__builtin_prefetch(sl->e);
+			__builtin_prefetch((const char *)sl->e + 64);
+		}
+	}
+}
+
 /* The current event's key for space sp (made once per event): 0, or -1 when a key field is
  * missing, null, an array or an object: the event then takes no part in the space's rules. */
 static int space_key(struct tl_engine *e, struct espace *sp)
@@ -185,7 +249,7 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 	}
 	if (!b->buf)
 		ob_lit(b, "");
-	sp->hash = kt_hash(b->buf ? b->buf : "", b->len);
+	space_hash(sp, e->ev.slots, &sp->hash);
 	sp->cur = ks_find(&sp->ks, b->buf ? b->buf : "", b->len, sp->hash);
 	sp->ok = 0;
 	return 0;
@@ -887,6 +951,11 @@ static void release(struct tl_engine *e, int64_t watermark, int all)
 		struct mt_event *held = heap_pop(e);
 		struct event ev = { held->line, held->len, held->slots, held->ts, held->seq };
 
+		/* the next event is (almost always) the new top, the one after it a child */
+		if (e->n_heap)
+			prefetch(e, e->heap[0]->slots, 1);
+		if (e->n_heap > 2)
+			prefetch(e, e->heap[e->heap[1]->ts.us <= e->heap[2]->ts.us ? 1 : 2]->slots, 0);
 		process(e, &ev);
 		mt_event_release(&e->pool, held);
 	}
