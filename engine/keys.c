@@ -17,19 +17,27 @@ uint64_t kt_hash(const char *key, size_t len)
 	return h ^ (h >> 29);
 }
 
+/* Where the states begin, after the key and its terminator, aligned for them. */
+static size_t states_at(size_t key_len)
+{
+	size_t a = _Alignof(struct kstate);
+
+	return (sizeof(struct kentry) + key_len + 1 + a - 1) / a * a;
+}
+
 static size_t entry_size(uint32_t n_rules, size_t key_len)
 {
-	return sizeof(struct kentry) + n_rules * sizeof(struct kstate) + key_len + 1;
+	return states_at(key_len) + n_rules * sizeof(struct kstate);
 }
 
 static const char *entry_key(const struct kentry *e)
 {
-	return (const char *)&e->ks[e->n_rules];
+	return e->key;
 }
 
 struct kentry *kt_entry(const struct kstate *k)
 {
-	return (struct kentry *)((const char *)(k - k->idx) - offsetof(struct kentry, ks));
+	return (struct kentry *)((const char *)k - k->off);
 }
 
 const char *kt_key(const struct kstate *k, size_t *len)
@@ -91,7 +99,7 @@ struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t ha
 	struct kentry *e;
 	uint32_t i;
 
-	if (len > UINT32_MAX - 1 || ((!s->tab || 2 * (s->n + 1) > s->mask + 1) && grow(s)))
+	if (len > UINT32_MAX / 2 || ((!s->tab || 2 * (s->n + 1) > s->mask + 1) && grow(s)))
 		return NULL;
 	e = pool_alloc(s->pool, entry_size(s->n_rules, len));
 	if (!e)
@@ -100,12 +108,15 @@ struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t ha
 	e->key_len = (uint32_t)len;
 	e->n_live = 0;
 	e->n_rules = s->n_rules;
+	e->ks_off = (uint32_t)states_at(len);
 	for (i = 0; i < s->n_rules; i++) {
-		e->ks[i].idx = i;
-		e->ks[i].live = 0;
+		struct kstate *k = (struct kstate *)((char *)e + e->ks_off) + i;
+
+		k->off = (uint32_t)((char *)k - (char *)e);
+		k->live = 0;
 	}
-	memcpy((char *)entry_key(e), key, len);
-	((char *)entry_key(e))[len] = '\0';
+	memcpy(e->key, key, len);
+	e->key[len] = '\0';
 	place(s->tab, s->mask, hash, e);
 	s->n++;
 	return e;

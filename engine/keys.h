@@ -27,17 +27,20 @@ struct kstate {
 	int64_t touched;            /* event time of the last touch */
 	int64_t last_alert;         /* time of the last written alert (suppress) */
 	void *state;                /* the rule's state for this key (window, runs) */
-	uint32_t idx;               /* the rule's place in the space */
+	uint32_t off;               /* bytes from the start of its entry */
 	uint8_t live;
 	uint8_t has_alert;
 };
 
+/* An entry: this header, the key text right after it (so that a lookup reads one cache
+ * line), then one state per rule of the space, at ks_off. */
 struct kentry {
 	uint64_t hash;
 	uint32_t key_len;
 	uint32_t n_live;
-	uint32_t n_rules;           /* states in ks */
-	struct kstate ks[];         /* one per rule of the space, then the key text */
+	uint32_t n_rules;
+	uint32_t ks_off;
+	char key[];
 };
 
 struct kslot {
@@ -73,7 +76,7 @@ const char *kt_key(const struct kstate *k, size_t *len);
 /* The state of rule t in entry e (live or not). */
 static inline struct kstate *kt_state(const struct ktable *t, struct kentry *e)
 {
-	return &e->ks[t->idx];
+	return (struct kstate *)((char *)e + e->ks_off) + t->idx;
 }
 /* Makes a state live (zeroed, touched at now, the newest). */
 void kt_live(struct ktable *t, struct kstate *k, int64_t now);
