@@ -130,7 +130,8 @@ static void expire(struct tl_engine *e)
 	}
 }
 
-static void evict_oldest_key(struct tl_engine *e)
+/* Evicts the key state touched longest ago, of any rule; 0 when there is none. */
+static int evict_oldest_key(struct tl_engine *e)
 {
 	struct rstate *best = NULL;
 	size_t i;
@@ -142,10 +143,10 @@ static void evict_oldest_key(struct tl_engine *e)
 		    (!best || rs->keys.oldest->touched < best->keys.oldest->touched))
 			best = rs;
 	}
-	if (best) {
-		key_free(e, best, best->keys.oldest);
-		e->st.evicted_keys++;
-	}
+	if (!best)
+		return 0;
+	key_free(e, best, best->keys.oldest);
+	return 1;
 }
 
 /* The hash of the key of space sp in an event's slots, from the key values themselves (so
@@ -276,8 +277,8 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 	if (!k) {
 		if (e->opts.max_keys && e->st.keys >= e->opts.max_keys) {
 			expire(e);
-			if (e->st.keys >= e->opts.max_keys)
-				evict_oldest_key(e); /* may free the key's entry: looked up after */
+			if (e->st.keys >= e->opts.max_keys && evict_oldest_key(e))
+				e->st.evicted_keys++; /* it may have freed the key's entry: see below */
 		}
 		if (!sp->cur &&
 		    !(sp->cur = ks_add(&sp->ks, sp->key.buf ? sp->key.buf : "", sp->key.len,
@@ -857,6 +858,34 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 		key_free(e, rs, k);
 }
 
+/* The memory of the engine's state: what the pool handed out (key entries, windows, runs,
+ * bound and held events) and the tables that index it. */
+static uint64_t state_bytes(const struct tl_engine *e)
+{
+	uint64_t n = e->pool.in_use + e->cap_heap * sizeof *e->heap + e->cap_dl * sizeof *e->dl;
+	size_t i;
+
+	for (i = 0; i < e->n_spaces; i++)
+		if (e->spaces[i].ks.tab)
+			n += (e->spaces[i].ks.mask + 1) * sizeof(struct kslot);
+	return n;
+}
+
+/* --max-memory: after an event, evicts key states, oldest first, until the state fits (or
+ * none is left: what remains is the reorder buffer, bounded by time.lateness). */
+static void fit_memory(struct tl_engine *e)
+{
+	uint64_t n = state_bytes(e);
+
+	while (e->opts.max_memory && n > e->opts.max_memory && evict_oldest_key(e)) {
+		e->st.evicted_memory++;
+		n = state_bytes(e);
+	}
+	e->st.state_bytes = n;
+	if (n > e->st.peak_state_bytes)
+		e->st.peak_state_bytes = n;
+}
+
 static void process(struct tl_engine *e, const struct event *ev)
 {
 	const uint32_t *todo;
@@ -895,6 +924,7 @@ static void process(struct tl_engine *e, const struct event *ev)
 	e->cur_kept = NULL;
 	e->cur = NULL;
 	e->st.regex_limit = e->ev.n_regex_limit;
+	fit_memory(e);
 }
 
 /* ---- the reorder buffer ---- */

@@ -46,7 +46,7 @@ struct cli {
 	const char *rejects_path;
 	int line_buffered, passthrough, strict, stats, exit_status, quiet;
 	size_t max_line;
-	uint64_t max_keys, max_runs;
+	uint64_t max_keys, max_runs, max_memory;
 	FILE *out;
 	FILE *rejects;
 	uint64_t n_alerts;
@@ -77,6 +77,9 @@ static void usage(FILE *f)
 	      "      --max-keys N      keep at most N key states; the oldest are evicted\n"
 	      "      --max-runs N      keep at most N partial matches per rule and key; the\n"
 	      "                        oldest are evicted\n"
+	      "      --max-memory N    keep the state (keys, windows, partial matches, held\n"
+	      "                        events) under N bytes (K, M, G suffixes); the oldest\n"
+	      "                        key states are evicted\n"
 	      "      --stats           print a JSON summary on stderr at exit\n"
 	      "  -e, --exit-status     exit 1 when no alert fired\n"
 	      "  -q, --quiet           write no alerts; stop at the first one; exit 0 if one\n"
@@ -269,9 +272,10 @@ static void print_stats(const struct cli *c, const struct rl_ruleset *rs,
 	tl_engine_stats(e, &st);
 	getrusage(RUSAGE_SELF, &ru);
 	fprintf(stderr,
-		"{\"events_read\":%llu,\"processed\":%llu,\"malformed\":%llu,\"late\":%llu,"
-		"\"buffered\":%llu,\"alerts\":%llu,\"alerts_by_rule\":{",
+		"{\"events_read\":%llu,\"processed\":%llu,\"rejected\":%llu,\"malformed\":%llu,"
+		"\"late\":%llu,\"buffered\":%llu,\"alerts\":%llu,\"alerts_by_rule\":{",
 		(unsigned long long)(st.events_in + c->n_too_long), (unsigned long long)st.processed,
+		(unsigned long long)(st.malformed + c->n_too_long + st.late),
 		(unsigned long long)(st.malformed + c->n_too_long), (unsigned long long)st.late,
 		(unsigned long long)st.buffered, (unsigned long long)st.alerts);
 	for (i = 0; i < rs->n_rules; i++)
@@ -283,12 +287,14 @@ static void print_stats(const struct cli *c, const struct rl_ruleset *rs,
 			(unsigned long long)st.rules[i].suppressed);
 	fprintf(stderr,
 		"},\"keys\":%llu,\"peak_keys\":%llu,\"evicted_keys\":%llu,\"runs\":%llu,"
-		"\"peak_runs\":%llu,\"evicted_runs\":%llu,"
+		"\"peak_runs\":%llu,\"evicted_runs\":%llu,\"evicted_for_memory\":%llu,"
+		"\"state_bytes\":%llu,\"peak_state_bytes\":%llu,"
 		"\"peak_buffered\":%llu,\"regex_limit_hits\":%llu,\"peak_rss_bytes\":%llu}\n",
 		(unsigned long long)st.keys, (unsigned long long)st.peak_keys,
 		(unsigned long long)st.evicted_keys, (unsigned long long)st.runs,
 		(unsigned long long)st.peak_runs, (unsigned long long)st.evicted_runs,
-		(unsigned long long)st.peak_buffered,
+		(unsigned long long)st.evicted_memory, (unsigned long long)st.state_bytes,
+		(unsigned long long)st.peak_state_bytes, (unsigned long long)st.peak_buffered,
 		(unsigned long long)st.regex_limit, (unsigned long long)ru.ru_maxrss * 1024);
 }
 
@@ -382,6 +388,7 @@ int main(int argc, char **argv)
 		{ "max-line", required_argument, NULL, 'M' },
 		{ "max-keys", required_argument, NULL, 'K' },
 		{ "max-runs", required_argument, NULL, 'U' },
+		{ "max-memory", required_argument, NULL, 'B' },
 		{ "stats", no_argument, NULL, 's' },
 		{ "exit-status", no_argument, NULL, 'e' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -443,6 +450,14 @@ int main(int argc, char **argv)
 			}
 			c.max_runs = v;
 			break;
+		case 'B':
+			if (parse_size(optarg, &v) || v == 0) {
+				fprintf(stderr, "tripline: --max-memory needs a size in bytes such as 256M or 2G, not '%s'\n", optarg);
+				free(c.rules);
+				return EXIT_USAGE;
+			}
+			c.max_memory = v;
+			break;
 		case 'h':
 			usage(stdout);
 			free(c.rules);
@@ -501,6 +516,7 @@ int main(int argc, char **argv)
 	eo.passthrough = c.passthrough;
 	eo.max_keys = c.max_keys;
 	eo.max_runs = c.max_runs;
+	eo.max_memory = c.max_memory;
 	eo.emit = emit;
 	eo.ctx = &c;
 	e = tl_engine_new(rs, &eo);
@@ -542,6 +558,9 @@ int main(int argc, char **argv)
 		if (st.evicted_keys)
 			fprintf(stderr, "tripline: --max-keys evicted %llu key state%s; alerts may be missing\n",
 				(unsigned long long)st.evicted_keys, st.evicted_keys == 1 ? "" : "s");
+		if (st.evicted_memory)
+			fprintf(stderr, "tripline: --max-memory evicted %llu key state%s; alerts may be missing\n",
+				(unsigned long long)st.evicted_memory, st.evicted_memory == 1 ? "" : "s");
 		if (st.evicted_runs)
 			fprintf(stderr, "tripline: --max-runs evicted %llu partial match%s; alerts may be missing\n",
 				(unsigned long long)st.evicted_runs, st.evicted_runs == 1 ? "" : "es");

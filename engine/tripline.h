@@ -23,6 +23,8 @@ struct tl_engine_opts {
 	int passthrough;   /* write every processed input event too, before its alerts */
 	uint64_t max_keys; /* 0: unlimited; else the oldest key state is evicted (counted) */
 	uint64_t max_runs; /* 0: unlimited; else per rule and key, the oldest run is evicted */
+	uint64_t max_memory; /* 0: unlimited; else bytes of state (keys, windows, runs, held
+			      * events); past it, key states are evicted oldest first (counted) */
 	/* Receives output lines; is_alert is 0 for a passed-through event. */
 	void (*emit)(void *ctx, const char *line, size_t len, int is_alert);
 	void *ctx;
@@ -52,6 +54,9 @@ struct tl_stats {
 	uint64_t runs;          /* live partial matches of sequences now */
 	uint64_t peak_runs;
 	uint64_t evicted_runs;  /* by max_runs */
+	uint64_t evicted_memory; /* key states evicted by max_memory */
+	uint64_t state_bytes;   /* memory of the state now (what max_memory bounds) */
+	uint64_t peak_state_bytes;
 	uint64_t regex_limit;   /* matches stopped by the PCRE2 limits (evaluated as unknown) */
 	uint64_t buffered;      /* events held in the reorder buffer now */
 	uint64_t peak_buffered;
