@@ -46,6 +46,12 @@ struct espace {
 	struct kentry *cur;         /* the key's entry; NULL while it has none */
 };
 
+/* Conditions that must all hold. */
+struct conds {
+	const struct ex_node **c;
+	size_t n;
+};
+
 struct rstate {
 	const struct rl_rule *r;
 	struct espace *sp;        /* its key space */
@@ -53,7 +59,10 @@ struct rstate {
 	int64_t horizon;          /* how long after its last touch a key can still matter */
 	struct tl_value *args;    /* this event's aggregate arguments */
 	struct tl_value *results; /* aggregate values for when and emit */
-	int8_t *memo;             /* sequences: per step, this event matches it (-1: not known) */
+	int8_t *memo;             /* sequences: per step, this event matches it (-1: not known);
+				   * for a step that reads runs, its pre holds */
+	struct conds *pre;        /* sequences: per step that reads runs, its conjuncts that do
+				   * not: when one fails, no run can match */
 	struct mt_run **done;     /* sequences: runs completed by this event */
 	size_t n_done, cap_done;
 };
@@ -521,21 +530,38 @@ static struct mt_event *kept(struct tl_engine *e)
 	return e->cur_kept;
 }
 
-/* Does the current event match step st, for run (NULL: a new run)? Conditions that read no
- * run are evaluated once per event for all runs. */
+/* The part of step st that reads no run, for the current event (once per event): for a step
+ * that reads no run, whether it matches; for one that does, whether its conjuncts that read
+ * no run all hold (when one fails, no run can match, whatever it bound). */
+static int step_pre(struct tl_engine *e, struct rstate *rs, const struct rl_step *st)
+{
+	int8_t *m = &rs->memo[st->id];
+	const struct conds *pre = &rs->pre[st->id];
+	size_t i;
+
+	if (*m >= 0)
+		return *m;
+	e->ev.first = e->ev.last = NULL;
+	e->ev.aggs = NULL;
+	if (!st->reads_run) {
+		*m = (int8_t)ev_holds(st->where, &e->ev);
+		return *m;
+	}
+	*m = 1;
+	for (i = 0; i < pre->n && *m; i++)
+		*m = (int8_t)ev_holds(pre->c[i], &e->ev);
+	return *m;
+}
+
+/* Does the current event match step st, for run (NULL: a new run)? What reads no run is
+ * evaluated once per event for all runs. */
 static int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step *st,
 		   const struct mt_run *run)
 {
-	int8_t *m = &rs->memo[st->id];
-
-	if (!st->reads_run) {
-		if (*m < 0) {
-			e->ev.first = e->ev.last = NULL;
-			e->ev.aggs = NULL;
-			*m = (int8_t)ev_holds(st->where, &e->ev);
-		}
-		return *m;
-	}
+	if (!step_pre(e, rs, st))
+		return 0;
+	if (!st->reads_run)
+		return 1;
 	if (!run)
 		return 0;
 	mt_values(rs->r, run, rs->results);
@@ -687,20 +713,21 @@ static int seq_may_matter(struct tl_engine *e, struct rstate *rs)
 		const struct rl_step *st = &r->steps[i];
 		size_t j;
 
-		if (st->reads_run || matches(e, rs, st, NULL))
+		if (step_pre(e, rs, st))
 			return 1;
 		for (j = 0; j < st->n_guards; j++)
-			if (st->guards[j].reads_run || matches(e, rs, &st->guards[j], NULL))
+			if (step_pre(e, rs, &st->guards[j]))
 				return 1;
 	}
 	for (i = 0; i < r->n_trailing; i++)
-		if (r->trailing[i].reads_run)
+		if (step_pre(e, rs, &r->trailing[i]))
 			return 1;
-	return any_guard(e, rs, r->trailing, r->n_trailing, NULL);
+	return 0;
 }
 
 /* 1 when no run in state g can change for the current event: then the state is skipped,
- * whatever the number of its runs. Conditions that read runs are never skipped. */
+ * whatever the number of its runs. A condition that reads runs lets it be skipped only when
+ * one of its conjuncts that read no run fails. */
 static int state_idle(struct tl_engine *e, struct rstate *rs, uint32_t g)
 {
 	const struct rl_rule *r = rs->r;
@@ -712,17 +739,13 @@ static int state_idle(struct tl_engine *e, struct rstate *rs, uint32_t g)
 	int take = !(st->min == 1 && st->max == 1) && cls != MT_AT_MAX;
 	int later = cls != MT_BELOW_MIN; /* may advance, or be killed by a not step */
 
-	if ((take && st->reads_run) || (later && next && next->reads_run))
+	if (take && step_pre(e, rs, st))
+		return 0;
+	if (later && next && step_pre(e, rs, next))
 		return 0;
 	for (j = 0; later && j < n_gd; j++)
-		if (gd[j].reads_run)
+		if (step_pre(e, rs, &gd[j]))
 			return 0;
-	if (take && matches(e, rs, st, NULL))
-		return 0;
-	if (later && next && matches(e, rs, next, NULL))
-		return 0;
-	if (later && any_guard(e, rs, gd, n_gd, NULL))
-		return 0;
 	/* strict contiguity kills every run the event does not advance, but pending ones */
 	if (r->contiguity == RL_STRICT && !(!next && r->n_trailing && later))
 		return 0;
@@ -1091,6 +1114,56 @@ void tl_engine_stats(const struct tl_engine *e, struct tl_stats *st)
 	st->rules = e->rstats;
 }
 
+static int reads_run(const struct ex_node *n)
+{
+	size_t i;
+
+	if (n->kind == EX_ALIAS || n->kind == EX_AGG)
+		return 1;
+	for (i = 0; i < n->n_kids; i++)
+		if (reads_run(n->kids[i]))
+			return 1;
+	return 0;
+}
+
+/* Adds the conjuncts of n (its top-level &&) that read no run to *c; 0 or -1. */
+static int add_pre(const struct ex_node *n, struct conds *c)
+{
+	const struct ex_node **nc;
+
+	if (n->kind == EX_AND)
+		return add_pre(n->kids[0], c) || add_pre(n->kids[1], c) ? -1 : 0;
+	if (reads_run(n))
+		return 0;
+	nc = tl_realloc(c->c, (c->n + 1) * sizeof *nc);
+	if (!nc)
+		return -1;
+	c->c = nc;
+	c->c[c->n++] = n;
+	return 0;
+}
+
+/* The pre of every step of sequence r that reads runs, by step id. */
+static int make_pre(const struct rl_rule *r, struct conds *pre)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->n_steps; i++) {
+		const struct rl_step *st = &r->steps[i];
+
+		if (st->reads_run && add_pre(st->where, &pre[st->id]))
+			return -1;
+		for (j = 0; j < st->n_guards; j++)
+			if (st->guards[j].reads_run &&
+			    add_pre(st->guards[j].where, &pre[st->guards[j].id]))
+				return -1;
+	}
+	for (i = 0; i < r->n_trailing; i++)
+		if (r->trailing[i].reads_run && add_pre(r->trailing[i].where, &pre[r->trailing[i].id]))
+			return -1;
+	return 0;
+}
+
 static int same_key(const struct rl_rule *a, const struct rl_rule *b)
 {
 	return a->n_keys == b->n_keys && a->key_is_list == b->key_is_list &&
@@ -1165,7 +1238,8 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		}
 		if (rule->kind == RL_SEQUENCE) {
 			r->memo = tl_malloc(rule->n_seq_items);
-			if (!r->memo)
+			r->pre = tl_calloc(rule->n_seq_items, sizeof *r->pre);
+			if (!r->memo || !r->pre || make_pre(rule, r->pre))
 				goto fail;
 			r->horizon = rule->within_us > rule->suppress_us ? rule->within_us
 									 : rule->suppress_us;
@@ -1179,7 +1253,7 @@ fail:
 
 void tl_engine_free(struct tl_engine *e)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!e)
 		return;
@@ -1191,6 +1265,9 @@ void tl_engine_free(struct tl_engine *e)
 		tl_free(rs->results);
 		tl_free(rs->args);
 		tl_free(rs->memo);
+		for (j = 0; rs->pre && j < rs->r->n_seq_items; j++)
+			tl_free(rs->pre[j].c);
+		tl_free(rs->pre);
 		tl_free(rs->done);
 	}
 	for (i = 0; i < e->n_heap; i++)
