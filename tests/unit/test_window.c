@@ -1,10 +1,14 @@
 /* test_window.c - threshold windows: every aggregate against a naive rescan after each push
- * and eviction, on random values; allocation failures leave the window unchanged. */
+ * and eviction, on random values, in short windows and in long streams whose windows grow to
+ * hundreds of events and empty again; an empty window holds nothing but its own block;
+ * allocation failures leave the window unchanged. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "window.h"
 
 enum { N_AGGS = 7 };
@@ -15,6 +19,19 @@ static struct rl_agg aggs[N_AGGS] = {
 	{ RL_AGG_MIN, &dummy_arg },    { RL_AGG_MAX, &dummy_arg }, { RL_AGG_DISTINCT, &dummy_arg },
 	{ RL_AGG_DISTINCT, &dummy_arg },
 };
+
+/* The same aggregates in another order: a window keeps state for some kinds only, and values
+ * in the ring for some only, so it must find each aggregate's own. */
+static struct rl_agg aggs_mixed[N_AGGS] = {
+	{ RL_AGG_DISTINCT, &dummy_arg }, { RL_AGG_MAX, &dummy_arg }, { RL_AGG_COUNT, NULL },
+	{ RL_AGG_AVG, &dummy_arg },      { RL_AGG_DISTINCT, &dummy_arg }, { RL_AGG_MIN, &dummy_arg },
+	{ RL_AGG_SUM, &dummy_arg },
+};
+
+/* Check's assertions each write a mark to a file: for checks in inner loops, assert only what
+ * fails. */
+#define EXPECT(c) \
+	do { if (!(c)) ck_abort_msg("%s:%d: failed: %s", __FILE__, __LINE__, #c); } while (0)
 
 static struct rl_rule make_rule(int evidence)
 {
@@ -33,6 +50,8 @@ struct item {
 	int64_t t;
 	struct tl_value v;  /* numeric aggregates' argument */
 	struct tl_value g;  /* distinct's argument */
+	int gid;            /* long streams: the identity of g (-1: null) */
+	unsigned n;         /* long streams: the event's number, in its line */
 };
 
 static const char *const names[] = { "a", "b", "c", "d", "e" };
@@ -92,23 +111,23 @@ static void check_against_naive(const struct window *w, const struct rl_rule *r,
 		}
 		distinct += j == i;
 	}
-	ck_assert_uint_eq(win_count(w), hi - lo);
-	ck_assert_double_eq(out[0].num, (double)(hi - lo));
-	ck_assert_double_eq_tol(out[1].num, sum, 1e-9);
+	EXPECT(win_count(w) == hi - lo);
+	EXPECT(out[0].num == (double)(hi - lo));
+	EXPECT(fabs(out[1].num - sum) <= 1e-9);
 	if (n_num) {
-		ck_assert_double_eq_tol(out[2].num, sum / (double)n_num, 1e-9);
-		ck_assert_double_eq(out[3].num, mn);
-		ck_assert_double_eq(out[4].num, mx);
+		EXPECT(fabs(out[2].num - sum / (double)n_num) <= 1e-9);
+		EXPECT(out[3].num == mn);
+		EXPECT(out[4].num == mx);
 	} else {
-		ck_assert_double_eq(out[1].num, 0);
-		ck_assert_int_eq(out[2].type, TL_MISSING);
-		ck_assert_int_eq(out[3].type, TL_MISSING);
-		ck_assert_int_eq(out[4].type, TL_MISSING);
+		EXPECT(out[1].num == 0);
+		EXPECT(out[2].type == TL_MISSING);
+		EXPECT(out[3].type == TL_MISSING);
+		EXPECT(out[4].type == TL_MISSING);
 	}
-	ck_assert_double_eq(out[5].num, (double)distinct);
-	ck_assert_double_eq(out[6].num, (double)distinct);
+	EXPECT(out[5].num == (double)distinct);
+	EXPECT(out[6].num == (double)distinct);
 	if (hi > lo)
-		ck_assert_int_eq(win_time(w, 0)->us, items[lo].t);
+		EXPECT(win_time(w, 0)->us == items[lo].t);
 }
 
 static void push(struct window *w, const struct rl_rule *r, const struct item *it, int rc_want)
@@ -121,7 +140,7 @@ static void push(struct window *w, const struct rl_rule *r, const struct item *i
 		args[i] = aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
 	ts.us = it->t;
 	ts.kind = TF_EPOCH_S;
-	ck_assert_int_eq(win_push(w, r, &ts, args, "{\"x\":1}", 7), rc_want);
+	EXPECT(win_push(w, r, &ts, args, "{\"x\":1}", 7) == rc_want);
 }
 
 START_TEST(random_streams_match_naive)
@@ -179,42 +198,280 @@ START_TEST(evidence_keeps_lines)
 }
 END_TEST
 
-START_TEST(allocation_failure_leaves_window_unchanged)
+/* ---- long streams, checked in O(window) per step ---- */
+
+enum { N_IDS = 3000, LINE_CAP = 1300, PAD_BIG = 1100 /* over POOL_MAX */ };
+
+static char id_strs[N_IDS][24];
+static unsigned id_seen[2 * N_IDS], id_stamp;
+
+/* The line of the n-th event, with pad filler bytes. */
+static size_t item_line(char *buf, unsigned n, size_t pad)
 {
-	struct rl_rule r = make_rule(1);
-	struct item items[64];
-	unsigned seed = 7;
-	unsigned long n;
+	char digits[16];
+	size_t len = 0, k = 0;
+
+	memcpy(buf, "{\"n\":", 5);
+	len = 5;
+	do
+		digits[k++] = (char)('0' + n % 10);
+	while (n /= 10);
+	while (k)
+		buf[len++] = digits[--k];
+	memcpy(buf + len, ",\"p\":\"", 6);
+	len += 6;
+	memset(buf + len, 'x', pad);
+	len += pad;
+	memcpy(buf + len, "\"}", 3);
+	return len + 2;
+}
+
+struct gen {
+	unsigned seed;
+	int trend;  /* 0: random numbers; 1: rising; -1: falling (long min or max deques) */
+	int n_ids;  /* distinct's argument takes this many numbers and as many strings */
+	double last;
+};
+
+static void gen_item(struct gen *g, struct item *it, int64_t t, unsigned n)
+{
+	int kind = rand_r(&g->seed) % 10, id;
+
+	memset(it, 0, sizeof *it);
+	it->t = t;
+	it->n = n;
+	if (kind == 0) {
+		it->v.type = TL_MISSING;
+	} else if (kind == 1) {
+		it->v.type = TL_STR;
+		it->v.str = "x";
+		it->v.len = 1;
+	} else {
+		if (g->trend)
+			g->last += g->trend * (rand_r(&g->seed) % 64) / 8.0;
+		else
+			g->last = (rand_r(&g->seed) % 2000 - 1000) / 7.0;
+		it->v.type = TL_NUM;
+		it->v.num = g->last;
+	}
+	if (rand_r(&g->seed) % 8 == 0) {
+		it->g.type = TL_NULL;
+		it->gid = -1;
+		return;
+	}
+	id = rand_r(&g->seed) % g->n_ids;
+	if (rand_r(&g->seed) % 2) {
+		it->g.type = TL_NUM;
+		it->g.num = id == 0 && rand_r(&g->seed) % 2 ? -0.0 : id; /* -0 is 0 */
+		it->gid = id;
+	} else {
+		it->g.type = TL_STR;
+		it->g.str = id_strs[id];
+		it->g.len = (uint32_t)strlen(id_strs[id]);
+		it->gid = N_IDS + id; /* "1" is not 1 */
+	}
+}
+
+/* Strings short and long: a set keeps a short one (up to 10 bytes) in its state. */
+static void init_ids(void)
+{
 	int i;
 
-	for (i = 0; i < 64; i++)
-		random_item(&seed, &items[i], i);
-	for (n = 1; n < 400; n++) {
-		struct pool pool = { 0 };
-		struct window *w = win_new(&pool, &r);
-		int pushed = 0;
+	for (i = 0; i < N_IDS; i++)
+		snprintf(id_strs[i], sizeof id_strs[i], i % 2 ? "a longer value %d" : "%d", i);
+}
 
-		ck_assert_ptr_nonnull(w);
-		tl_alloc_count = 0;
-		tl_alloc_fail_at = n;
-		for (i = 0; i < 64; i++) {
-			struct tl_value args[N_AGGS];
-			struct tf_stamp ts = { .us = items[i].t, .kind = TF_EPOCH_S };
-			size_t j;
+static int push_item(struct window *w, const struct rl_rule *r, const struct item *it, size_t pad)
+{
+	struct tl_value args[N_AGGS];
+	struct tf_stamp ts = { .us = it->t, .kind = TF_EPOCH_S };
+	char line[LINE_CAP];
+	size_t i, len = item_line(line, it->n, pad);
 
-			for (j = 0; j < N_AGGS; j++)
-				args[j] = aggs[j].kind == RL_AGG_DISTINCT ? items[i].g : items[i].v;
-			if (win_push(w, &r, &ts, args, "{}", 2) == 0)
-				pushed++;
-			else
-				ck_assert_uint_eq(win_count(w), (size_t)pushed);
+	for (i = 0; i < N_AGGS; i++)
+		args[i] = r->aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
+	return win_push(w, r, &ts, args, line, len);
+}
+
+/* The results of r's aggregates in the order of aggs[] (the distinct ones in turn). */
+static void results_in_order(const struct window *w, const struct rl_rule *r,
+			     struct tl_value *out)
+{
+	struct tl_value raw[N_AGGS];
+	size_t i, j, n_distinct = 0;
+
+	win_results(w, r, raw);
+	for (i = 0; i < N_AGGS; i++) {
+		for (j = 0; aggs[j].kind != r->aggs[i].kind; j++)
+			;
+		if (r->aggs[i].kind == RL_AGG_DISTINCT)
+			j += n_distinct++;
+		out[j] = raw[i];
+	}
+}
+
+/* The window holds items[lo..hi): aggregates, times and lines against a rescan. */
+static void check_model(const struct window *w, const struct rl_rule *r,
+			const struct item *items, size_t lo, size_t hi, size_t pad)
+{
+	struct tl_value out[N_AGGS];
+	long double sum = 0;
+	double abs_sum = 0, mn = INFINITY, mx = -INFINITY, tol;
+	size_t i, n_num = 0, distinct = 0;
+	char want[LINE_CAP];
+
+	id_stamp++;
+	results_in_order(w, r, out);
+	EXPECT(win_count(w) == hi - lo);
+	for (i = lo; i < hi; i++) {
+		const struct item *it = &items[i];
+		const char *line;
+		size_t len, want_len;
+
+		if (it->v.type == TL_NUM) {
+			sum += it->v.num;
+			abs_sum += fabs(it->v.num);
+			mn = fmin(mn, it->v.num);
+			mx = fmax(mx, it->v.num);
+			n_num++;
 		}
-		tl_alloc_fail_at = 0;
+		if (it->gid >= 0 && id_seen[it->gid] != id_stamp) {
+			id_seen[it->gid] = id_stamp;
+			distinct++;
+		}
+		EXPECT(win_time(w, i - lo)->us == it->t);
+		line = win_line(w, i - lo, &len);
+		if (r->evidence) {
+			want_len = item_line(want, it->n, pad);
+			EXPECT(line && len == want_len && memcmp(line, want, len) == 0);
+		} else {
+			EXPECT(!line);
+		}
+	}
+	tol = 1e-9 * (1 + abs_sum);
+	EXPECT(out[0].type == TL_NUM && out[0].num == (double)(hi - lo));
+	EXPECT(out[1].type == TL_NUM && fabs(out[1].num - (double)sum) <= tol);
+	if (n_num) {
+		EXPECT(out[2].type == TL_NUM && fabs(out[2].num - (double)(sum / n_num)) <= tol);
+		EXPECT(out[3].type == TL_NUM && out[3].num == mn);
+		EXPECT(out[4].type == TL_NUM && out[4].num == mx);
+	} else {
+		EXPECT(out[1].num == 0);
+		EXPECT(out[2].type == TL_MISSING);
+		EXPECT(out[3].type == TL_MISSING);
+		EXPECT(out[4].type == TL_MISSING);
+	}
+	EXPECT(out[5].type == TL_NUM && out[5].num == (double)distinct);
+	EXPECT(out[6].type == TL_NUM && out[6].num == (double)distinct);
+}
+
+START_TEST(long_streams_match_naive)
+{
+	static const int steps[] = { 1, 3, 50, 400, 3000 };
+	static const int ids[] = { 1, 2, 5, 60, N_IDS };
+	enum { N_ITEMS = 15000, SPAN = 1000 };
+	int trial;
+
+	init_ids();
+	for (trial = 0; trial < 8; trial++) {
+		struct rl_rule r = make_rule(trial % 2);
+		struct pool pool = { 0 };
+		struct window *w;
+		struct item *items = calloc(N_ITEMS, sizeof *items);
+		struct gen g = { .seed = 1000u + (unsigned)trial, .n_ids = 1 };
+		size_t n = 0, lo = 0, phase_end = 0, base;
+		int64_t t = 0;
+		int step = 1;
+
+		if (trial / 2 % 2)
+			r.aggs = aggs_mixed;
+		w = win_new(&pool, &r);
+		base = pool.in_use;
+		ck_assert_ptr_nonnull(w);
+		while (n < N_ITEMS) {
+			if (n == phase_end) {
+				phase_end += 200 + rand_r(&g.seed) % 1000;
+				step = steps[rand_r(&g.seed) % 5];
+				g.trend = rand_r(&g.seed) % 3 - 1;
+				g.n_ids = ids[rand_r(&g.seed) % 5];
+			}
+			t += rand_r(&g.seed) % (2 * step);
+			gen_item(&g, &items[n], t, (unsigned)n);
+			win_evict_before(w, &r, t - SPAN);
+			while (lo < n && items[lo].t < t - SPAN)
+				lo++;
+			if (lo == n) /* empty: the window's own block is all it holds */
+				EXPECT(pool.in_use == base);
+			EXPECT(push_item(w, &r, &items[n], 0) == 0);
+			n++;
+			check_model(w, &r, items, lo, n, 0);
+			if (rand_r(&g.seed) % 1500 == 0) { /* fired: consumed */
+				win_clear(w, &r);
+				lo = n;
+				check_model(w, &r, items, lo, n, 0);
+				ck_assert_uint_eq(pool.in_use, base);
+			}
+		}
 		win_free(w, &r);
-		ck_assert_uint_eq(pool.in_use, 0); /* nothing lost on a failure path */
+		ck_assert_uint_eq(pool.in_use, 0);
 		pool_destroy(&pool);
-		if (pushed == 64)
-			break; /* no allocation failed any more */
+		free(items);
+	}
+}
+END_TEST
+
+/* Every allocation in turn fails (one per run): the push that meets it returns -1 and leaves the
+ * window as it was (and an empty window holds no more than its block), and the window goes on.
+ * Lines over POOL_MAX make the line copies real allocations even when the pool takes its
+ * blocks from slabs. */
+START_TEST(allocation_failure_leaves_window_unchanged)
+{
+	enum { N = 160, SPAN = 40 };
+	struct item items[N], kept[N];
+	struct gen g = { .seed = 7, .n_ids = 12 };
+	int64_t t = 0;
+	int i, variant;
+
+	init_ids();
+	for (i = 0; i < N; i++) {
+		t += rand_r(&g.seed) % 16 ? rand_r(&g.seed) % 4 : SPAN + 1; /* now and then empty */
+		gen_item(&g, &items[i], t, (unsigned)i);
+	}
+	for (variant = 0; variant < 4; variant++) {
+		struct rl_rule r = make_rule(variant % 2);
+		size_t pad = r.evidence ? PAD_BIG : 0;
+		unsigned long n;
+
+		if (variant / 2)
+			r.aggs = aggs_mixed;
+		for (n = 1;; n++) {
+			struct pool pool = { 0 };
+			struct window *w = win_new(&pool, &r);
+			size_t n_kept = 0, lo = 0, failed = 0, base = pool.in_use;
+
+			ck_assert_ptr_nonnull(w);
+			tl_alloc_count = 0;
+			tl_alloc_fail_at = n;
+			for (i = 0; i < N; i++) {
+				win_evict_before(w, &r, items[i].t - SPAN);
+				while (lo < n_kept && kept[lo].t < items[i].t - SPAN)
+					lo++;
+				if (lo == n_kept) /* empty, failures or not */
+					EXPECT(pool.in_use == base);
+				if (push_item(w, &r, &items[i], pad) == 0)
+					kept[n_kept++] = items[i];
+				else
+					failed++;
+				check_model(w, &r, kept, lo, n_kept, pad);
+			}
+			tl_alloc_fail_at = 0;
+			ck_assert_uint_le(failed, 1);
+			win_free(w, &r);
+			ck_assert_uint_eq(pool.in_use, 0); /* nothing lost on a failure path */
+			pool_destroy(&pool);
+			if (!failed)
+				break; /* no allocation failed any more */
+		}
 	}
 }
 END_TEST
@@ -229,6 +486,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, random_streams_match_naive);
 	tcase_add_test(tc, evidence_keeps_lines);
+	tcase_add_test(tc, long_streams_match_naive);
 	tcase_add_test(tc, allocation_failure_leaves_window_unchanged);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
