@@ -76,6 +76,7 @@ extern const char *const ex_kind_text[EX_N_KINDS];
 
 struct ex_node {
 	uint8_t kind;        /* enum ex_kind */
+	uint16_t height;     /* levels of the subtree: 1 for a leaf (bounded by the parser) */
 	uint8_t fn;          /* EX_FUNC: which function (rules/ruleset.h); EX_EQ, EX_NE: 1 when
 			      * one side is the literal null (a test for absence) */
 	uint32_t off, len;   /* span in the expression text */

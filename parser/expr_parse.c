@@ -394,9 +394,33 @@ static struct ex_node *new_node(struct lexer *lx, enum ex_kind kind, size_t off,
 		return NULL;
 	}
 	n->kind = (uint8_t)kind;
+	n->height = 1;
 	n->off = (uint32_t)off;
 	n->len = (uint32_t)(end > off ? end - off : 0);
 	return n;
+}
+
+/* Sets the height of n from its kids; 0, or -1 when the tree grows too deep for the walkers
+ * that recurse over it (chains such as a + b + c ... grow it without nesting parentheses). */
+static int tall_at(struct lexer *lx, struct ex_node *n, size_t off, size_t len)
+{
+	size_t i;
+	unsigned h = 0;
+
+	for (i = 0; i < n->n_kids; i++)
+		if (n->kids[i]->height > h)
+			h = n->kids[i]->height;
+	if (h + 1 > EX_MAX_DEPTH) {
+		fail(lx, off, len, "expression is nested too deeply");
+		return -1;
+	}
+	n->height = (uint16_t)(h + 1);
+	return 0;
+}
+
+static int tall(struct lexer *lx, struct ex_node *n)
+{
+	return tall_at(lx, n, n->off, n->len);
 }
 
 static struct ex_node *binary(struct lexer *lx, enum ex_kind kind, struct ex_node *l,
@@ -417,7 +441,7 @@ static struct ex_node *binary(struct lexer *lx, enum ex_kind kind, struct ex_nod
 	n->kids[0] = l;
 	n->kids[1] = r;
 	n->n_kids = 2;
-	return n;
+	return tall_at(lx, n, r->off, r->len) ? NULL : n; /* points at the operand too many */
 }
 
 /* Appends to a growable array of nodes kept in the arena (copied on growth). */
@@ -557,7 +581,7 @@ static struct ex_node *parse_primary(struct lexer *lx)
 		if (!n || parse_items(lx, T_RB, &n->kids, &n->n_kids))
 			return NULL;
 		n->len = (uint32_t)(lx->tok_off > off ? lx->src + lx->tok_off - (lx->src + off) : 0);
-		return n;
+		return tall(lx, n) ? NULL : n;
 	case T_QNAME:
 		n = new_node(lx, EX_PATH, off, off);
 		if (!n || parse_segs(lx, n))
@@ -589,6 +613,8 @@ static struct ex_node *parse_primary(struct lexer *lx)
 			/* trim trailing spaces out of the span */
 			while (n->len && (lx->src[off + n->len - 1] == ' '))
 				n->len--;
+			if (tall(lx, n))
+				return NULL;
 			while (lx->tok == T_DOT) {
 				struct ex_node *m = new_node(lx, EX_MEMBER, off, off);
 
@@ -606,7 +632,7 @@ static struct ex_node *parse_primary(struct lexer *lx)
 				}
 				m->kids[0] = n;
 				m->n_kids = 1;
-				if (parse_segs(lx, m))
+				if (parse_segs(lx, m) || tall(lx, m))
 					return NULL;
 				n = m;
 			}
@@ -661,7 +687,7 @@ static struct ex_node *prefix(struct lexer *lx, enum ex_kind kind,
 	}
 	n->kids[0] = k;
 	n->n_kids = 1;
-	return n;
+	return tall(lx, n) ? NULL : n;
 }
 
 static struct ex_node *parse_unary(struct lexer *lx)

@@ -128,6 +128,38 @@ START_TEST(deep_nesting_is_refused)
 }
 END_TEST
 
+/* Chains grow a tree as deep without any nesting: x + 1 + 1 ... is ((x + 1) + 1) ...; the
+ * walkers that recurse over trees (evaluation, printing, rule analysis) must never meet one
+ * deeper than the limit. */
+static void chain(char *buf, size_t cap, const char *head, const char *link, size_t n)
+{
+	size_t i, at = (size_t)snprintf(buf, cap, "%s", head);
+
+	for (i = 0; i < n && at + strlen(link) < cap; i++)
+		at += (size_t)snprintf(buf + at, cap - at, "%s", link);
+}
+
+START_TEST(long_chains_are_refused)
+{
+	static char buf[1 << 20];
+	static const char *const links[] = { " + 1", " * 2", " && y", " || y", " - 3" };
+	static const char *const heads[] = { "x", "x", "y", "y", "-x" };
+	size_t i;
+
+	for (i = 0; i < sizeof links / sizeof links[0]; i++) {
+		const char *got;
+
+		chain(buf, sizeof buf, heads[i], links[i], 100000);
+		got = canon(buf);
+		ck_assert_msg(strstr(got, "nested too deeply") != NULL, "%s...: %.80s", links[i], got);
+		/* a chain of 150 is fine */
+		chain(buf, sizeof buf, heads[i], links[i], 150);
+		got = canon(buf);
+		ck_assert_msg(strncmp(got, "ERROR", 5) != 0, "%s: %.80s", links[i], got);
+	}
+}
+END_TEST
+
 START_TEST(spans)
 {
 	struct ex_error err;
@@ -200,6 +232,7 @@ int main(void)
 	tcase_add_test(tc, paths_and_calls);
 	tcase_add_test(tc, errors_have_positions);
 	tcase_add_test(tc, deep_nesting_is_refused);
+	tcase_add_test(tc, long_chains_are_refused);
 	tcase_add_test(tc, spans);
 	tcase_add_test(tc, path_parser);
 	tcase_add_test(tc, allocation_failures_are_clean);
