@@ -52,6 +52,16 @@ struct conds {
 	size_t n;
 };
 
+/* Key hashes of an event, per space. */
+struct hashes {
+	uint64_t seq;   /* the event's arrival number */
+	int valid;
+	uint64_t *h;
+	uint8_t *ok;    /* the event has the space's key (and the space has state) */
+};
+
+#define HC_SIZE 4 /* events whose hashes are kept: the current one and the two after it */
+
 struct rstate {
 	const struct rl_rule *r;
 	struct espace *sp;        /* its key space */
@@ -96,6 +106,7 @@ struct tl_engine {
 	struct dp_index *dp; /* the rules an event can matter to */
 	const struct dp_rest *rest; /* per rule, what is left of its where (NULL: all of it) */
 	int64_t next_expire; /* no key of any rule can expire before this time */
+	struct hashes hc[HC_SIZE];
 };
 
 static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k);
@@ -158,40 +169,55 @@ static int evict_oldest_key(struct tl_engine *e)
 	return 1;
 }
 
+/* Mixes the bytes b[0 .. n) into h, eight at a time. */
+static uint64_t mix_bytes(uint64_t h, const unsigned char *b, size_t n)
+{
+	uint64_t w;
+
+	for (; n >= 8; b += 8, n -= 8) {
+		memcpy(&w, b, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+	}
+	if (n) {
+		size_t i;
+
+		w = (uint64_t)n << 56;
+		for (i = 0; i < n; i++)
+			w |= (uint64_t)b[i] << (8 * i);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 32;
+	}
+	return h;
+}
+
 /* The hash of the key of space sp in an event's slots, from the key values themselves (so
  * that it can be had without making the key's text); -1 when the event has no such key. */
 static int space_hash(const struct espace *sp, const struct tl_value *slots, uint64_t *hash)
 {
 	const struct rl_rule *r = sp->spec;
 	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < r->n_keys; i++) {
 		const struct tl_value *v = &slots[r->key_slots[i]];
-		const unsigned char *b;
-		size_t n;
 		double num;
 
+		h = (h ^ v->type) * 0x100000001b3ULL;
 		switch (v->type) {
 		case TL_STR:
-			b = (const unsigned char *)v->str;
-			n = v->len;
+			h = mix_bytes(h ^ v->len, (const unsigned char *)v->str, v->len);
 			break;
 		case TL_NUM:
 			num = v->num == 0 ? 0 : v->num; /* -0 and 0 are one key */
-			b = (const unsigned char *)&num;
-			n = sizeof num;
+			h = mix_bytes(h, (const unsigned char *)&num, sizeof num);
 			break;
 		case TL_BOOL:
-			b = &v->b;
-			n = 1;
+			h = mix_bytes(h, &v->b, 1);
 			break;
 		default:
 			return -1;
 		}
-		h = (h ^ v->type) * 0x100000001b3ULL;
-		for (j = 0; j < n; j++)
-			h = (h ^ b[j]) * 0x100000001b3ULL;
 	}
 	*hash = h ^ (h >> 29);
 	return 0;
@@ -201,16 +227,35 @@ static int space_hash(const struct espace *sp, const struct tl_value *slots, uin
  * places of its keys in the tables; with entries, the entries found there (whose places
  * were asked for one event earlier). Key states are too many to stay in cache; this way
  * their misses overlap with the work on the events before. */
-static void prefetch(struct tl_engine *e, const struct tl_value *slots, int entries)
+/* The key hashes of an event (by arrival number) in every space with state, made once: for
+ * the prefetches of the two events before it, then for itself. */
+static const struct hashes *hashes_of(struct tl_engine *e, uint64_t seq,
+				      const struct tl_value *slots)
 {
+	struct hashes *hs = &e->hc[seq % HC_SIZE];
+	size_t i;
+
+	if (hs->valid && hs->seq == seq)
+		return hs;
+	for (i = 0; i < e->n_spaces; i++)
+		hs->ok[i] = e->spaces[i].ks.n_rules &&
+			    space_hash(&e->spaces[i], slots, &hs->h[i]) == 0;
+	hs->seq = seq;
+	hs->valid = 1;
+	return hs;
+}
+
+static void prefetch(struct tl_engine *e, const struct mt_event *ev, int entries)
+{
+	const struct hashes *hs = hashes_of(e, ev->seq, ev->slots);
 	size_t i;
 
 	for (i = 0; i < e->n_spaces; i++) {
 		const struct kspace *ks = &e->spaces[i].ks;
 		const struct kslot *sl;
-		uint64_t h;
+		uint64_t h = hs->h[i];
 
-		if (!ks->tab || space_hash(&e->spaces[i], slots, &h))
+		if (!ks->tab || !hs->ok[i])
 			continue;
 		sl = &ks->tab[h & ks->mask];
 		if (!entries) {
@@ -259,7 +304,10 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 	}
 	if (!b->buf)
 		ob_lit(b, "");
-	space_hash(sp, e->ev.slots, &sp->hash);
+	if (sp->ks.n_rules)
+		sp->hash = hashes_of(e, e->cur->seq, e->ev.slots)->h[sp - e->spaces];
+	else
+		space_hash(sp, e->ev.slots, &sp->hash); /* no state: only the key text is used */
 	sp->cur = ks_find(&sp->ks, b->buf ? b->buf : "", b->len, sp->hash);
 	sp->ok = 0;
 	return 0;
@@ -1006,9 +1054,9 @@ static void release(struct tl_engine *e, int64_t watermark, int all)
 
 		/* the next event is (almost always) the new top, the one after it a child */
 		if (e->n_heap)
-			prefetch(e, e->heap[0]->slots, 1);
+			prefetch(e, e->heap[0], 1);
 		if (e->n_heap > 2)
-			prefetch(e, e->heap[e->heap[1]->ts.us <= e->heap[2]->ts.us ? 1 : 2]->slots, 0);
+			prefetch(e, e->heap[e->heap[1]->ts.us <= e->heap[2]->ts.us ? 1 : 2], 0);
 		process(e, &ev);
 		mt_event_release(&e->pool, held);
 	}
@@ -1221,6 +1269,12 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		goto fail;
 	if (make_spaces(e))
 		goto fail;
+	for (i = 0; i < HC_SIZE; i++) {
+		e->hc[i].h = tl_calloc(e->n_spaces + 1, sizeof *e->hc[i].h);
+		e->hc[i].ok = tl_calloc(e->n_spaces + 1, 1);
+		if (!e->hc[i].h || !e->hc[i].ok)
+			goto fail;
+	}
 	for (i = 0; i < rs->n_rules; i++) {
 		struct rstate *r = &e->rules[i];
 		const struct rl_rule *rule = &rs->rules[i];
@@ -1284,6 +1338,10 @@ void tl_engine_free(struct tl_engine *e)
 		ob_free(&e->spaces[i].key);
 	}
 	tl_free(e->spaces);
+	for (i = 0; i < HC_SIZE; i++) {
+		tl_free(e->hc[i].h);
+		tl_free(e->hc[i].ok);
+	}
 	pool_destroy(&e->pool);
 	jd_decoder_free(e->dec);
 	dp_free(e->dp);

@@ -276,9 +276,38 @@ static int truth(const struct tl_value *v)
 	return v->b;
 }
 
+/* The value of a leaf read in place (a literal, a field, an aggregate), or NULL for a node that
+ * must be evaluated: most operands are leaves, and reading them costs no call and no copy. */
+static inline const struct tl_value *leaf(const struct ex_node *n, const struct ev_ctx *c)
+{
+	switch (n->kind) {
+	case EX_LIT:
+		return &n->val;
+	case EX_FIELD:
+		return &c->slots[n->slot];
+	case EX_AGG:
+		return &c->aggs[n->slot];
+	default:
+		return NULL;
+	}
+}
+
+/* The value of operand n: in place when it is a leaf, else evaluated into *tmp. */
+static inline const struct tl_value *operand(const struct ex_node *n, struct ev_ctx *c,
+					     struct tl_value *tmp)
+{
+	const struct tl_value *v = leaf(n, c);
+
+	if (v)
+		return v;
+	ev_eval(n, c, tmp);
+	return tmp;
+}
+
 void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 {
-	struct tl_value a, b;
+	struct tl_value a, b, ta, tb;
+	const struct tl_value *pa, *pb;
 	int t;
 
 	switch (n->kind) {
@@ -369,8 +398,10 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 		break;
 	}
 	/* binary operators on values */
-	ev_eval(n->kids[0], c, &a);
-	ev_eval(n->kids[1], c, &b);
+	pa = operand(n->kids[0], c, &ta);
+	pb = operand(n->kids[1], c, &tb);
+	a = *pa;
+	b = *pb;
 	out->type = TL_MISSING;
 	switch (n->kind) {
 	case EX_EQ: case EX_NE:
@@ -425,7 +456,9 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 
 void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 {
-	ev_reset(c);
+	if (c->scratch_want)
+		ev_reset(c);
+	c->scratch_used = 0;
 	ev_eval(n, c, out);
 	if (c->scratch_want) {
 		/* a string did not fit: grow the scratch and evaluate again, so that a result
