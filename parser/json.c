@@ -1000,6 +1000,18 @@ size_t jd_quote(const char *s, size_t len, char *out)
 	end = p + len;
 	while (p < end) {
 		run = p;
+		/* eight plain bytes at a time (UTF-8 is copied, so bytes above 0x7f are plain) */
+		while (end - p >= 8) {
+			uint64_t x = jd_load8(p), q = x ^ (JD_ONES * '"'), b = x ^ (JD_ONES * '\\');
+			uint64_t m = (((q - JD_ONES) & ~q) | ((b - JD_ONES) & ~b) |
+				      ((x - JD_ONES * 0x20) & ~x)) & JD_HIGH;
+
+			if (m) {
+				p += __builtin_ctzll(m) >> 3;
+				break;
+			}
+			p += 8;
+		}
 		while (p < end && *p >= 0x20 && *p != '"' && *p != '\\')
 			p++;
 		memcpy(o, run, (size_t)(p - run));
