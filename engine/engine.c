@@ -1162,18 +1162,6 @@ void tl_engine_stats(const struct tl_engine *e, struct tl_stats *st)
 	st->rules = e->rstats;
 }
 
-static int reads_run(const struct ex_node *n)
-{
-	size_t i;
-
-	if (n->kind == EX_ALIAS || n->kind == EX_AGG)
-		return 1;
-	for (i = 0; i < n->n_kids; i++)
-		if (reads_run(n->kids[i]))
-			return 1;
-	return 0;
-}
-
 /* Adds the conjuncts of n (its top-level &&) that read no run to *c; 0 or -1. */
 static int add_pre(const struct ex_node *n, struct conds *c)
 {
@@ -1181,7 +1169,7 @@ static int add_pre(const struct ex_node *n, struct conds *c)
 
 	if (n->kind == EX_AND)
 		return add_pre(n->kids[0], c) || add_pre(n->kids[1], c) ? -1 : 0;
-	if (reads_run(n))
+	if (rl_reads_run(n))
 		return 0;
 	nc = tl_realloc(c->c, (c->n + 1) * sizeof *nc);
 	if (!nc)

@@ -1189,15 +1189,14 @@ static int compile_threshold(struct file_ld *ld, const struct yl_node *t, struct
 	return bad ? -1 : 0;
 }
 
-/* 1 when the tree reads aliases or run aggregates: it must be evaluated per run. */
-static int reads_run(const struct ex_node *n)
+int rl_reads_run(const struct ex_node *n)
 {
 	size_t i;
 
 	if (n->kind == EX_ALIAS || n->kind == EX_AGG)
 		return 1;
 	for (i = 0; i < n->n_kids; i++)
-		if (reads_run(n->kids[i]))
+		if (rl_reads_run(n->kids[i]))
 			return 1;
 	return 0;
 }
@@ -1398,7 +1397,7 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 		if (!(st->where = compile_cond(ld, w, "where"))) {
 			bad = 1;
 		} else {
-			st->reads_run = (uint8_t)reads_run(st->where);
+			st->reads_run = (uint8_t)rl_reads_run(st->where);
 			if (bound == 0 && !is_not[i] && st->reads_run) {
 				ex_fail(ld, w, st->where, "the first step cannot read other steps");
 				bad = 1;

@@ -181,4 +181,8 @@ struct rl_ruleset *rl_load_mem(const char *name, const char *text, size_t len,
 			       struct dg_sink *sink);
 void rl_free(struct rl_ruleset *rs);
 
+/* 1 when a step's condition tree reads aliases or run aggregates (it must be evaluated per
+ * run of a sequence). */
+int rl_reads_run(const struct ex_node *n);
+
 #endif

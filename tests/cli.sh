@@ -4,21 +4,7 @@
 set -u
 bin=$1
 ex=examples
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect_rc() { # expect_rc WANT GOT WHAT
-  if [ "$1" = "$2" ]; then ok; else bad "$3: exit status $2, want $1"; fi
-}
-expect_eq() { # expect_eq WANT GOT WHAT
-  if [ "$1" = "$2" ]; then ok; else bad "$3: got [$2], want [$1]"; fi
-}
-expect_match() { # expect_match REGEX TEXT WHAT
-  if printf '%s' "$2" | grep -Eq -- "$1"; then ok; else bad "$3: [$2] does not match /$1/"; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 cat >"$tmp/r.yaml" <<'YAML'
 rules:
@@ -196,5 +182,4 @@ if [ -x /usr/bin/time ]; then
 	[ "$kb" -lt 100000 ] && ok || bad "unending line: peak RSS $kb KB"
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish cli

@@ -4,18 +4,8 @@
 # cases: tests/golden/hostile-events.) Needs awk. Run from the repository root.
 set -u
 bin=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect_rc() { # expect_rc WANT GOT WHAT
-  if [ "$1" = "$2" ]; then ok; else bad "$3: exit status $2, want $1"; fi
-}
-expect_match() { # expect_match REGEX TEXT WHAT
-  if printf '%s' "$2" | grep -Eq -- "$1"; then ok; else bad "$3: [$2] does not match /$1/"; fi
-}
 rep() { # rep N TEXT: TEXT N times
   awk -v n="$1" -v t="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s", t }'
 }
@@ -90,5 +80,4 @@ expect_rc 0 $? "run 10,000 rules"
 [ "$(grep -c '"rule":"r9999"' "$tmp/many.out")" = 2 ] && ok || bad "r9999 fires twice"
 [ "$(grep -c '"rule":"r9998"' "$tmp/many.out")" = 1 ] && ok || bad "r9998 fires once"
 
-echo "hostile: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish hostile

@@ -4,21 +4,8 @@
 # processed or rejected. Needs jq and awk. Run from the repository root.
 set -u
 bin=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+. "$(dirname "$0")/lib.sh"
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect_rc() { # expect_rc WANT GOT WHAT
-  if [ "$1" = "$2" ]; then ok; else bad "$3: exit status $2, want $1"; fi
-}
-expect_le() { # expect_le A B WHAT: A <= B
-  if [ "$1" -le "$2" ]; then ok; else bad "$3: $1 > $2"; fi
-}
-expect_gt() { # expect_gt A B WHAT: A > B
-  if [ "$1" -gt "$2" ]; then ok; else bad "$3: $1 <= $2"; fi
-}
 stat() { # stat FILE FIELD: a number of the --stats summary (the last line of FILE)
   tail -n 1 "$1" | jq -r ".$2"
 }
@@ -139,5 +126,4 @@ rej_n=$(stat "$tmp/mixed.err" rejected)
 [ "$rej_n" = "$(wc -l <"$tmp/rej.jsonl")" ] && ok || bad "rejected $rej_n, lines in --rejects $(wc -l <"$tmp/rej.jsonl")"
 [ "$(stat "$tmp/mixed.err" late)" = 2 ] && ok || bad "late: $(stat "$tmp/mixed.err" late), want 2"
 
-echo "limits: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish limits
