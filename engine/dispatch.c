@@ -10,11 +10,14 @@
  * memory: every event then runs every rule, as without an index. */
 #define DP_MAX_ENTRIES (4u << 20)
 
-/* The strings a field must equal for a condition to hold; all: any value may do. */
+/* The strings a field must equal for a condition to hold; all: any value may do. A hash
+ * index keeps membership O(1): lists of thousands of strings in hundreds of rules are a rule
+ * file, not an attack, and must load at once. */
 struct guard {
 	int all;
-	const struct tl_value **v;
-	size_t n;
+	const struct tl_value **v; /* the strings, in the order added */
+	size_t n, cap;
+	uint32_t *idx;             /* 2 * cap places: 1 + an index into v, or 0 when empty */
 };
 
 struct dp_entry {
@@ -51,34 +54,54 @@ static int same_str(const struct tl_value *a, const struct tl_value *b)
 	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
 }
 
+/* The place of v in g's index: where it is, or the empty place where it would go. */
+static size_t place_of(const struct guard *g, const struct tl_value *v)
+{
+	size_t mask = 2 * g->cap - 1, i = (size_t)dp_hash(v->str, v->len) & mask;
+
+	while (g->idx[i] && !same_str(g->v[g->idx[i] - 1], v))
+		i = (i + 1) & mask;
+	return i;
+}
+
 static int has(const struct guard *g, const struct tl_value *v)
 {
-	size_t i;
-
-	for (i = 0; i < g->n; i++)
-		if (same_str(g->v[i], v))
-			return 1;
-	return 0;
+	return g->idx && g->idx[place_of(g, v)];
 }
 
 static void guard_free(struct guard *g)
 {
 	tl_free(g->v);
-	g->v = NULL;
-	g->n = 0;
+	tl_free(g->idx);
+	memset(g, 0, sizeof *g);
 }
 
 /* Appends v when absent; 0 or -1. */
 static int guard_add(struct guard *g, const struct tl_value *v)
 {
-	const struct tl_value **nv;
-
 	if (has(g, v))
 		return 0;
-	nv = tl_realloc(g->v, (g->n + 1) * sizeof *nv);
-	if (!nv)
-		return -1;
-	g->v = nv;
+	if (g->n == g->cap) {
+		size_t nc = g->cap ? 2 * g->cap : 8, i;
+		const struct tl_value **nv;
+		uint32_t *ni;
+
+		if (nc > UINT32_MAX / 2)
+			return -1;
+		nv = tl_realloc(g->v, nc * sizeof *nv);
+		if (!nv)
+			return -1;
+		g->v = nv;
+		ni = tl_calloc(2 * nc, sizeof *ni);
+		if (!ni)
+			return -1;
+		tl_free(g->idx);
+		g->idx = ni;
+		g->cap = nc;
+		for (i = 0; i < g->n; i++)
+			g->idx[place_of(g, g->v[i])] = (uint32_t)i + 1;
+	}
+	g->idx[place_of(g, v)] = (uint32_t)g->n + 1;
 	g->v[g->n++] = v;
 	return 0;
 }
@@ -122,10 +145,10 @@ static int guard_of(const struct ex_node *n, uint32_t slot, struct guard *g)
 		rc = guard_of(n->kids[0], slot, &a) || guard_of(n->kids[1], slot, &b) ? -1 : 0;
 		if (!rc && a.all) {
 			*g = b; /* b's strings, or all */
-			b.v = NULL;
+			memset(&b, 0, sizeof b);
 		} else if (!rc && b.all) {
 			*g = a;
-			a.v = NULL;
+			memset(&a, 0, sizeof a);
 		} else {
 			for (i = 0; i < a.n && !rc; i++)
 				if (has(&b, a.v[i]))
@@ -387,7 +410,7 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 {
 	struct dp_index *d = tl_calloc(1, sizeof *d);
 	struct guard *gs = NULL;
-	size_t i;
+	size_t i, entries = 0;
 	int rc = 0;
 
 	if (!d)
@@ -403,14 +426,18 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 		d->rest = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *d->rest);
 		if (!d->rest)
 			rc = -1;
-		for (i = 0; i < rs->n_rules && !rc; i++) {
+		for (i = 0; i < rs->n_rules && !rc && d->field >= 0; i++) {
 			const struct rl_rule *r = &rs->rules[i];
 
 			rc = rule_guard(r, (uint32_t)d->field, &gs[i]);
 			if (!rc && r->kind != RL_SEQUENCE && r->where)
 				rc = residue(r->where, (uint32_t)d->field, &d->rest[i]);
+			/* the lists would hold at least this many entries: too many, stop here */
+			entries += gs[i].n;
+			if (entries > DP_MAX_ENTRIES)
+				d->field = -1;
 		}
-		if (!rc)
+		if (!rc && d->field >= 0)
 			rc = build_lists(d, rs, gs);
 		for (i = 0; i < rs->n_rules; i++)
 			guard_free(&gs[i]);

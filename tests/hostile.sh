@@ -80,4 +80,17 @@ expect_rc 0 $? "run 10,000 rules"
 [ "$(grep -c '"rule":"r9999"' "$tmp/many.out")" = 2 ] && ok || bad "r9999 fires twice"
 [ "$(grep -c '"rule":"r9998"' "$tmp/many.out")" = 1 ] && ok || bad "r9998 fires once"
 
+# a list of 20,000 strings in 2,000 rules: loads at once (the rule index gives up past its
+# budget rather than spend minutes), and every rule still fires where it should
+awk 'BEGIN { printf "lists:\n  big: ["
+  for (i = 0; i < 20000; i++) printf "%sv%d", i ? ", " : "", i
+  print "]\nrules:"
+  for (i = 0; i < 2000; i++) printf "  - id: r%d\n    where: type in big && amount > %d\n", i, i }' \
+  >"$tmp/biglist.yaml"
+printf '{"ts":1,"type":"v5","amount":1000}\n{"ts":2,"type":"zzz","amount":1000}\n{"ts":3,"type":"v19999","amount":1500}\n' \
+  >"$tmp/biglist.jsonl"
+"$bin" -r "$tmp/biglist.yaml" "$tmp/biglist.jsonl" >"$tmp/biglist.out"; expect_rc 0 $? "a list of 20,000 in 2,000 rules"
+# amount 1000 passes the rules r0 to r999, amount 1500 r0 to r1499
+expect_eq 2500 "$(wc -l <"$tmp/biglist.out")" "alerts of the 2,000 rules with a big list"
+
 finish hostile
