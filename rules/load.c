@@ -22,6 +22,11 @@
 
 #define RL_MAX_FILE (16u * 1024 * 1024)
 #define RL_MAX_MACRO_DEPTH 32
+/* Macros that use macros twice double at each level: m1: m0 && m0 ... m30 would be a billion
+ * nodes. One expression may expand this many macro uses, all levels together, and a file
+ * (10,000 rules of such expressions would still take minutes) a hundred times as many. */
+#define RL_MAX_EXPANSIONS 10000
+#define RL_MAX_FILE_EXPANSIONS (100 * RL_MAX_EXPANSIONS)
 
 const char *const rl_agg_names[RL_N_AGGS] = {
 #define RL_AGG_NAME(id, name) name,
@@ -74,6 +79,9 @@ struct file_ld {
 	size_t n_macros;
 	const char *macro_stack[RL_MAX_MACRO_DEPTH];
 	size_t macro_depth;
+	size_t expansions;      /* macro uses expanded in the current expression */
+	size_t file_expansions; /* ... and in the whole file */
+	const struct yl_node *expr_sc; /* the scalar of the current expression */
 	/* the rule being compiled */
 	struct rl_rule *rule;
 	enum ctx_kind cx;
@@ -695,6 +703,24 @@ static enum st resolve_macro(struct file_ld *ld, struct ex_node *n, struct named
 	enum st t;
 	size_t i;
 
+	if (ld->expansions >= RL_MAX_EXPANSIONS) {
+		if (ld->expansions++ == RL_MAX_EXPANSIONS) /* said once; the rest is cut short */
+			dg_error(ld->sink, ld->src, ld->expr_sc->off,
+				 ld->expr_sc->end - ld->expr_sc->off,
+				 "macros expand to more than %d macro uses in this expression (macro "
+				 "'%s' at the limit)", RL_MAX_EXPANSIONS, m->name);
+		return ST_ERR;
+	}
+	if (ld->file_expansions >= RL_MAX_FILE_EXPANSIONS) {
+		if (ld->file_expansions++ == RL_MAX_FILE_EXPANSIONS)
+			dg_error(ld->sink, ld->src, ld->expr_sc->off,
+				 ld->expr_sc->end - ld->expr_sc->off,
+				 "macros expand to more than %d macro uses in this file",
+				 RL_MAX_FILE_EXPANSIONS);
+		return ST_ERR;
+	}
+	ld->expansions++;
+	ld->file_expansions++;
 	for (i = 0; i < ld->macro_depth; i++)
 		if (ld->macro_stack[i] == m->name) {
 			dg_error(ld->sink, ld->src, msc->off, msc->end - msc->off,
@@ -885,6 +911,8 @@ static struct ex_node *compile_expr_at(struct file_ld *ld, const struct yl_node 
 				stack[sp++] = x->kids[i];
 		}
 	}
+	ld->expansions = 0;
+	ld->expr_sc = sc;
 	*type = resolve(ld, sc, root);
 	return *type == ST_ERR ? NULL : root;
 }

@@ -41,6 +41,19 @@ YAML
 err=$("$bin" check "$tmp/bomb.yaml" 2>&1); expect_rc 3 $? "alias bomb"
 expect_match 'bomb.yaml:2:6: error: YAML anchors' "$err" "alias bomb message"
 
+# a macro bomb: each macro uses the one before twice (m30 would be a billion nodes)
+awk 'BEGIN { print "macros:\n  m0: x > 1"
+  for (i = 1; i <= 30; i++) printf "  m%d: m%d && m%d\n", i, i - 1, i - 1
+  print "rules:\n  - id: r\n    where: m30" }' >"$tmp/mbomb.yaml"
+err=$("$bin" check "$tmp/mbomb.yaml" 2>&1); expect_rc 3 $? "macro bomb"
+expect_match "mbomb.yaml:35:12: error: macros expand to more than 10000 macro uses in this expression" "$err" "macro bomb message"
+# ... and one that each expression keeps under its budget, in 2,000 rules
+awk 'BEGIN { print "macros:\n  m0: x > 1"
+  for (i = 1; i <= 12; i++) printf "  m%d: m%d && m%d\n", i, i - 1, i - 1
+  print "rules:"; for (i = 0; i < 2000; i++) printf "  - id: r%d\n    where: m12\n", i }' >"$tmp/mbomb2.yaml"
+err=$("$bin" check "$tmp/mbomb2.yaml" 2>&1); expect_rc 3 $? "macro uses over the file's budget"
+expect_match "error: macros expand to more than 1000000 macro uses in this file" "$err" "file budget message"
+
 # a rule file over 16 MiB: refused before it is parsed
 { printf 'rules:\n'; head -c 17000000 /dev/zero | tr '\0' '#'; } >"$tmp/big.yaml"
 err=$("$bin" check "$tmp/big.yaml" 2>&1); expect_rc 3 $? "rule file over 16 MiB"
