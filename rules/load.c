@@ -68,8 +68,16 @@ struct named {
 };
 
 /* State of loading one file. */
+/* Rule ids seen so far, across the files of a load: 1 + an index into rs->rules, by hash (a
+ * file of 100,000 rules must not take minutes to check for duplicates). */
+struct rule_ids {
+	uint32_t *slot;
+	size_t mask, n;
+};
+
 struct file_ld {
 	struct rl_ruleset *rs;
+	struct rule_ids *ids;
 	struct dg_source *src;
 	struct dg_sink *sink;
 	struct arena *tmp;      /* YAML tree and other parse-time data */
@@ -1441,14 +1449,59 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 	return bad ? -1 : 0;
 }
 
-static const struct rl_rule *find_rule(const struct rl_ruleset *rs, const char *id)
+static uint64_t id_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h ^ (h >> 31);
+}
+
+/* The place of id in the index: where it is, or the empty place where it would go. */
+static size_t id_place(const struct rl_ruleset *rs, const struct rule_ids *ids, const char *id)
+{
+	size_t i = (size_t)id_hash(id) & ids->mask;
+
+	while (ids->slot[i] && strcmp(rs->rules[ids->slot[i] - 1].id, id) != 0)
+		i = (i + 1) & ids->mask;
+	return i;
+}
+
+static const struct rl_rule *find_rule(const struct rl_ruleset *rs, const struct rule_ids *ids,
+				       const char *id)
 {
 	size_t i;
 
-	for (i = 0; i < rs->n_rules; i++)
-		if (strcmp(rs->rules[i].id, id) == 0)
-			return &rs->rules[i];
-	return NULL;
+	if (!ids->slot)
+		return NULL;
+	i = id_place(rs, ids, id);
+	return ids->slot[i] ? &rs->rules[ids->slot[i] - 1] : NULL;
+}
+
+/* Indexes the id of rs->rules[index] (not yet in the index); 0 or -1. */
+static int add_rule_id(const struct rl_ruleset *rs, struct rule_ids *ids, size_t index)
+{
+	if (index >= UINT32_MAX - 1)
+		return -1;
+	if (!ids->slot || 2 * (ids->n + 1) > ids->mask + 1) {
+		size_t size = ids->slot ? 2 * (ids->mask + 1) : 64, i;
+		uint32_t *old = ids->slot, old_size = ids->slot ? (uint32_t)ids->mask + 1 : 0;
+
+		ids->slot = tl_calloc(size, sizeof *ids->slot);
+		if (!ids->slot) {
+			ids->slot = old;
+			return -1;
+		}
+		ids->mask = size - 1;
+		for (i = 0; i < old_size; i++)
+			if (old[i])
+				ids->slot[id_place(rs, ids, rs->rules[old[i] - 1].id)] = old[i];
+		tl_free(old);
+	}
+	ids->slot[id_place(rs, ids, rs->rules[index].id)] = (uint32_t)index + 1;
+	ids->n++;
+	return 0;
 }
 
 static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_rule *r)
@@ -1478,7 +1531,7 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 			 "a rule id is made of a-z, 0-9, '_' and '-'");
 		bad = 1;
 	} else {
-		const struct rl_rule *prev = find_rule(ld->rs, v->str);
+		const struct rl_rule *prev = find_rule(ld->rs, ld->ids, v->str);
 
 		r->id = arena_strndup(&ld->rs->arena, v->str, v->len);
 		if (!r->id) {
@@ -1772,12 +1825,12 @@ static int load_named(struct file_ld *ld, const struct yl_node *m, const char *w
 }
 
 static int load_file(struct rl_ruleset *rs, struct dg_source *src, struct dg_sink *sink,
-		     int *seen_time, size_t *cap_rules)
+		     int *seen_time, size_t *cap_rules, struct rule_ids *ids)
 {
 	static const char *const keys[] = { "version", "time", "lists", "macros", "rules", "tests",
 					    NULL };
 	struct arena tmp = { 0 };
-	struct file_ld ld = { .rs = rs, .src = src, .sink = sink, .tmp = &tmp };
+	struct file_ld ld = { .rs = rs, .src = src, .sink = sink, .tmp = &tmp, .ids = ids };
 	const struct yl_node *root, *v;
 	unsigned before = sink->n_errors;
 	size_t i;
@@ -1829,8 +1882,16 @@ static int load_file(struct rl_ruleset *rs, struct dg_source *src, struct dg_sin
 			r = &rs->rules[rs->n_rules];
 			memset(r, 0, sizeof *r);
 			ld.rule = r;
-			if (compile_rule(&ld, v->items[i], r) == 0 || r->id)
-				rs->n_rules++; /* kept for duplicate-id checks even when bad */
+			if (compile_rule(&ld, v->items[i], r) == 0 || r->id) {
+				/* kept for duplicate-id checks even when bad; a duplicate is not
+				 * indexed again (its first definition is) */
+				rs->n_rules++;
+				if (r->id && find_rule(rs, ids, r->id) == NULL &&
+				    add_rule_id(rs, ids, rs->n_rules - 1)) {
+					oom(&ld, v->off);
+					break;
+				}
+			}
 		}
 	}
 out_tmp:
@@ -1864,6 +1925,7 @@ static void report_count(struct dg_sink *sink, const char *name, unsigned n)
 static struct rl_ruleset *load_sources(struct dg_source *srcs, size_t n, struct dg_sink *sink)
 {
 	struct rl_ruleset *rs = rs_new();
+	struct rule_ids ids = { 0 };
 	size_t cap_rules = 0, i;
 	int seen_time = 0, bad = 0;
 	static const char *def_seg = "ts";
@@ -1881,7 +1943,7 @@ static struct rl_ruleset *load_sources(struct dg_source *srcs, size_t n, struct 
 	for (i = 0; i < n; i++) {
 		unsigned before = sink->n_errors;
 
-		if (load_file(rs, &srcs[i], sink, &seen_time, &cap_rules)) {
+		if (load_file(rs, &srcs[i], sink, &seen_time, &cap_rules, &ids)) {
 			report_count(sink, srcs[i].name, sink->n_errors - before);
 			bad = 1;
 		}
@@ -1899,6 +1961,7 @@ static struct rl_ruleset *load_sources(struct dg_source *srcs, size_t n, struct 
 			rs->n_slots = jd_fields_count(rs->fields);
 		}
 	}
+	tl_free(ids.slot);
 	if (bad) {
 		rl_free(rs);
 		return NULL;
