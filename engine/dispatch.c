@@ -339,6 +339,7 @@ static const struct dp_entry *lookup(const struct dp_index *d, const char *s, si
 static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const struct guard *gs)
 {
 	struct guard lits = { 0 };
+	struct dp_entry **ent = NULL; /* each literal's entry, by its index in lits */
 	size_t i, j, total = 2 * rs->n_rules, size = 2;
 	uint32_t at = 0;
 
@@ -363,7 +364,8 @@ static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const st
 		size *= 2;
 	d->tab = tl_calloc(size, sizeof *d->tab);
 	d->lists = tl_malloc((total ? total : 1) * sizeof *d->lists);
-	if (!d->tab || !d->lists)
+	ent = tl_malloc((lits.n ? lits.n : 1) * sizeof *ent);
+	if (!d->tab || !d->lists || !ent)
 		goto fail;
 	d->mask = size - 1;
 	d->every_off = at;
@@ -374,17 +376,37 @@ static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const st
 	for (i = 0; i < rs->n_rules; i++)
 		if (gs[i].all)
 			d->lists[at++] = (uint32_t)i;
+	/* each literal's list: its place first (sizes counted), then the rules in rule order,
+	 * each appending itself to the lists of its literals (or of all, unguarded) */
 	for (i = 0; i < lits.n; i++) {
 		struct dp_entry *e = (struct dp_entry *)lookup(d, lits.v[i]->str, lits.v[i]->len);
 
 		e->str = lits.v[i]->str;
 		e->len = lits.v[i]->len;
-		e->off = at;
-		for (j = 0; j < rs->n_rules; j++)
-			if (gs[j].all || has(&gs[j], lits.v[i]))
-				d->lists[at++] = (uint32_t)j;
-		e->n = at - e->off;
+		e->n = 0;
+		ent[i] = e;
 	}
+	for (j = 0; j < rs->n_rules; j++)
+		for (i = 0; i < gs[j].n; i++)
+			ent[lits.idx[place_of(&lits, gs[j].v[i])] - 1]->n++;
+	for (i = 0; i < lits.n; i++) {
+		ent[i]->off = at;
+		at += ent[i]->n + d->other_n;
+		ent[i]->n = 0;
+	}
+	for (j = 0; j < rs->n_rules; j++) {
+		if (gs[j].all) {
+			for (i = 0; i < lits.n; i++)
+				d->lists[ent[i]->off + ent[i]->n++] = (uint32_t)j;
+			continue;
+		}
+		for (i = 0; i < gs[j].n; i++) {
+			struct dp_entry *e = ent[lits.idx[place_of(&lits, gs[j].v[i])] - 1];
+
+			d->lists[e->off + e->n++] = (uint32_t)j;
+		}
+	}
+	tl_free(ent);
 	guard_free(&lits);
 	return 0;
 too_big:
@@ -392,6 +414,7 @@ too_big:
 	guard_free(&lits);
 	return 0;
 fail:
+	tl_free(ent);
 	guard_free(&lits);
 	return -1;
 }

@@ -61,10 +61,14 @@ struct hashes {
 };
 
 #define HC_SIZE 4 /* events whose hashes are kept: the current one and the two after it */
+#define HC_MAX_SPACES 16
 
 struct rstate {
 	const struct rl_rule *r;
 	struct espace *sp;        /* its key space */
+	int64_t xat;              /* in the expiry heap: when its oldest key may expire, at the
+				   * earliest */
+	ptrdiff_t xpos;           /* its place in the expiry heap, or -1 */
 	struct ktable keys;       /* its live key states */
 	int64_t horizon;          /* how long after its last touch a key can still matter */
 	struct tl_value *args;    /* this event's aggregate arguments */
@@ -106,7 +110,13 @@ struct tl_engine {
 	struct dp_index *dp; /* the rules an event can matter to */
 	const struct dp_rest *rest; /* per rule, what is left of its where (NULL: all of it) */
 	int64_t next_expire; /* no key of any rule can expire before this time */
+	struct rstate **xheap; /* rules with keys, a min-heap on xat (lazy: see expire) */
+	size_t n_xheap;
+	size_t table_bytes;  /* of the key spaces' tables */
 	struct hashes hc[HC_SIZE];
+	uint32_t *hot;       /* the key spaces with state, by index */
+	size_t n_hot;
+	int use_hc;          /* key hashes are made ahead, for prefetching (few spaces) */
 };
 
 static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k);
@@ -132,22 +142,77 @@ static void key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 	e->st.keys--;
 }
 
-/* Frees the keys whose state can no longer matter at e->now, in every rule, and notes when
- * the next one can. A key's expiry time only grows (it is touched, never untouched), so
- * nothing is to be done before that. */
+/* The expiry heap holds every rule that has keys, by the time its oldest key can expire as it
+ * was when the rule went in. A key's expiry time only grows (keys are touched, never
+ * untouched), so that time is a lower bound: when it comes, the rule is looked at and goes
+ * back in with its true time. Nothing is looked at before, whatever the number of rules. */
+static int xbefore(const struct rstate *a, const struct rstate *b)
+{
+	return a->xat < b->xat;
+}
+
+static void xswap(struct tl_engine *e, size_t i, size_t j)
+{
+	struct rstate *t = e->xheap[i];
+
+	e->xheap[i] = e->xheap[j];
+	e->xheap[j] = t;
+	e->xheap[i]->xpos = (ptrdiff_t)i;
+	e->xheap[j]->xpos = (ptrdiff_t)j;
+}
+
+static void xsift(struct tl_engine *e, size_t i)
+{
+	while (i && xbefore(e->xheap[i], e->xheap[(i - 1) / 2])) {
+		xswap(e, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < e->n_xheap && xbefore(e->xheap[l], e->xheap[m]))
+			m = l;
+		if (l + 1 < e->n_xheap && xbefore(e->xheap[l + 1], e->xheap[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		xswap(e, i, m);
+		i = m;
+	}
+}
+
+/* Puts rule rs (with keys, not in the heap) in the expiry heap; the heap has room for every
+ * rule. */
+static void xpush(struct tl_engine *e, struct rstate *rs)
+{
+	rs->xat = rs->keys.oldest->touched + rs->horizon;
+	rs->xpos = (ptrdiff_t)e->n_xheap;
+	e->xheap[e->n_xheap++] = rs;
+	xsift(e, e->n_xheap - 1);
+}
+
+/* Frees the keys whose state can no longer matter at e->now, and notes when the next one
+ * can. */
 static void expire(struct tl_engine *e)
 {
-	size_t i;
-
-	e->next_expire = INT64_MAX;
-	for (i = 0; i < e->rs->n_rules; i++) {
-		struct rstate *rs = &e->rules[i];
+	while (e->n_xheap && e->xheap[0]->xat < e->now) {
+		struct rstate *rs = e->xheap[0];
 
 		while (rs->keys.oldest && rs->keys.oldest->touched + rs->horizon < e->now)
 			key_free(e, rs, rs->keys.oldest);
-		if (rs->keys.oldest && rs->keys.oldest->touched + rs->horizon < e->next_expire)
-			e->next_expire = rs->keys.oldest->touched + rs->horizon;
+		if (rs->keys.oldest) {
+			rs->xat = rs->keys.oldest->touched + rs->horizon;
+			xsift(e, 0);
+		} else {
+			rs->xpos = -1;
+			if (--e->n_xheap) {
+				xswap(e, 0, e->n_xheap);
+				e->xheap[e->n_xheap]->xpos = -1;
+				xsift(e, 0);
+			}
+		}
 	}
+	e->next_expire = e->n_xheap ? e->xheap[0]->xat : INT64_MAX;
 }
 
 /* Evicts the key state touched longest ago, of any rule; 0 when there is none. */
@@ -237,9 +302,8 @@ static const struct hashes *hashes_of(struct tl_engine *e, uint64_t seq,
 
 	if (hs->valid && hs->seq == seq)
 		return hs;
-	for (i = 0; i < e->n_spaces; i++)
-		hs->ok[i] = e->spaces[i].ks.n_rules &&
-			    space_hash(&e->spaces[i], slots, &hs->h[i]) == 0;
+	for (i = 0; i < e->n_hot; i++)
+		hs->ok[e->hot[i]] = space_hash(&e->spaces[e->hot[i]], slots, &hs->h[e->hot[i]]) == 0;
 	hs->seq = seq;
 	hs->valid = 1;
 	return hs;
@@ -250,12 +314,12 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int entries
 	const struct hashes *hs = hashes_of(e, ev->seq, ev->slots);
 	size_t i;
 
-	for (i = 0; i < e->n_spaces; i++) {
-		const struct kspace *ks = &e->spaces[i].ks;
+	for (i = 0; i < e->n_hot; i++) {
+		const struct kspace *ks = &e->spaces[e->hot[i]].ks;
 		const struct kslot *sl;
-		uint64_t h = hs->h[i];
+		uint64_t h = hs->h[e->hot[i]];
 
-		if (!ks->tab || !hs->ok[i])
+		if (!ks->tab || !hs->ok[e->hot[i]])
 			continue;
 		sl = &ks->tab[h & ks->mask];
 		if (!entries) {
@@ -304,10 +368,10 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 	}
 	if (!b->buf)
 		ob_lit(b, "");
-	if (sp->ks.n_rules)
+	if (sp->ks.n_rules && e->use_hc)
 		sp->hash = hashes_of(e, e->cur->seq, e->ev.slots)->h[sp - e->spaces];
 	else
-		space_hash(sp, e->ev.slots, &sp->hash); /* no state: only the key text is used */
+		space_hash(sp, e->ev.slots, &sp->hash);
 	sp->cur = ks_find(&sp->ks, b->buf ? b->buf : "", b->len, sp->hash);
 	sp->ok = 0;
 	return 0;
@@ -363,8 +427,11 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		}
 		if (++e->st.keys > e->st.peak_keys)
 			e->st.peak_keys = e->st.keys;
-		if (e->now + rs->horizon < e->next_expire)
-			e->next_expire = e->now + rs->horizon;
+		if (rs->xpos < 0) {
+			xpush(e, rs);
+			if (rs->xat < e->next_expire)
+				e->next_expire = rs->xat;
+		}
 		return k;
 	}
 	kt_touch(&rs->keys, k, e->now);
@@ -933,13 +1000,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
  * bound and held events) and the tables that index it. */
 static uint64_t state_bytes(const struct tl_engine *e)
 {
-	uint64_t n = e->pool.in_use + e->cap_heap * sizeof *e->heap + e->cap_dl * sizeof *e->dl;
-	size_t i;
-
-	for (i = 0; i < e->n_spaces; i++)
-		if (e->spaces[i].ks.tab)
-			n += (e->spaces[i].ks.mask + 1) * sizeof(struct kslot);
-	return n;
+	return e->pool.in_use + e->cap_heap * sizeof *e->heap + e->cap_dl * sizeof *e->dl +
+	       e->table_bytes;
 }
 
 /* --max-memory: after an event, evicts key states, oldest first, until the state fits (or
@@ -1053,9 +1115,9 @@ static void release(struct tl_engine *e, int64_t watermark, int all)
 		struct event ev = { held->line, held->len, held->slots, held->ts, held->seq };
 
 		/* the next event is (almost always) the new top, the one after it a child */
-		if (e->n_heap)
+		if (e->n_heap && e->use_hc)
 			prefetch(e, e->heap[0], 1);
-		if (e->n_heap > 2)
+		if (e->n_heap > 2 && e->use_hc)
 			prefetch(e, e->heap[e->heap[1]->ts.us <= e->heap[2]->ts.us ? 1 : 2], 0);
 		process(e, &ev);
 		mt_event_release(&e->pool, held);
@@ -1206,31 +1268,59 @@ static int same_key(const struct rl_rule *a, const struct rl_rule *b)
 	       (!a->n_keys || memcmp(a->key_slots, b->key_slots, a->n_keys * sizeof *a->key_slots) == 0);
 }
 
-/* One key space per way of keying rules; each rule with state gets its place in its space. */
+static uint64_t key_spec_hash(const struct rl_rule *r)
+{
+	uint64_t h = (r->n_keys * 2 + r->key_is_list) * 0x9e3779b97f4a7c15ULL;
+	size_t i;
+
+	for (i = 0; i < r->n_keys; i++)
+		h = (h ^ r->key_slots[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 29);
+}
+
+/* One key space per way of keying rules (found through a hash: 50,000 rules keyed 50,000 ways
+ * must not take minutes); each rule with state gets its place in its space. */
 static int make_spaces(struct tl_engine *e)
 {
-	size_t i, j;
+	size_t n = e->rs->n_rules, size = 16, i, j;
+	uint32_t *tab; /* 1 + a space's index, by the hash of its key */
 
-	e->spaces = tl_calloc(e->rs->n_rules ? e->rs->n_rules : 1, sizeof *e->spaces);
-	if (!e->spaces)
+	while (size < 2 * n)
+		size *= 2;
+	tab = tl_calloc(size, sizeof *tab);
+	e->spaces = tl_calloc(n ? n : 1, sizeof *e->spaces);
+	e->hot = tl_calloc(n ? n : 1, sizeof *e->hot);
+	if (!tab || !e->spaces || !e->hot) {
+		tl_free(tab);
 		return -1;
-	for (i = 0; i < e->rs->n_rules; i++) {
+	}
+	for (i = 0; i < n; i++) {
 		struct rstate *rs = &e->rules[i];
 		const struct rl_rule *r = &e->rs->rules[i];
 
 		rs->r = r;
-		for (j = 0; j < e->n_spaces && !same_key(e->spaces[j].spec, r); j++)
+		for (j = key_spec_hash(r) & (size - 1);
+		     tab[j] && !same_key(e->spaces[tab[j] - 1].spec, r); j = (j + 1) & (size - 1))
 			;
-		if (j == e->n_spaces) {
-			e->spaces[j].spec = r;
-			e->spaces[j].ks.pool = &e->pool;
-			e->n_spaces++;
+		if (!tab[j]) {
+			struct espace *sp = &e->spaces[e->n_spaces];
+
+			sp->spec = r;
+			sp->ks.pool = &e->pool;
+			sp->ks.table_bytes = &e->table_bytes;
+			tab[j] = (uint32_t)++e->n_spaces;
 		}
-		rs->sp = &e->spaces[j];
+		rs->sp = &e->spaces[tab[j] - 1];
 		rs->keys.space = &rs->sp->ks;
-		if (r->kind != RL_FILTER || r->suppress_us)
+		if (r->kind != RL_FILTER || r->suppress_us) {
+			if (!rs->sp->ks.n_rules)
+				e->hot[e->n_hot++] = (uint32_t)(rs->sp - e->spaces);
 			rs->keys.idx = rs->sp->ks.n_rules++;
+		}
 	}
+	tl_free(tab);
+	/* with many key spaces, hashing every event's keys ahead costs more than it saves */
+	e->use_hc = e->n_hot <= HC_MAX_SPACES;
 	return 0;
 }
 
@@ -1252,9 +1342,12 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 	e->dec = jd_decoder_new(rs->fields);
 	e->slots = tl_calloc(rs->n_slots ? rs->n_slots : 1, sizeof *e->slots);
 	e->rules = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *e->rules);
+	e->xheap = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *e->xheap);
 	e->rstats = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *e->rstats);
-	if (!e->dec || !e->slots || !e->rules || !e->rstats)
+	if (!e->dec || !e->slots || !e->rules || !e->rstats || !e->xheap)
 		goto fail;
+	for (i = 0; i < rs->n_rules; i++)
+		e->rules[i].xpos = -1;
 	if (make_spaces(e))
 		goto fail;
 	for (i = 0; i < HC_SIZE; i++) {
@@ -1317,6 +1410,7 @@ void tl_engine_free(struct tl_engine *e)
 	tl_free(e->heap);
 	tl_free(e->dl);
 	tl_free(e->rules);
+	tl_free(e->xheap);
 	tl_free(e->rstats);
 	tl_free(e->slots);
 	ob_free(&e->out);
@@ -1326,6 +1420,7 @@ void tl_engine_free(struct tl_engine *e)
 		ob_free(&e->spaces[i].key);
 	}
 	tl_free(e->spaces);
+	tl_free(e->hot);
 	for (i = 0; i < HC_SIZE; i++) {
 		tl_free(e->hc[i].h);
 		tl_free(e->hc[i].ok);

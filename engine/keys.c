@@ -88,6 +88,8 @@ static int grow(struct kspace *s)
 	for (i = 0; s->tab && i <= s->mask; i++)
 		if (s->tab[i].e)
 			place(nt, size - 1, s->tab[i].hash, s->tab[i].e);
+	if (s->table_bytes)
+		*s->table_bytes += (size - (s->tab ? s->mask + 1 : 0)) * sizeof *nt;
 	tl_free(s->tab);
 	s->tab = nt;
 	s->mask = size - 1;
@@ -146,6 +148,8 @@ static void ks_remove(struct kspace *s, struct kentry *e)
 
 void ks_fini(struct kspace *s)
 {
+	if (s->table_bytes && s->tab)
+		*s->table_bytes -= (s->mask + 1) * sizeof *s->tab;
 	tl_free(s->tab);
 	s->tab = NULL;
 	s->mask = s->n = 0;

@@ -50,6 +50,7 @@ struct kslot {
 
 struct kspace {
 	struct pool *pool;
+	size_t *table_bytes;        /* a total the table's size is counted in (or NULL) */
 	uint32_t n_rules;           /* rules with a state in each entry */
 	struct kslot *tab;          /* at most half full */
 	size_t mask, n;

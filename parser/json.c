@@ -86,6 +86,8 @@ struct jd_fields {
 	size_t n_slots;
 	uint32_t *order;       /* slot numbers in DFS order */
 	struct jd_kid *tab;    /* all children hash tables */
+	uint32_t *reg;         /* while registering: node indices by (parent, name), 0 empty */
+	size_t reg_mask;
 	int frozen;
 };
 
@@ -144,7 +146,55 @@ void jd_fields_free(struct jd_fields *f)
 	tl_free(f->nodes);
 	tl_free(f->order);
 	tl_free(f->tab);
+	tl_free(f->reg);
 	tl_free(f);
+}
+
+static uint64_t jd_reg_hash(uint32_t parent, const char *name, size_t len)
+{
+	uint64_t h = (parent + 1) * 0x9e3779b97f4a7c15ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
+	return h ^ (h >> 31);
+}
+
+/* The place of (parent, name) in the registration table: where its node is, or the empty
+ * place where it would go (rules with tens of thousands of fields must not take minutes). */
+static size_t jd_reg_place(const struct jd_fields *f, uint32_t parent, const char *name,
+			   size_t len)
+{
+	size_t i = (size_t)jd_reg_hash(parent, name, len) & f->reg_mask;
+
+	for (;; i = (i + 1) & f->reg_mask) {
+		const struct jd_node *n = &f->nodes[f->reg[i]];
+
+		if (!f->reg[i] || (n->parent == parent && n->len == len &&
+				   (!len || memcmp(n->name, name, len) == 0)))
+			return i;
+	}
+}
+
+/* Makes room in the registration table for one more node; 0 or -1. */
+static int jd_reg_room(struct jd_fields *f)
+{
+	size_t size = f->reg ? 2 * (f->reg_mask + 1) : 64, i;
+	uint32_t *old = f->reg;
+
+	if (f->reg && 2 * f->n_nodes < f->reg_mask + 1)
+		return 0;
+	f->reg = tl_calloc(size, sizeof *f->reg);
+	if (!f->reg) {
+		f->reg = old;
+		return -1;
+	}
+	f->reg_mask = size - 1;
+	for (i = 1; i < f->n_nodes; i++)
+		f->reg[jd_reg_place(f, f->nodes[i].parent, f->nodes[i].name, f->nodes[i].len)] =
+			(uint32_t)i;
+	tl_free(old);
+	return 0;
 }
 
 /* Appends a child named name[0 .. len) to parent; returns its index, or 0 on failure. */
@@ -181,7 +231,7 @@ int jd_fields_add(struct jd_fields *f, const char *const *segs, const size_t *se
 		  size_t n_segs)
 {
 	uint32_t cur = 0, k;
-	size_t i;
+	size_t i, place;
 
 	if (f->frozen)
 		return -1;
@@ -190,16 +240,15 @@ int jd_fields_add(struct jd_fields *f, const char *const *segs, const size_t *se
 
 		if (len > UINT32_MAX)
 			return -1;
-		for (k = f->nodes[cur].first_kid; k; k = f->nodes[k].next_sib) {
-			const struct jd_node *n = &f->nodes[k];
-
-			if (n->len == len && (!len || memcmp(n->name, segs[i], len) == 0))
-				break;
-		}
+		if (jd_reg_room(f))
+			return -1;
+		place = jd_reg_place(f, cur, segs[i], len);
+		k = f->reg[place];
 		if (!k) {
 			k = jd_node_add(f, cur, segs[i], len);
 			if (!k)
 				return -1;
+			f->reg[place] = k;
 		}
 		cur = k;
 	}
@@ -320,6 +369,8 @@ int jd_fields_freeze(struct jd_fields *f)
 	f->order = order;
 	f->tab = tab;
 	f->frozen = 1;
+	tl_free(f->reg); /* lookups go through the children tables from now on */
+	f->reg = NULL;
 	return 0;
 
 free_order:

@@ -93,6 +93,15 @@ expect_rc 0 $? "run 10,000 rules"
 [ "$(grep -c '"rule":"r9999"' "$tmp/many.out")" = 2 ] && ok || bad "r9999 fires twice"
 [ "$(grep -c '"rule":"r9998"' "$tmp/many.out")" = 1 ] && ok || bad "r9998 fires once"
 
+# 20,000 rules, each keyed by a field of its own: as many key spaces and fields, all indexed
+awk 'BEGIN { print "rules:"
+  for (i = 0; i < 20000; i++) printf "  - id: r%d\n    key: f%d\n    where: type == \"t%d\"\n    suppress: 1m\n", i, i, i }' \
+  >"$tmp/keys.yaml"
+printf '{"ts":1,"type":"t5","f5":"a"}\n{"ts":2,"type":"t5","f5":"a"}\n{"ts":3,"type":"t19999","f19999":7}\n' >"$tmp/keys.jsonl"
+out=$("$bin" -r "$tmp/keys.yaml" "$tmp/keys.jsonl"); expect_rc 0 $? "20,000 rules keyed 20,000 ways"
+expect_eq '{"rule":"r5","ts":1,"key":"a","start":1,"events":{"event":{"ts":1,"type":"t5","f5":"a"}}}
+{"rule":"r19999","ts":3,"key":7,"start":3,"events":{"event":{"ts":3,"type":"t19999","f19999":7}}}' "$out" "20,000 rules keyed 20,000 ways: alerts (the second of r5 suppressed)"
+
 # a list of 20,000 strings in 2,000 rules: loads at once (the rule index gives up past its
 # budget rather than spend minutes), and every rule still fires where it should
 awk 'BEGIN { printf "lists:\n  big: ["
