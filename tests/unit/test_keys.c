@@ -1,0 +1,157 @@
+/* test_keys.c - key spaces against a plain model: random adds, finds, touches and removals,
+ * with hashes that collide on purpose so that probing and backward-shift deletion are
+ * exercised; the touch order of every rule and the key text of every state are checked. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+
+enum { N_KEYS = 300, N_RULES = 3, STEPS = 60000 };
+
+struct model {
+	int live[N_KEYS][N_RULES];
+	long touched[N_KEYS][N_RULES]; /* order of the last touch, per rule */
+};
+
+static void key_text(int k, char *buf)
+{
+	sprintf(buf, "\"k%d\"", k);
+}
+
+/* Few distinct hashes: long probe runs, and removals in the middle of them. */
+static uint64_t weak_hash(int k)
+{
+	return (uint64_t)(k % 13) * 0x9e3779b97f4a7c15ULL;
+}
+
+static struct kentry *find(struct kspace *s, int k)
+{
+	char buf[32];
+
+	key_text(k, buf);
+	return ks_find(s, buf, strlen(buf), weak_hash(k));
+}
+
+static void check_model(struct kspace *s, struct ktable *t, const struct model *m)
+{
+	int k, r;
+
+	for (k = 0; k < N_KEYS; k++) {
+		int any = 0;
+		struct kentry *e = find(s, k);
+
+		for (r = 0; r < N_RULES; r++)
+			any |= m->live[k][r];
+		ck_assert_msg((e != NULL) == any, "key %d: entry %p, live %d", k, (void *)e, any);
+		for (r = 0; e && r < N_RULES; r++) {
+			struct kstate *ks = kt_state(&t[r], e);
+			char buf[32];
+			size_t len;
+			const char *key = kt_key(ks, &len);
+
+			ck_assert_int_eq(ks->live, m->live[k][r]);
+			ck_assert_ptr_eq(kt_entry(ks), e);
+			key_text(k, buf);
+			ck_assert_uint_eq(len, strlen(buf));
+			ck_assert_int_eq(memcmp(key, buf, len), 0);
+		}
+	}
+	/* each rule's list: its live states, oldest touch first */
+	for (r = 0; r < N_RULES; r++) {
+		const struct kstate *ks;
+		long last = -1;
+		size_t n = 0;
+
+		for (ks = t[r].oldest; ks; ks = ks->next, n++) {
+			int key;
+
+			ck_assert(ks->live);
+			ck_assert_int_eq(sscanf(kt_key(ks, &(size_t){ 0 }), "\"k%d\"", &key), 1);
+			ck_assert(m->live[key][r]);
+			ck_assert_int_gt(m->touched[key][r], last);
+			last = m->touched[key][r];
+		}
+		ck_assert_uint_eq(n, t[r].n);
+	}
+}
+
+START_TEST(random_operations_match_the_model)
+{
+	static struct model m;
+	struct pool pool = { 0 };
+	struct kspace s = { 0 };
+	struct ktable t[N_RULES];
+	unsigned seed = 3;
+	long clock = 0;
+	int step, r;
+
+	memset(&m, 0, sizeof m);
+	s.pool = &pool;
+	s.n_rules = N_RULES;
+	for (r = 0; r < N_RULES; r++) {
+		memset(&t[r], 0, sizeof t[r]);
+		t[r].space = &s;
+		t[r].idx = (uint32_t)r;
+	}
+	for (step = 0; step < STEPS; step++) {
+		int k = rand_r(&seed) % N_KEYS, op = rand_r(&seed) % 3;
+		struct kentry *e = find(&s, k);
+		struct kstate *ks;
+
+		r = rand_r(&seed) % N_RULES;
+		if (op < 2) { /* a rule takes an event of key k: live and touched */
+			char buf[32];
+
+			if (!e) {
+				key_text(k, buf);
+				e = ks_add(&s, buf, strlen(buf), weak_hash(k));
+				ck_assert_ptr_nonnull(e);
+			}
+			ks = kt_state(&t[r], e);
+			if (ks->live)
+				kt_touch(&t[r], ks, clock);
+			else
+				kt_live(&t[r], ks, clock);
+			m.live[k][r] = 1;
+			m.touched[k][r] = clock++;
+		} else if (e && kt_state(&t[r], e)->live) { /* the rule's state for k ends */
+			int others = 0, i;
+
+			for (i = 0; i < N_RULES; i++)
+				others += i != r && m.live[k][i];
+			ck_assert_int_eq(kt_remove(&t[r], kt_state(&t[r], e)), others == 0);
+			m.live[k][r] = 0;
+		}
+		if (step % 997 == 0)
+			check_model(&s, t, &m);
+	}
+	check_model(&s, t, &m);
+	/* and everything goes */
+	for (r = 0; r < N_RULES; r++)
+		while (t[r].oldest)
+			kt_remove(&t[r], t[r].oldest);
+	ck_assert_uint_eq(s.n, 0);
+	ck_assert_uint_eq(pool.in_use, 0);
+	ks_fini(&s);
+	pool_destroy(&pool);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("keys");
+	TCase *tc = tcase_create("keys");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, random_operations_match_the_model);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
