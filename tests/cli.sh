@@ -49,6 +49,9 @@ expect_eq "" "$(cat "$tmp/err")" "| head -1 is quiet"
 "$bin" -r "$tmp/r.yaml" "$tmp/many.jsonl" >/dev/full 2>"$tmp/err"; expect_rc 2 $? "> /dev/full"
 expect_match '^tripline: error writing output: No space left on device$' "$(cat "$tmp/err")" "/dev/full message"
 "$bin" -o /dev/full -r "$tmp/r.yaml" "$tmp/in.jsonl" 2>"$tmp/err"; expect_rc 2 $? "-o /dev/full"
+# a closed stdout is an error too, never a silent loss
+"$bin" -r "$tmp/r.yaml" "$tmp/in.jsonl" >&- 2>"$tmp/err"; expect_rc 2 $? "closed stdout"
+expect_match '^tripline: error writing output: Bad file descriptor$' "$(cat "$tmp/err")" "closed stdout message"
 
 # -o FILE
 "$bin" -o "$tmp/out.jsonl" -r "$tmp/r.yaml" "$tmp/in.jsonl"; expect_rc 0 $? "-o"
