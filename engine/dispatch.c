@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "hash.h"
 
 /* Past this many entries in the rule lists (literals x rules), the index is not worth its
  * memory: every event then runs every rule, as without an index. */
@@ -37,18 +38,6 @@ struct dp_index {
 	struct dp_rest *rest;        /* per rule: what is left to check past the guard */
 };
 
-static uint64_t dp_hash(const char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 31);
-}
-
 static int same_str(const struct tl_value *a, const struct tl_value *b)
 {
 	return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
@@ -57,7 +46,7 @@ static int same_str(const struct tl_value *a, const struct tl_value *b)
 /* The place of v in g's index: where it is, or the empty place where it would go. */
 static size_t place_of(const struct guard *g, const struct tl_value *v)
 {
-	size_t mask = 2 * g->cap - 1, i = (size_t)dp_hash(v->str, v->len) & mask;
+	size_t mask = 2 * g->cap - 1, i = (size_t)tl_hash(v->str, v->len) & mask;
 
 	while (g->idx[i] && !same_str(g->v[g->idx[i] - 1], v))
 		i = (i + 1) & mask;
@@ -325,7 +314,7 @@ static int64_t pick_field(const struct rl_ruleset *rs)
 
 static const struct dp_entry *lookup(const struct dp_index *d, const char *s, size_t len)
 {
-	size_t h = (size_t)dp_hash(s, len);
+	size_t h = (size_t)tl_hash(s, len);
 
 	for (;; h++) {
 		const struct dp_entry *e = &d->tab[h & d->mask];

@@ -5,18 +5,6 @@
 
 #include "alloc.h"
 
-uint64_t kt_hash(const char *key, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
-
 /* Where the states begin, after the key and its terminator, aligned for them. */
 static size_t states_at(size_t key_len)
 {

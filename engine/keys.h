@@ -64,7 +64,6 @@ struct ktable {
 	size_t n;
 };
 
-uint64_t kt_hash(const char *key, size_t len);
 /* The entry of a key, or NULL. */
 struct kentry *ks_find(const struct kspace *s, const char *key, size_t len, uint64_t hash);
 /* A new entry for a key not in the space, with no live state; NULL on allocation failure. */

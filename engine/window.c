@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "agg.h"
+#include "hash.h"
 
 #define INLINE_BITS 1 /* the ring inside the window block holds 1 << INLINE_BITS events */
 #define MAX_BITS 31   /* sequence numbers are 32 bits: a ring holds at most 2^31 events */
@@ -75,28 +76,6 @@ struct dist {
 
 static struct dval dv_inline; /* a mark, never a value */
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-
-static uint64_t fnv(const char *s, size_t n, uint64_t h)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/* The low bits of an FNV hash, which choose the slot, depend only on the low bits of the bytes
- * (doubles differ in their high ones): fold the high bits down. */
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	return h ^ (h >> 32);
-}
-
 static int same(const char *a, size_t a_len, char tag, const char *bytes, size_t len)
 {
 	return a_len == len + 1 && a[0] == tag && memcmp(a + 1, bytes, len) == 0;
@@ -104,7 +83,7 @@ static int same(const char *a, size_t a_len, char tag, const char *bytes, size_t
 
 static uint64_t dval_hash(const struct dval *dv)
 {
-	return mix(fnv(dv->bytes, dv->len, FNV_OFFSET));
+	return tl_hash(dv->bytes, dv->len);
 }
 
 static struct dval *dval_new(struct pool *pool, char tag, const char *bytes, size_t len)
@@ -216,7 +195,7 @@ static struct dval *dist_add(struct pool *pool, struct dist *d, const struct tl_
 		d->one->count++;
 		return d->one;
 	}
-	h = mix(fnv(bytes, len, fnv(&tag, 1, FNV_OFFSET)));
+	h = tl_hash_end(tl_hash_feed(tl_hash_feed(TL_HASH_SEED, &tag, 1), bytes, len));
 	if (d->cap >= DIST_MIN_CAP) {
 		i = dist_probe(d, h, tag, bytes, len);
 		if (d->t.slots[i].v) {

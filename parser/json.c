@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "hash.h"
 
 /* Error texts, in one table. The structural ones come first (up to JD_E_NUMBER): found at the
  * end of the line they read "unexpected end of line" instead, which says more. */
@@ -150,22 +151,13 @@ void jd_fields_free(struct jd_fields *f)
 	tl_free(f);
 }
 
-static uint64_t jd_reg_hash(uint32_t parent, const char *name, size_t len)
-{
-	uint64_t h = (parent + 1) * 0x9e3779b97f4a7c15ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ULL;
-	return h ^ (h >> 31);
-}
-
 /* The place of (parent, name) in the registration table: where its node is, or the empty
  * place where it would go (rules with tens of thousands of fields must not take minutes). */
 static size_t jd_reg_place(const struct jd_fields *f, uint32_t parent, const char *name,
 			   size_t len)
 {
-	size_t i = (size_t)jd_reg_hash(parent, name, len) & f->reg_mask;
+	uint64_t h = tl_hash_feed(tl_hash_feed(TL_HASH_SEED, &parent, sizeof parent), name, len);
+	size_t i = (size_t)tl_hash_end(h) & f->reg_mask;
 
 	for (;; i = (i + 1) & f->reg_mask) {
 		const struct jd_node *n = &f->nodes[f->reg[i]];

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "regex.h"
 #include "yaml_load.h"
 
@@ -1449,19 +1450,10 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 	return bad ? -1 : 0;
 }
 
-static uint64_t id_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h ^ (h >> 31);
-}
-
 /* The place of id in the index: where it is, or the empty place where it would go. */
 static size_t id_place(const struct rl_ruleset *rs, const struct rule_ids *ids, const char *id)
 {
-	size_t i = (size_t)id_hash(id) & ids->mask;
+	size_t i = (size_t)tl_hash(id, strlen(id)) & ids->mask;
 
 	while (ids->slot[i] && strcmp(rs->rules[ids->slot[i] - 1].id, id) != 0)
 		i = (i + 1) & ids->mask;
