@@ -880,14 +880,21 @@ static void sb_str(struct sbuf *b, const char *s)
 	sb_put(b, s, strlen(s));
 }
 
+/* A name that reads back as itself without backticks: an identifier, and not a word of the
+ * language (`true`.x written plainly would be the literal true). */
 static int is_plain_name(const char *s, size_t n)
 {
+	static const char *const words[] = { "true", "false", "null", "in", "not", "matches",
+					      "contains", "startswith", "endswith" };
 	size_t i;
 
 	if (!n || !is_name_start((unsigned char)s[0]))
 		return 0;
 	for (i = 1; i < n; i++)
 		if (!is_name_char((unsigned char)s[i]))
+			return 0;
+	for (i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0)
 			return 0;
 	return 1;
 }
