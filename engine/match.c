@@ -76,11 +76,15 @@ static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_val
 	return 0;
 }
 
-static void acc_add(struct mt_acc *a, double x)
+/* Adds a number to the accumulator of an aggregate of kind `kind`: only what it reads. */
+static void acc_add(struct mt_acc *a, int kind, double x)
 {
-	agg_sum_add(&a->sum, &a->comp, x);
-	a->min = fmin(a->min, x);
-	a->max = fmax(a->max, x);
+	if (kind == RL_AGG_SUM || kind == RL_AGG_AVG)
+		agg_sum_add(&a->sum, &a->comp, x);
+	else if (kind == RL_AGG_MIN)
+		a->min = fmin(a->min, x);
+	else
+		a->max = fmax(a->max, x);
 	a->n++;
 }
 
@@ -120,7 +124,7 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 			    acc_distinct(pool, &run->acc[i], v))
 				return -1;
 		} else if (v->type == TL_NUM) {
-			acc_add(&run->acc[i], v->num);
+			acc_add(&run->acc[i], ra->kind, v->num);
 		}
 	}
 	run->bound[run->n_bound] = ev;
