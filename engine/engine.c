@@ -2,11 +2,13 @@
  *
  * Pipeline position: engine. tl_engine_feed decodes a line (parser/json), reads its time
  * (parser/timefmt), puts it in event-time order (the reorder buffer of time.lateness) and runs
- * every rule over it in rule order. Rule state lives per key in a hash table per rule, with the
- * keys of a rule kept in the order they were last touched, so that expired keys are found at
- * the head of that list in O(1) each: a key's state can matter only while
- * touched + max(window, suppress) >= now (engine/keys). Threshold windows and their
- * aggregates are engine/window; alerts are written by engine/alert.
+ * over it, in rule order, the rules its type can matter to (engine/dispatch). Rule state lives
+ * per key in key spaces shared by the rules keyed alike (engine/keys), one entry per key value
+ * with every rule's state side by side; each rule keeps its keys in the order they were last
+ * touched, so that expired keys are found at the head of that list in O(1) each: a key's
+ * state can matter only while touched + max(window or within, suppress) >= now. A heap of
+ * rules says when the next key can expire. Threshold windows and their aggregates are
+ * engine/window, runs of sequences engine/match; alerts are written by engine/alert.
  */
 #include "tripline.h"
 

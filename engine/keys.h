@@ -64,7 +64,8 @@ struct ktable {
 	size_t n;
 };
 
-/* The entry of a key, or NULL. */
+/* The entry of a key, or NULL. The hash is the caller's: any function of the key that it
+ * always computes the same way (the engine hashes the key values). */
 struct kentry *ks_find(const struct kspace *s, const char *key, size_t len, uint64_t hash);
 /* A new entry for a key not in the space, with no live state; NULL on allocation failure. */
 struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t hash);
