@@ -5,15 +5,8 @@
 set -u
 gen=$1
 bin=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
+. "$(dirname "$0")/../tests/lib.sh"
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect_eq() { # expect_eq WANT GOT WHAT
-	if [ "$1" = "$2" ]; then ok; else bad "$3: got [$2], want [$1]"; fi
-}
 expect_ge() { # expect_ge MIN GOT WHAT
 	if [ "$2" -ge "$1" ]; then ok; else bad "$3: got $2, want at least $1"; fi
 }
@@ -84,5 +77,4 @@ case $out in *"100 rules"*) ok ;; *) bad "check summary: $out" ;; esac
 "$gen" --mode sideways >/dev/null 2>&1; expect_eq 2 $? "--mode sideways"
 "$gen" -k 0 >/dev/null 2>&1; expect_eq 2 $? "-k 0"
 
-echo "test_gen: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish test_gen

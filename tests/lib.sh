@@ -1,5 +1,5 @@
 # lib.sh - what the shell tests share: a scratch directory, pass/fail counting and checks.
-# Sourced by cli.sh, limits.sh and hostile.sh after they set bin; they end with `finish NAME`.
+# Sourced by cli.sh, limits.sh, hostile.sh and bench/test_gen.sh; they end with `finish NAME`.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0 fail=0
