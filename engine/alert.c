@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "keys.h"
+
 static void put_emits(struct obuf *b, struct obuf *text, const struct rl_rule *r,
 		      struct ev_ctx *ctx)
 {
@@ -71,7 +73,7 @@ void al_write(struct obuf *b, struct obuf *scratch, const struct rl_ruleset *rs,
 	put_time_field(b, rs, a->ts);
 	if (r->n_keys) {
 		ob_lit(b, ",\"key\":");
-		ob_put(b, a->key, a->key_len);
+		kv_json(b, a->key, a->key_len, r->key_is_list);
 	}
 	if (r->severity) {
 		ob_lit(b, ",\"severity\":");

@@ -339,7 +339,6 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 {
 	const struct rl_rule *r = sp->spec;
 	struct obuf *b = &sp->key;
-	size_t i;
 
 	if (sp->pseq == e->pseq)
 		return sp->ok;
@@ -347,22 +346,8 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 	sp->ok = -1;
 	sp->cur = NULL;
 	b->len = 0;
-	if (r->key_is_list)
-		ob_lit(b, "[");
-	for (i = 0; i < r->n_keys; i++) {
-		const struct tl_value *v = &e->ev.slots[r->key_slots[i]];
-
-		if (v->type != TL_STR && v->type != TL_NUM && v->type != TL_BOOL)
-			return -1;
-		if (i)
-			ob_lit(b, ",");
-		if (v->type == TL_NUM && v->num == 0)
-			ob_lit(b, "0"); /* -0 and 0 are one key */
-		else
-			ob_value(b, v);
-	}
-	if (r->key_is_list)
-		ob_lit(b, "]");
+	if (kv_encode(b, e->ev.slots, r->key_slots, r->n_keys))
+		return -1;
 	if (b->oom) {
 		b->oom = 0;
 		e->nomem = 1;

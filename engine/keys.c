@@ -5,6 +5,83 @@
 
 #include "alloc.h"
 
+int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_slots, size_t n)
+{
+	size_t i, need = 0, at = b->len;
+	char *p;
+
+	for (i = 0; i < n; i++) {
+		const struct tl_value *v = &slots[key_slots[i]];
+
+		if (v->type == TL_STR)
+			need += 5 + (size_t)v->len;
+		else if (v->type == TL_NUM)
+			need += 9;
+		else if (v->type == TL_BOOL)
+			need += 1;
+		else
+			return -1;
+	}
+	p = ob_room(b, need);
+	if (!p)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const struct tl_value *v = &slots[key_slots[i]];
+		double num;
+
+		switch (v->type) {
+		case TL_STR:
+			*p++ = 's';
+			memcpy(p, &v->len, 4);
+			memcpy(p + 4, v->str, v->len);
+			p += 4 + v->len;
+			break;
+		case TL_NUM:
+			num = v->num == 0 ? 0 : v->num;
+			*p++ = 'n';
+			memcpy(p, &num, 8);
+			p += 8;
+			break;
+		default:
+			*p++ = v->b ? 't' : 'f';
+			break;
+		}
+	}
+	b->len = at + need;
+	return 0;
+}
+
+void kv_json(struct obuf *b, const char *key, size_t len, int is_list)
+{
+	const char *p = key, *end = key + len;
+	uint32_t n;
+	double num;
+
+	if (is_list)
+		ob_lit(b, "[");
+	while (p < end) {
+		if (p != key)
+			ob_lit(b, ",");
+		switch (*p++) {
+		case 's':
+			memcpy(&n, p, 4);
+			ob_quote(b, p + 4, n);
+			p += 4 + n;
+			break;
+		case 'n':
+			memcpy(&num, p, 8);
+			ob_num(b, num);
+			p += 8;
+			break;
+		default:
+			ob_lit(b, p[-1] == 't' ? "true" : "false");
+			break;
+		}
+	}
+	if (is_list)
+		ob_lit(b, "]");
+}
+
 /* Where the states begin, after the key and its terminator, aligned for them. */
 static size_t states_at(size_t key_len)
 {

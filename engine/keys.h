@@ -20,7 +20,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "obuf.h"
 #include "pool.h"
+#include "value.h"
+
+/* Keys as bytes. A key is held and compared as the bytes of its values, not as JSON text:
+ * per key field a type byte, then 's' a 32-bit length and the string's bytes, 'n' a double
+ * (-0 as 0: one key), 't' or 'f' nothing. Two keys are equal exactly when their bytes are,
+ * and making the bytes is a copy, where JSON text needed quoting; the text is written only
+ * for an alert (kv_json). */
+
+/* Appends the key bytes of the values slots[key_slots[0 .. n)] to b: 0, or -1 when one is
+ * missing, null, an array or an object (nothing appended then; b->oom on allocation
+ * failure). */
+int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_slots, size_t n);
+/* Writes key bytes as the alert's JSON: the value, or an array of them for a list key. */
+void kv_json(struct obuf *b, const char *key, size_t len, int is_list);
 
 struct kstate {
 	struct kstate *prev, *next; /* the rule's live states in touch order, oldest first */
