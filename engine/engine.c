@@ -775,6 +775,7 @@ static void fire_run(struct tl_engine *e, struct rstate *rs, struct kstate *k, s
 		e->ev.last = run->last;
 		e->ev.aggs = rs->results;
 		e->ev.slots = slots;
+		e->ev.gen++;
 		e->ev.time_us = ts->us;
 		emit_alert(e, rs, &a);
 	}
@@ -799,6 +800,7 @@ static void fire_deadlines(struct tl_engine *e, int64_t t, int all)
 			key_free(e, rs, k);
 	}
 	e->ev.slots = e->cur ? e->cur->slots : NULL;
+	e->ev.gen++;
 	e->ev.time_us = e->cur ? e->cur->ts.us : 0;
 }
 
@@ -1014,6 +1016,7 @@ static void process(struct tl_engine *e, const struct event *ev)
 	e->cur = ev;
 	e->pseq++;
 	e->ev.slots = ev->slots;
+	e->ev.gen++;
 	e->ev.time_us = ev->ts.us;
 	fire_deadlines(e, ev->ts.us, 0);
 	e->now = ev->ts.us;

@@ -146,27 +146,52 @@ static int parse_ipv4(const char *s, size_t len, uint8_t *addr)
 	return i == len ? 0 : -1;
 }
 
-static int in_cidr(const struct rl_cidr *net, const struct tl_value *ip)
+/* The address in ip as the family of net asks: 0, or -1 when it is not one. An event's
+ * address is often tested against several networks (a block list): the last one parsed is
+ * kept for the rest of the event. */
+static int ip_parse(struct ev_ctx *c, int family, const struct tl_value *ip, int field,
+		    uint8_t *addr)
 {
 	char buf[64];
-	uint8_t addr[16];
-	unsigned full, rest;
+	int ok;
 
-	if (net->family == 4) {
-		if (parse_ipv4(ip->str, ip->len, addr))
-			return -1;
-	} else {
-		if (ip->len >= sizeof buf)
-			return -1;
+	if (field && c->ip.gen == c->gen && c->ip.str == ip->str && c->ip.len == ip->len &&
+	    (c->ip.family == family || c->ip.family == -family)) {
+		memcpy(addr, c->ip.addr, 16);
+		return c->ip.family > 0 ? 0 : -1;
+	}
+	if (family == 4) {
+		ok = parse_ipv4(ip->str, ip->len, addr) == 0;
+	} else if (ip->len < sizeof buf) {
 		memcpy(buf, ip->str, ip->len);
 		buf[ip->len] = '\0';
-		if (inet_pton(AF_INET6, buf, addr) != 1)
-			return -1;
+		ok = inet_pton(AF_INET6, buf, addr) == 1;
+	} else {
+		ok = 0;
 	}
+	/* only a field's value is kept: a string made by a function lives in the scratch,
+	 * where another one may take its place within the same event */
+	c->ip.gen = field ? c->gen : c->gen - 1;
+	c->ip.str = ip->str;
+	c->ip.len = ip->len;
+	c->ip.family = (int8_t)(ok ? family : -family);
+	memcpy(c->ip.addr, addr, 16);
+	return ok ? 0 : -1;
+}
+
+static int in_cidr(struct ev_ctx *c, const struct rl_cidr *net, const struct tl_value *ip,
+		   int field)
+{
+	uint8_t addr[16] = { 0 };
+	unsigned full, rest, i;
+
+	if (ip_parse(c, net->family, ip, field, addr))
+		return -1;
 	full = net->prefix / 8;
 	rest = net->prefix % 8;
-	if (memcmp(addr, net->addr, full) != 0)
-		return 0;
+	for (i = 0; i < full; i++)
+		if (addr[i] != net->addr[i])
+			return 0;
 	if (rest) {
 		uint8_t mask = (uint8_t)(0xFF << (8 - rest));
 
@@ -257,7 +282,7 @@ static void eval_func(const struct ex_node *n, struct ev_ctx *c, struct tl_value
 		return;
 	case RL_FN_CIDR:
 		if (a.type == TL_STR) {
-			int r = in_cidr(n->ref, &a);
+			int r = in_cidr(c, n->ref, &a, n->kids[0]->kind == EX_FIELD);
 
 			if (r >= 0)
 				set_bool(out, r);

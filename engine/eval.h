@@ -33,6 +33,15 @@ struct ev_ctx {
 	uint64_t n_regex_limit;        /* matches that hit the PCRE2 limits (counted) */
 	char *scratch;                 /* strings made during one evaluation */
 	size_t scratch_cap, scratch_used, scratch_want;
+	uint64_t gen;                  /* the owner adds 1 whenever what slots holds may change:
+					* the evaluator's memos hold within one value */
+	struct {                       /* the address cidr() parsed last */
+		uint64_t gen;
+		const char *str;
+		uint32_t len;
+		int8_t family;         /* 4, 6, or -1: not an address */
+		uint8_t addr[16];
+	} ip;
 };
 
 /* Prepares a context; 0 or -1 (allocation). */

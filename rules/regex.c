@@ -15,6 +15,7 @@
 
 struct rx {
 	pcre2_code *code;
+	int jit; /* compiled to machine code: matched through the JIT's own entry */
 };
 
 struct rx_scratch {
@@ -44,7 +45,7 @@ struct rx *rx_compile(const char *pat, size_t len, char *errbuf, size_t errcap, 
 		return NULL;
 	}
 	/* JIT is an optimisation: where it is unavailable the interpreter runs instead. */
-	(void)pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE);
+	re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
 	return re;
 }
 
@@ -86,13 +87,20 @@ void rx_scratch_free(struct rx_scratch *s)
 	tl_free(s);
 }
 
+/* Subjects are always valid UTF-8 (the JSON decoder checks every string, and the functions
+ * that make strings keep it valid), so the subject is not checked again: pcre2_jit_match,
+ * which skips the checks of pcre2_match, where the pattern was JIT-compiled, else
+ * pcre2_match with PCRE2_NO_UTF_CHECK. Both keep the match limit. */
 int rx_match(const struct rx *re, const char *s, size_t len, struct rx_scratch *scratch)
 {
-	int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, scratch->md, scratch->mctx);
+	int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, 0, 0, scratch->md,
+					   scratch->mctx)
+			 : pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK,
+				       scratch->md, scratch->mctx);
 
 	if (rc >= 0)
 		return 1; /* 0 means matched with a too-small ovector: still a match */
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return 0;
-	return -1; /* limits, invalid UTF-8 in the subject (cannot happen: input is checked) */
+	return -1; /* limits */
 }

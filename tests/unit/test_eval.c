@@ -70,6 +70,12 @@ static const struct {
 	{ "cidr(ip6, \"2001:db8::/32\")", T }, { "cidr(ip6, \"2001:db9::/32\")", F },
 	{ "cidr(ip, \"2001:db8::/32\")", U }, { "cidr(card, \"10.0.0.0/8\")", U },
 	{ "cidr(missing, \"10.0.0.0/8\")", U },
+	/* one address against several networks, of both families (parsed once per event) */
+	{ "cidr(ip, \"11.0.0.0/8\") || cidr(ip, \"10.0.0.0/8\")", T },
+	{ "cidr(ip, \"2001:db8::/32\") || cidr(ip, \"10.0.0.0/8\")", T },
+	{ "cidr(ip6, \"10.0.0.0/8\") || cidr(ip6, \"2001:db8::/32\")", T },
+	{ "cidr(ip, \"10.0.0.0/8\") && cidr(ip6, \"2001:db8::/32\") && cidr(ip, \"10.1.0.0/16\")", T },
+	{ "cidr(lower(ip), \"10.0.0.0/8\") && cidr(lower(ip6), \"2001:db8::/32\")", T },
 	/* macros */
 	{ "txn && big", T }, { "txn && !big", F },
 };
@@ -166,6 +172,48 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 }
 END_TEST
 
+START_TEST(cidr_memo_holds_within_one_event_only)
+{
+	/* two strings made by lower() at the same place of the scratch, in two evaluations of
+	 * one event; then a field whose bytes change in place between two events */
+	static const char rules[] =
+		"version: 1\nrules:\n"
+		"  - id: a\n    where: cidr(lower(a), \"10.0.0.0/8\")\n"
+		"  - id: b\n    where: cidr(lower(b), \"10.0.0.0/8\")\n"
+		"  - id: c\n    where: cidr(a, \"10.0.0.0/8\")\n";
+	static const char event[] = "{\"ts\":1,\"a\":\"10.0.0.1\",\"b\":\"11.0.0.1\"}";
+	struct dg_sink sink = { stderr, 0, 0 };
+	struct rl_ruleset *rs;
+	struct jd_decoder *dec;
+	struct jd_error jerr;
+	struct tl_value *slots;
+	struct ev_ctx ctx;
+	char line[sizeof event];
+
+	rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
+	ck_assert_ptr_nonnull(rs);
+	dec = jd_decoder_new(rs->fields);
+	slots = calloc(rs->n_slots, sizeof *slots);
+	memcpy(line, event, sizeof event);
+	ck_assert_int_eq(jd_decode(dec, line, strlen(line), slots, &jerr), 0);
+	ck_assert_int_eq(ev_init(&ctx), 0);
+	ctx.slots = slots;
+	ctx.gen++;
+	ck_assert_int_eq(ev_holds(rs->rules[0].where, &ctx), 1);
+	ck_assert_int_eq(ev_holds(rs->rules[1].where, &ctx), 0);
+	ck_assert_int_eq(ev_holds(rs->rules[2].where, &ctx), 1);
+	/* the next event, decoded from the same buffer: a is now 12.0.0.1 at the same place */
+	line[strlen("{\"ts\":1,\"a\":\"1")] = '2';
+	ck_assert_int_eq(jd_decode(dec, line, strlen(line), slots, &jerr), 0);
+	ctx.gen++;
+	ck_assert_int_eq(ev_holds(rs->rules[2].where, &ctx), 0);
+	ev_fini(&ctx);
+	free(slots);
+	jd_decoder_free(dec);
+	rl_free(rs);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("eval");
@@ -176,6 +224,7 @@ int main(void)
 	tcase_add_loop_test(tc, table, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, scratch_grows_for_long_strings);
 	tcase_add_test(tc, cidr_reads_ipv4_as_inet_pton);
+	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
