@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alert.h"
+#include "keys.h"
 #include "json.h"
 
 static struct rl_ruleset *load(const char *text)
@@ -18,7 +19,9 @@ static struct rl_ruleset *load(const char *text)
 	return rs;
 }
 
-/* Writes the alert of rule 0 for one event; returns the line (static). */
+/* Writes the alert of rule 0 for one event; returns the line (static). With key, the key
+ * is made from the event's fields as the engine makes it, and must read back as key (its
+ * JSON text). */
 static const char *write_one(const char *rules, const char *event, const char *key,
 			     const struct tf_stamp *ts)
 {
@@ -28,11 +31,22 @@ static const char *write_one(const char *rules, const char *event, const char *k
 	struct tl_value *slots = calloc(rs->n_slots, sizeof *slots);
 	struct jd_error jerr;
 	struct ev_ctx ctx;
-	struct obuf b = { 0 }, scratch = { 0 };
-	struct al_alert a = { &rs->rules[0], ts, key, key ? strlen(key) : 0, ts, NULL, event,
-			      strlen(event) , NULL };
+	struct obuf b = { 0 }, scratch = { 0 }, kb = { 0 };
+	struct al_alert a = { &rs->rules[0], ts, NULL, 0, ts, NULL, event, strlen(event), NULL };
 
 	ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &jerr), 0);
+	if (key) {
+		const struct rl_rule *r = &rs->rules[0];
+
+		ck_assert_int_eq(kv_encode(&kb, slots, r->key_slots, r->n_keys), 0);
+		a.key = kb.buf;
+		a.key_len = kb.len;
+		ob_lit(&scratch, "");
+		kv_json(&scratch, kb.buf, kb.len, r->key_is_list);
+		ck_assert_uint_eq(scratch.len, strlen(key));
+		ck_assert_int_eq(memcmp(scratch.buf, key, scratch.len), 0);
+		scratch.len = 0;
+	}
 	ck_assert_int_eq(ev_init(&ctx), 0);
 	ctx.slots = slots;
 	ctx.time_us = ts->us;
@@ -42,6 +56,7 @@ static const char *write_one(const char *rules, const char *event, const char *k
 	memcpy(line, b.buf, b.len);
 	line[b.len] = '\0';
 	ob_free(&b);
+	ob_free(&kb);
 	ob_free(&scratch);
 	ev_fini(&ctx);
 	free(slots);
@@ -92,6 +107,48 @@ START_TEST(epoch_ms_with_fraction)
 }
 END_TEST
 
+START_TEST(keys_of_every_type)
+{
+	/* the key bytes of numbers, -0, booleans and escaped strings read back as JSON, and equal
+	 * values give equal bytes */
+	static const char rules[] = "rules:\n  - id: k\n    key: [n, z, t, f, s, big]\n"
+				    "    where: true\n";
+	struct rl_ruleset *rs = load(rules);
+	const struct rl_rule *r = &rs->rules[0];
+	struct jd_decoder *dec = jd_decoder_new(rs->fields);
+	struct tl_value *slots = calloc(rs->n_slots, sizeof *slots);
+	struct jd_error jerr;
+	struct obuf k1 = { 0 }, k2 = { 0 }, text = { 0 };
+	static const char e1[] =
+		"{\"n\":2.5,\"z\":-0,\"t\":true,\"f\":false,\"s\":\"a\\\"\\u00e9\\n\",\"big\":1e300}";
+	static const char e2[] =
+		"{\"big\":1E300,\"n\":25e-1,\"z\":0.0,\"t\":true,\"f\":false,\"s\":\"a\\\"\u00e9\\n\"}";
+
+	ck_assert_int_eq(jd_decode(dec, e1, strlen(e1), slots, &jerr), 0);
+	ck_assert_int_eq(kv_encode(&k1, slots, r->key_slots, r->n_keys), 0);
+	kv_json(&text, k1.buf, k1.len, r->key_is_list);
+	ob_lit(&text, "");
+	ck_assert_uint_eq(text.len, strlen("[2.5,0,true,false,\"a\\\"\u00e9\\n\",1e300]"));
+	ck_assert_int_eq(memcmp(text.buf, "[2.5,0,true,false,\"a\\\"\u00e9\\n\",1e300]", text.len),
+			 0);
+	ck_assert_int_eq(jd_decode(dec, e2, strlen(e2), slots, &jerr), 0);
+	ck_assert_int_eq(kv_encode(&k2, slots, r->key_slots, r->n_keys), 0);
+	ck_assert_uint_eq(k1.len, k2.len);
+	ck_assert_int_eq(memcmp(k1.buf, k2.buf, k1.len), 0);
+	/* a key field that is missing, null, an array or an object: no key */
+	ck_assert_int_eq(jd_decode(dec, "{\"n\":[1]}", 9, slots, &jerr), 0);
+	k2.len = 0;
+	ck_assert_int_eq(kv_encode(&k2, slots, r->key_slots, r->n_keys), -1);
+	ck_assert_uint_eq(k2.len, 0);
+	ob_free(&k1);
+	ob_free(&k2);
+	ob_free(&text);
+	free(slots);
+	jd_decoder_free(dec);
+	rl_free(rs);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("alert");
@@ -102,6 +159,7 @@ int main(void)
 	tcase_add_test(tc, filter_alert);
 	tcase_add_test(tc, global_rule_and_nested_rfc3339_time);
 	tcase_add_test(tc, epoch_ms_with_fraction);
+	tcase_add_test(tc, keys_of_every_type);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
