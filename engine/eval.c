@@ -329,6 +329,33 @@ static inline const struct tl_value *operand(const struct ex_node *n, struct ev_
 	return tmp;
 }
 
+/* A comparison (== != < <= > >=) of two values: 1, 0, or -1 for unknown. */
+static int comparison(const struct ex_node *n, const struct tl_value *a,
+		      const struct tl_value *b)
+{
+	int t;
+
+	switch (n->kind) {
+	case EX_EQ: case EX_NE:
+		t = equal(a, b, n->fn);
+		return t < 0 ? -1 : n->kind == EX_EQ ? t : !t;
+	default:
+		break;
+	}
+	if (a->type == TL_NUM && b->type == TL_NUM)
+		t = a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
+	else if (a->type == TL_STR && b->type == TL_STR)
+		t = str_cmp(a, b);
+	else
+		return -1;
+	switch (n->kind) {
+	case EX_LT: return t < 0;
+	case EX_LE: return t <= 0;
+	case EX_GT: return t > 0;
+	default: return t >= 0;
+	}
+}
+
 void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 {
 	struct tl_value a, b, ta, tb;
@@ -425,25 +452,18 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 	/* binary operators on values */
 	pa = operand(n->kids[0], c, &ta);
 	pb = operand(n->kids[1], c, &tb);
+	if (n->kind >= EX_EQ && n->kind <= EX_GE) {
+		t = comparison(n, pa, pb);
+		if (t < 0)
+			out->type = TL_MISSING;
+		else
+			set_bool(out, t);
+		return;
+	}
 	a = *pa;
 	b = *pb;
 	out->type = TL_MISSING;
 	switch (n->kind) {
-	case EX_EQ: case EX_NE:
-		t = equal(&a, &b, n->fn);
-		if (t >= 0)
-			set_bool(out, n->kind == EX_EQ ? t : !t);
-		return;
-	case EX_LT: case EX_LE: case EX_GT: case EX_GE:
-		if (a.type == TL_NUM && b.type == TL_NUM)
-			t = a.num < b.num ? -1 : a.num > b.num ? 1 : 0;
-		else if (a.type == TL_STR && b.type == TL_STR)
-			t = str_cmp(&a, &b);
-		else
-			return;
-		set_bool(out, n->kind == EX_LT ? t < 0 : n->kind == EX_LE ? t <= 0 :
-			      n->kind == EX_GT ? t > 0 : t >= 0);
-		return;
 	case EX_CONTAINS: case EX_STARTSWITH: case EX_ENDSWITH:
 		if (a.type != TL_STR || b.type != TL_STR)
 			return;
@@ -493,10 +513,52 @@ void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out
 	}
 }
 
+/* The truth of condition n (1, 0, or -1 for unknown), as ev_eval then truth() would give it,
+ * without making values for the logic between: conditions are mostly && and || over
+ * comparisons of fields with literals. */
+static int truth_of(const struct ex_node *n, struct ev_ctx *c)
+{
+	const struct tl_value *pa, *pb;
+	struct tl_value ta, tb;
+	int a, b;
+
+	switch (n->kind) {
+	case EX_AND: case EX_OR: {
+		int stop = n->kind == EX_OR; /* the value that decides alone */
+
+		a = truth_of(n->kids[0], c);
+		if (a == stop)
+			return stop;
+		b = truth_of(n->kids[1], c);
+		if (b == stop)
+			return stop;
+		return a < 0 || b < 0 ? -1 : !stop;
+	}
+	case EX_NOT:
+		a = truth_of(n->kids[0], c);
+		return a < 0 ? -1 : !a;
+	case EX_EQ: case EX_NE: case EX_LT: case EX_LE: case EX_GT: case EX_GE:
+		pa = operand(n->kids[0], c, &ta);
+		pb = operand(n->kids[1], c, &tb);
+		return comparison(n, pa, pb);
+	default:
+		ev_eval(n, c, &ta);
+		return truth(&ta);
+	}
+}
+
 int ev_holds(const struct ex_node *n, struct ev_ctx *c)
 {
-	struct tl_value v;
+	int t;
 
-	ev_eval_top(n, c, &v);
-	return v.type == TL_BOOL && v.b;
+	if (c->scratch_want)
+		ev_reset(c);
+	c->scratch_used = 0;
+	t = truth_of(n, c);
+	if (c->scratch_want) {
+		/* as ev_eval_top: a string did not fit; again with a larger scratch */
+		ev_reset(c);
+		t = truth_of(n, c);
+	}
+	return t == 1;
 }

@@ -90,7 +90,7 @@ void *arena_alloc(struct arena *a, size_t n)
 	size_t need = (n + 15) & ~(size_t)15;
 	void *p;
 
-	if (need < n)
+	if (need < n || n > PTRDIFF_MAX) /* no object is larger than PTRDIFF_MAX */
 		return NULL;
 	if (!c || c->cap - c->used < need) {
 		size_t cap = need > 16384 ? need : 16384;
