@@ -247,11 +247,17 @@ static uint64_t mix_bytes(uint64_t h, const unsigned char *b, size_t n)
 		h ^= h >> 32;
 	}
 	if (n) {
-		size_t i;
+		/* the last 1 to 7 bytes in two loads that may overlap, and the count */
+		uint32_t lo, hi;
 
-		w = (uint64_t)n << 56;
-		for (i = 0; i < n; i++)
-			w |= (uint64_t)b[i] << (8 * i);
+		if (n >= 4) {
+			memcpy(&lo, b, 4);
+			memcpy(&hi, b + n - 4, 4);
+		} else {
+			lo = b[0] | (uint32_t)b[n / 2] << 8 | (uint32_t)b[n - 1] << 16;
+			hi = 0;
+		}
+		w = (lo | (uint64_t)hi << 32) ^ ((uint64_t)n << 61);
 		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
 		h ^= h >> 32;
 	}
@@ -286,7 +292,11 @@ static int space_hash(const struct espace *sp, const struct tl_value *slots, uin
 			return -1;
 		}
 	}
-	*hash = h ^ (h >> 29);
+	/* the last bytes mixed in reach only the high bits: fold them down into the low bits
+	 * that pick the table place */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	*hash = h ^ (h >> 33);
 	return 0;
 }
 
