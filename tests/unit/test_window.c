@@ -85,14 +85,14 @@ static void random_item(unsigned *seed, struct item *it, int64_t t)
 	}
 }
 
-static void check_against_naive(const struct window *w, const struct rl_rule *r,
+static void check_against_naive(const struct window *w, const struct win_plan *wp,
 				const struct item *items, size_t lo, size_t hi)
 {
 	struct tl_value out[N_AGGS];
 	double sum = 0, mn = INFINITY, mx = -INFINITY;
 	size_t i, j, n_num = 0, distinct = 0;
 
-	win_results(w, r, out);
+	win_results(w, wp, out);
 	for (i = lo; i < hi; i++) {
 		if (items[i].v.type == TL_NUM) {
 			sum += items[i].v.num;
@@ -130,7 +130,7 @@ static void check_against_naive(const struct window *w, const struct rl_rule *r,
 		EXPECT(win_time(w, 0)->us == items[lo].t);
 }
 
-static void push(struct window *w, const struct rl_rule *r, const struct item *it, int rc_want)
+static void push(struct window *w, const struct win_plan *wp, const struct item *it, int rc_want)
 {
 	struct tl_value args[N_AGGS];
 	struct tf_stamp ts = { 0 };
@@ -140,7 +140,7 @@ static void push(struct window *w, const struct rl_rule *r, const struct item *i
 		args[i] = aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
 	ts.us = it->t;
 	ts.kind = TF_EPOCH_S;
-	EXPECT(win_push(w, r, &ts, args, "{\"x\":1}", 7) == rc_want);
+	EXPECT(win_push(w, wp, &ts, args, "{\"x\":1}", 7) == rc_want);
 }
 
 START_TEST(random_streams_match_naive)
@@ -151,7 +151,8 @@ START_TEST(random_streams_match_naive)
 	for (trial = 0; trial < 200; trial++) {
 		struct rl_rule r = make_rule(trial % 2);
 		struct pool pool = { 0 };
-		struct window *w = win_new(&pool, &r);
+		struct win_plan *wp = win_plan_new(&r);
+		struct window *w = win_new(&pool, wp);
 		struct item *items = calloc(600, sizeof *items);
 		size_t n = 0, lo = 0;
 		int64_t t = 0, span = 1 + rand_r(&seed) % 40;
@@ -160,19 +161,20 @@ START_TEST(random_streams_match_naive)
 		while (n < 600) {
 			t += rand_r(&seed) % 5;
 			random_item(&seed, &items[n], t);
-			win_evict_before(w, &r, t - span);
+			win_evict_before(w, wp, t - span);
 			while (lo < n && items[lo].t < t - span)
 				lo++;
-			push(w, &r, &items[n], 0);
+			push(w, wp, &items[n], 0);
 			n++;
-			check_against_naive(w, &r, items, lo, n);
+			check_against_naive(w, wp, items, lo, n);
 			if (rand_r(&seed) % 50 == 0) { /* fired: consumed */
-				win_clear(w, &r);
+				win_clear(w, wp);
 				lo = n;
-				check_against_naive(w, &r, items, lo, n);
+				check_against_naive(w, wp, items, lo, n);
 			}
 		}
-		win_free(w, &r);
+		win_free(w, wp);
+		win_plan_free(wp);
 		ck_assert_uint_eq(pool.in_use, 0);
 		pool_destroy(&pool);
 		free(items);
@@ -184,16 +186,18 @@ START_TEST(evidence_keeps_lines)
 {
 	struct rl_rule r = make_rule(1);
 	struct pool pool = { 0 };
-	struct window *w = win_new(&pool, &r);
+	struct win_plan *wp = win_plan_new(&r);
+	struct window *w = win_new(&pool, wp);
 	struct item it;
 	unsigned seed = 1;
 	size_t len;
 
 	random_item(&seed, &it, 5);
-	push(w, &r, &it, 0);
+	push(w, wp, &it, 0);
 	ck_assert_str_eq(win_line(w, 0, &len), "{\"x\":1}");
 	ck_assert_uint_eq(len, 7);
-	win_free(w, &r);
+	win_free(w, wp);
+	win_plan_free(wp);
 	pool_destroy(&pool);
 }
 END_TEST
@@ -281,7 +285,8 @@ static void init_ids(void)
 		snprintf(id_strs[i], sizeof id_strs[i], i % 2 ? "a longer value %d" : "%d", i);
 }
 
-static int push_item(struct window *w, const struct rl_rule *r, const struct item *it, size_t pad)
+static int push_item(struct window *w, const struct rl_rule *r, const struct win_plan *wp,
+		     const struct item *it, size_t pad)
 {
 	struct tl_value args[N_AGGS];
 	struct tf_stamp ts = { .us = it->t, .kind = TF_EPOCH_S };
@@ -290,17 +295,17 @@ static int push_item(struct window *w, const struct rl_rule *r, const struct ite
 
 	for (i = 0; i < N_AGGS; i++)
 		args[i] = r->aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
-	return win_push(w, r, &ts, args, line, len);
+	return win_push(w, wp, &ts, args, line, len);
 }
 
 /* The results of r's aggregates in the order of aggs[] (the distinct ones in turn). */
 static void results_in_order(const struct window *w, const struct rl_rule *r,
-			     struct tl_value *out)
+			     const struct win_plan *wp, struct tl_value *out)
 {
 	struct tl_value raw[N_AGGS];
 	size_t i, j, n_distinct = 0;
 
-	win_results(w, r, raw);
+	win_results(w, wp, raw);
 	for (i = 0; i < N_AGGS; i++) {
 		for (j = 0; aggs[j].kind != r->aggs[i].kind; j++)
 			;
@@ -312,7 +317,8 @@ static void results_in_order(const struct window *w, const struct rl_rule *r,
 
 /* The window holds items[lo..hi): aggregates, times and lines against a rescan. */
 static void check_model(const struct window *w, const struct rl_rule *r,
-			const struct item *items, size_t lo, size_t hi, size_t pad)
+			const struct win_plan *wp, const struct item *items, size_t lo, size_t hi,
+			size_t pad)
 {
 	struct tl_value out[N_AGGS];
 	long double sum = 0;
@@ -321,7 +327,7 @@ static void check_model(const struct window *w, const struct rl_rule *r,
 	char want[LINE_CAP];
 
 	id_stamp++;
-	results_in_order(w, r, out);
+	results_in_order(w, r, wp, out);
 	EXPECT(win_count(w) == hi - lo);
 	for (i = lo; i < hi; i++) {
 		const struct item *it = &items[i];
@@ -376,6 +382,7 @@ START_TEST(long_streams_match_naive)
 	for (trial = 0; trial < 8; trial++) {
 		struct rl_rule r = make_rule(trial % 2);
 		struct pool pool = { 0 };
+		struct win_plan *wp;
 		struct window *w;
 		struct item *items = calloc(N_ITEMS, sizeof *items);
 		struct gen g = { .seed = 1000u + (unsigned)trial, .n_ids = 1 };
@@ -385,7 +392,8 @@ START_TEST(long_streams_match_naive)
 
 		if (trial / 2 % 2)
 			r.aggs = aggs_mixed;
-		w = win_new(&pool, &r);
+		wp = win_plan_new(&r);
+		w = win_new(&pool, wp);
 		base = pool.in_use;
 		ck_assert_ptr_nonnull(w);
 		while (n < N_ITEMS) {
@@ -397,22 +405,23 @@ START_TEST(long_streams_match_naive)
 			}
 			t += rand_r(&g.seed) % (2 * step);
 			gen_item(&g, &items[n], t, (unsigned)n);
-			win_evict_before(w, &r, t - SPAN);
+			win_evict_before(w, wp, t - SPAN);
 			while (lo < n && items[lo].t < t - SPAN)
 				lo++;
 			if (lo == n) /* empty: the window's own block is all it holds */
 				EXPECT(pool.in_use == base);
-			EXPECT(push_item(w, &r, &items[n], 0) == 0);
+			EXPECT(push_item(w, &r, wp, &items[n], 0) == 0);
 			n++;
-			check_model(w, &r, items, lo, n, 0);
+			check_model(w, &r, wp, items, lo, n, 0);
 			if (rand_r(&g.seed) % 1500 == 0) { /* fired: consumed */
-				win_clear(w, &r);
+				win_clear(w, wp);
 				lo = n;
-				check_model(w, &r, items, lo, n, 0);
+				check_model(w, &r, wp, items, lo, n, 0);
 				ck_assert_uint_eq(pool.in_use, base);
 			}
 		}
-		win_free(w, &r);
+		win_free(w, wp);
+		win_plan_free(wp);
 		ck_assert_uint_eq(pool.in_use, 0);
 		pool_destroy(&pool);
 		free(items);
@@ -446,27 +455,29 @@ START_TEST(allocation_failure_leaves_window_unchanged)
 			r.aggs = aggs_mixed;
 		for (n = 1;; n++) {
 			struct pool pool = { 0 };
-			struct window *w = win_new(&pool, &r);
+			struct win_plan *wp = win_plan_new(&r);
+			struct window *w = win_new(&pool, wp);
 			size_t n_kept = 0, lo = 0, failed = 0, base = pool.in_use;
 
 			ck_assert_ptr_nonnull(w);
 			tl_alloc_count = 0;
 			tl_alloc_fail_at = n;
 			for (i = 0; i < N; i++) {
-				win_evict_before(w, &r, items[i].t - SPAN);
+				win_evict_before(w, wp, items[i].t - SPAN);
 				while (lo < n_kept && kept[lo].t < items[i].t - SPAN)
 					lo++;
 				if (lo == n_kept) /* empty, failures or not */
 					EXPECT(pool.in_use == base);
-				if (push_item(w, &r, &items[i], pad) == 0)
+				if (push_item(w, &r, wp, &items[i], pad) == 0)
 					kept[n_kept++] = items[i];
 				else
 					failed++;
-				check_model(w, &r, kept, lo, n_kept, pad);
+				check_model(w, &r, wp, kept, lo, n_kept, pad);
 			}
 			tl_alloc_fail_at = 0;
 			ck_assert_uint_le(failed, 1);
-			win_free(w, &r);
+			win_free(w, wp);
+			win_plan_free(wp);
 			ck_assert_uint_eq(pool.in_use, 0); /* nothing lost on a failure path */
 			pool_destroy(&pool);
 			if (!failed)
