@@ -213,8 +213,9 @@ static void copy_short(char *d, const char *s, size_t len)
 	}
 }
 
-/* dist_add for a value that is neither the set's only value nor a first short one. */
-static struct dval *dist_add_slow(struct pool *pool, struct dist *d, char tag, const char *bytes,
+/* dist_add for a value that is neither the set's only value nor a first short one (out of
+ * line: the common cases stay small). */
+__attribute__((noinline)) static struct dval *dist_add_slow(struct pool *pool, struct dist *d, char tag, const char *bytes,
 				  size_t len)
 {
 	uint64_t h = tl_hash_end(tl_hash_feed(tl_hash_feed(TL_HASH_SEED, &tag, 1), bytes, len));
@@ -296,7 +297,7 @@ static void dist_free(struct pool *pool, struct dist *d)
 
 /* Counts out a value that dist_add counted in (dv as it returned); the last copy of a value
  * leaves the set, and the set's last value takes its blocks along. */
-static void dist_drop(struct pool *pool, struct dist *d, struct dval *dv)
+__attribute__((noinline)) static void dist_drop(struct pool *pool, struct dist *d, struct dval *dv)
 {
 	uint32_t mask = d->cap - 1, i, j;
 
@@ -342,14 +343,12 @@ struct mono {
 	uint32_t head, n, cap;
 };
 
-/* Makes room for one more entry. */
-static int mono_reserve(struct pool *pool, struct mono *q)
+/* mono_reserve when the deque is full: a twice larger array. */
+__attribute__((noinline)) static int mono_grow(struct pool *pool, struct mono *q)
 {
 	struct mono_ent *ne;
 	uint32_t nc, i;
 
-	if (q->n < q->cap)
-		return 0;
 	if (q->cap >> MAX_BITS)
 		return -1;
 	nc = q->cap ? q->cap * 2 : 2;
@@ -363,6 +362,12 @@ static int mono_reserve(struct pool *pool, struct mono *q)
 	q->head = 0;
 	q->cap = nc;
 	return 0;
+}
+
+/* Makes room for one more entry. */
+static int mono_reserve(struct pool *pool, struct mono *q)
+{
+	return q->n < q->cap ? 0 : mono_grow(pool, q);
 }
 
 /* Appends; room must have been reserved. */
@@ -604,25 +609,50 @@ static void ring_release(struct window *w, const struct win_plan *p)
 	w->cap_bits = INLINE_BITS;
 }
 
+/* The evidence lines of all the window's events back to the pool. */
+__attribute__((noinline)) static void free_lines(struct window *w)
+{
+	uint32_t k;
+
+	for (k = 0; k < w->n; k++) {
+		struct ev_line *el = entry_line(entry(w, w->next_seq - w->n + k));
+
+		pool_free(w->pool, el->line, el->len + 1);
+	}
+}
+
+/* Whether the window holds blocks besides its own (a leaf: most windows hold none). */
+static int holds_blocks(const struct window *w, const struct win_plan *p)
+{
+	const union agg_state *a = w->aggs, *end_mono = a + p->n_mono, *end = end_mono + p->n_dist;
+
+	if (w->evidence || w->cap_bits != INLINE_BITS)
+		return 1;
+	for (; a < end_mono; a++)
+		if (a->q.cap)
+			return 1;
+	for (; a < end; a++)
+		if (a->d.cap)
+			return 1;
+	return 0;
+}
+
 /* Gives back every block of a window but its own, without visiting the events (but for their
  * evidence lines); its states are left as they were. */
-static void release_blocks(struct window *w, const struct win_plan *p)
+__attribute__((noinline)) static void release_blocks(struct window *w, const struct win_plan *p)
 {
-	uint32_t k, n_fall = p->n_mono + p->n_dist;
+	union agg_state *a = w->aggs, *end_mono = a + p->n_mono, *end = end_mono + p->n_dist;
 
 	if (w->evidence)
-		for (k = 0; k < w->n; k++) {
-			struct ev_line *el = entry_line(entry(w, w->next_seq - w->n + k));
-
-			pool_free(w->pool, el->line, el->len + 1);
-		}
-	for (k = 0; k < p->n_mono; k++)
-		if (w->aggs[k].q.cap)
-			pool_free(w->pool, w->aggs[k].q.ents, w->aggs[k].q.cap * sizeof(struct mono_ent));
-	for (; k < n_fall; k++)
-		if (w->aggs[k].d.cap)
-			dist_free(w->pool, &w->aggs[k].d);
-	ring_release(w, p);
+		free_lines(w);
+	for (; a < end_mono; a++)
+		if (a->q.cap)
+			pool_free(w->pool, a->q.ents, a->q.cap * sizeof *a->q.ents);
+	for (; a < end; a++)
+		if (a->d.cap)
+			dist_free(w->pool, &a->d);
+	if (w->cap_bits != INLINE_BITS)
+		ring_release(w, p);
 }
 
 /* Empties the window by giving back whole blocks. */
@@ -630,7 +660,8 @@ static void drop_all(struct window *w, const struct win_plan *p)
 {
 	uint32_t i;
 
-	release_blocks(w, p);
+	if (holds_blocks(w, p))
+		release_blocks(w, p);
 	for (i = 0; i < p->n_ops; i++)
 		w->aggs[i] = empty_state;
 	w->n = 0;
@@ -641,7 +672,7 @@ void win_free(struct window *w, const struct win_plan *p)
 	if (!w)
 		return;
 	/* an empty window holds nothing but its block */
-	if (w->n)
+	if (w->n && holds_blocks(w, p))
 		release_blocks(w, p);
 	pool_free(w->pool, w, p->block);
 }
@@ -680,8 +711,9 @@ static int64_t time_of(const struct window *w, uint32_t seq)
 }
 
 /* win_evict_before when the oldest event goes: when all go, the window is emptied at once (as
- * popping them one by one would leave it). */
-static void evict_some(struct window *w, const struct win_plan *p, int64_t t_min)
+ * popping them one by one would leave it). Out of line: the test before it is the common
+ * case. */
+__attribute__((noinline)) static void evict_some(struct window *w, const struct win_plan *p, int64_t t_min)
 {
 	uint32_t k;
 
@@ -707,7 +739,7 @@ void win_clear(struct window *w, const struct win_plan *p)
 }
 
 /* Doubles the ring (it is full); its events keep their numbers. */
-static int ring_grow(struct window *w)
+__attribute__((noinline)) static int ring_grow(struct window *w)
 {
 	uint32_t nc, i, seq;
 	char *nr;
