@@ -27,6 +27,7 @@
 #include "window.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "agg.h"
@@ -418,8 +419,9 @@ struct wp_op {
 
 /* Where the value of an aggregate of the rule comes from. */
 struct wp_res {
-	uint8_t kind; /* the aggregate's own kind */
-	uint32_t op;  /* its op (but count) */
+	uint32_t kind; /* the aggregate's own kind */
+	uint32_t op;   /* its op (but count) */
+	size_t off;    /* of its op's state in the window block */
 };
 
 struct win_plan {
@@ -529,8 +531,10 @@ struct win_plan *win_plan_new(const struct rl_rule *r)
 		else if (groups[g] == RL_AGG_DISTINCT)
 			p->n_dist = p->n_ops - p->n_mono;
 	}
-	for (i = 0; i < r->n_aggs; i++)
+	for (i = 0; i < r->n_aggs; i++) {
 		p->res[i].kind = r->aggs[i].kind;
+		p->res[i].off = offsetof(struct window, aggs) + p->res[i].op * sizeof(union agg_state);
+	}
 	n_vals = p->n_ops - p->n_mono;
 	p->evidence = r->evidence != 0;
 	p->vals_off = (uint32_t)(sizeof(struct tf_stamp) + (p->evidence ? sizeof(struct ev_line) : 0));
@@ -836,14 +840,14 @@ fail:
 
 void win_results(const struct window *w, const struct win_plan *p, struct tl_value *out)
 {
-	size_t i;
+	const struct wp_res *res = p->res, *end = res + p->n_aggs;
+	struct tl_value *v = out;
 
-	for (i = 0; i < p->n_aggs; i++) {
-		const union agg_state *a = &w->aggs[p->res[i].op];
-		struct tl_value *v = &out[i];
+	for (; res < end; res++, v++) {
+		const union agg_state *a = (const union agg_state *)((const char *)w + res->off);
 
 		v->type = TL_NUM;
-		switch (p->res[i].kind) {
+		switch (res->kind) {
 		case RL_AGG_COUNT:
 			v->num = (double)w->n;
 			break;
