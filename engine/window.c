@@ -765,12 +765,57 @@ __attribute__((noinline)) static int ring_grow(struct window *w)
 	return 0;
 }
 
+/* win_push's min and max: room for the event in each deque (0), or -1 with the deques as they
+ * were. */
+__attribute__((noinline)) static int mono_reserve_all(struct window *w, const struct win_plan *p,
+						      const struct tl_value *args)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->n_mono; i++)
+		if (args[p->ops[i].arg].type == TL_NUM && mono_reserve(w->pool, &w->aggs[i].q)) {
+			/* a deque that was empty gives back the array reserved for this event */
+			for (i = 0; i < p->n_mono; i++)
+				if (!w->aggs[i].q.n)
+					mono_free(w->pool, &w->aggs[i].q);
+			return -1;
+		}
+	return 0;
+}
+
+/* win_push's min and max, once nothing can fail. */
+__attribute__((noinline)) static void mono_push_all(struct window *w, const struct win_plan *p,
+						    const struct tl_value *args, uint32_t seq)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->n_mono; i++) {
+		const struct tl_value *v = &args[p->ops[i].arg];
+
+		if (v->type == TL_NUM)
+			mono_push(&w->aggs[i].q, seq, v->num, p->ops[i].kind == RL_AGG_MAX);
+	}
+}
+
+/* win_push failed after mono_reserve_all: the deques as they were, the line copy freed. */
+__attribute__((noinline)) static void push_failed(struct window *w, const struct win_plan *p,
+						  char *copy, size_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->n_mono; i++)
+		if (!w->aggs[i].q.n)
+			mono_free(w->pool, &w->aggs[i].q);
+	pool_free(w->pool, copy, len + 1);
+}
+
 int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *ts,
 	     const struct tl_value *args, const char *line, size_t len)
 {
-	const struct wp_op *ops = p->ops;
-	uint32_t seq = w->next_seq, i, n_mono = p->n_mono, n_fall = n_mono + p->n_dist;
-	union aggv *vals;
+	const struct wp_op *op = p->ops + p->n_mono, *end_dist = op + p->n_dist,
+			   *end = p->ops + p->n_ops;
+	union agg_state *a = w->aggs + p->n_mono;
+	union aggv *vals, *val;
 	char *e, *copy = NULL;
 
 	if (w->n > ring_mask(w) && ring_grow(w))
@@ -782,60 +827,52 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 		memcpy(copy, line, len);
 		copy[len] = '\0';
 	}
-	for (i = 0; i < n_mono; i++)
-		if (args[ops[i].arg].type == TL_NUM && mono_reserve(w->pool, &w->aggs[i].q))
-			goto fail;
+	if (p->n_mono && mono_reserve_all(w, p, args)) {
+		pool_free(w->pool, copy, len + 1);
+		return -1;
+	}
 	/* the entry's slot is free (n < capacity): writing to it changes nothing yet */
-	e = entry(w, seq);
-	vals = entry_vals(p, e);
+	e = entry(w, w->next_seq);
+	vals = val = entry_vals(p, e);
 	/* the distinct values next: the last step here that can fail */
-	for (; i < n_fall; i++) {
-		const struct tl_value *v = &args[ops[i].arg];
+	for (; op < end_dist; op++, a++, val++) {
+		const struct tl_value *v = &args[op->arg];
 		struct dval *dv = NULL;
 
-		if (v->type != TL_MISSING && v->type != TL_NULL &&
-		    !(dv = dist_add(w->pool, &w->aggs[i].d, v))) {
+		if (v->type != TL_MISSING && v->type != TL_NULL && !(dv = dist_add(w->pool, &a->d, v))) {
 			/* take back the values counted in before */
-			while (i-- > n_mono)
-				if (vals[i - n_mono].dv)
-					dist_drop(w->pool, &w->aggs[i].d, vals[i - n_mono].dv);
-			goto fail;
+			while (val > vals) {
+				val--;
+				a--;
+				if (val->dv)
+					dist_drop(w->pool, &a->d, val->dv);
+			}
+			push_failed(w, p, copy, len);
+			return -1;
 		}
-		vals[i - n_mono].dv = dv;
+		val->dv = dv;
 	}
 	memcpy(e, ts, sizeof *ts);
 	if (w->evidence) {
 		entry_line(e)->line = copy;
 		entry_line(e)->len = len;
 	}
-	for (; i < p->n_ops; i++) {
-		const struct tl_value *v = &args[ops[i].arg];
-		union agg_state *a = &w->aggs[i];
+	for (; op < end; op++, a++, val++) {
+		const struct tl_value *v = &args[op->arg];
 
 		if (v->type == TL_NUM) {
-			vals[i - n_mono].d = v->num;
+			val->d = v->num;
 			agg_sum_add(&a->s.sum, &a->s.comp, v->num);
 			a->s.n++;
 		} else {
-			vals[i - n_mono].d = NAN;
+			val->d = NAN;
 		}
 	}
-	for (i = 0; i < n_mono; i++) {
-		const struct tl_value *v = &args[ops[i].arg];
-
-		if (v->type == TL_NUM)
-			mono_push(&w->aggs[i].q, seq, v->num, ops[i].kind == RL_AGG_MAX);
-	}
+	if (p->n_mono)
+		mono_push_all(w, p, args, w->next_seq);
 	w->next_seq++;
 	w->n++;
 	return 0;
-fail:
-	/* a deque that was empty gives back the array reserved for this event */
-	for (i = 0; i < n_mono; i++)
-		if (!w->aggs[i].q.n)
-			mono_free(w->pool, &w->aggs[i].q);
-	pool_free(w->pool, copy, len + 1);
-	return -1;
 }
 
 void win_results(const struct window *w, const struct win_plan *p, struct tl_value *out)
