@@ -4,10 +4,15 @@
  * misses on windows, and a typical window holds 1 to 3 events; so a window lives in as few
  * blocks as it can, and each block holds only what its rule's aggregates need:
  *
- *   window block  struct window | a state per aggregate but count | a ring of 2 entries
- *   ring entry    tf_stamp (16 bytes) | line, len (16, with evidence) | a value per sum, avg and
- *                 distinct (8 each)
+ *   window block  struct window | a state per op | a ring of 2 entries
+ *   ring entry    tf_stamp (16 bytes) | line, len (16, with evidence) | a value per distinct
+ *                 and sum op (8 each)
  *
+ * - What the windows of a rule share is worked out once, in its plan (win_plan_new): the sizes
+ *   above, and its ops: the aggregates that keep state, but one per kind and argument
+ *   (aggregates of the same kind over the same field share it; sum and avg share a sum),
+ *   grouped min and max, then distinct, then sum, so that a push, a pop and the results walk
+ *   the ops of each kind without a switch.
  * - Events are numbered by a running 32-bit sequence number that wraps; the oldest event is
  *   number next_seq - n, and the event numbered s sits at ring position s mod the ring's
  *   capacity (a power of two), so that an entry needs no number and the ring no head.
@@ -22,7 +27,7 @@
  *   is a pool block with its count.
  * - Deques and sets give their blocks back when they empty, so an idle key costs its window
  *   block only. Clearing and freeing a window release whole blocks without visiting the events
- *   (but for their evidence lines, one block each).
+ *   (but for their evidence lines, one block each); so does an eviction of all its events.
  */
 #include "window.h"
 
