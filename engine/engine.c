@@ -75,6 +75,7 @@ struct rstate {
 	int64_t horizon;          /* how long after its last touch a key can still matter */
 	struct tl_value *args;    /* this event's aggregate arguments */
 	struct tl_value *results; /* aggregate values for when and emit */
+	struct win_plan *wp;      /* thresholds: the layout of its windows */
 	int8_t *memo;             /* sequences: per step, this event matches it (-1: not known);
 				   * for a step that reads runs, its pre holds */
 	struct conds *pre;        /* sequences: per step that reads runs, its conjuncts that do
@@ -139,7 +140,7 @@ static void key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 	if (rs->r->kind == RL_SEQUENCE)
 		seq_key_free(e, rs, k);
 	else
-		win_free(k->state, rs->r);
+		win_free(k->state, rs->wp);
 	key_drop(rs, k);
 	e->st.keys--;
 }
@@ -415,7 +416,7 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		}
 		k = kt_state(&rs->keys, sp->cur);
 		kt_live(&rs->keys, k, e->now);
-		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->r))) {
+		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->wp))) {
 			key_drop(rs, k);
 			e->nomem = 1;
 			return NULL;
@@ -522,7 +523,7 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 	if (!k)
 		return;
 	w = k->state;
-	win_evict_before(w, r, e->now - r->window_us);
+	win_evict_before(w, rs->wp, e->now - r->window_us);
 	for (i = 0; i < r->n_aggs; i++) {
 		const struct ex_node *arg = r->aggs[i].arg;
 
@@ -533,11 +534,11 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 		else
 			ev_eval_top(arg, &e->ev, &rs->args[i]);
 	}
-	if (win_push(w, r, &ev->ts, rs->args, ev->line, ev->len)) {
+	if (win_push(w, rs->wp, &ev->ts, rs->args, ev->line, ev->len)) {
 		e->nomem = 1;
 		return;
 	}
-	win_results(w, r, rs->results);
+	win_results(w, rs->wp, rs->results);
 	e->ev.aggs = rs->results;
 	if (ev_holds(r->when, &e->ev)) {
 		struct al_alert a = { r, &ev->ts, NULL, 0, win_time(w, 0), w, NULL, 0, NULL };
@@ -546,7 +547,7 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 		if (!suppressed(e, rs, k))
 			emit_alert(e, rs, &a);
 		/* fired (even when suppressed): the window's events are consumed */
-		win_clear(w, r);
+		win_clear(w, rs->wp);
 		if (!r->suppress_us)
 			key_free(e, rs, k);
 	}
@@ -1380,6 +1381,8 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 			if (!r->results || !r->args)
 				goto fail;
 		}
+		if (rule->kind == RL_THRESHOLD && !(r->wp = win_plan_new(rule)))
+			goto fail;
 		if (rule->kind == RL_SEQUENCE) {
 			r->memo = tl_malloc(rule->n_seq_items);
 			r->pre = tl_calloc(rule->n_seq_items, sizeof *r->pre);
@@ -1408,6 +1411,7 @@ void tl_engine_free(struct tl_engine *e)
 			key_free(e, rs, rs->keys.oldest);
 		tl_free(rs->results);
 		tl_free(rs->args);
+		win_plan_free(rs->wp);
 		tl_free(rs->memo);
 		for (j = 0; rs->pre && j < rs->r->n_seq_items; j++)
 			tl_free(rs->pre[j].c);

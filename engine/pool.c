@@ -53,7 +53,7 @@ static size_t class_of(size_t n)
 }
 #endif
 
-void *pool_alloc(struct pool *p, size_t n)
+void *pool_alloc_more(struct pool *p, size_t n)
 {
 	void *b;
 
@@ -94,7 +94,7 @@ void *pool_calloc(struct pool *p, size_t n)
 	return b;
 }
 
-void pool_free(struct pool *p, void *ptr, size_t n)
+void pool_free_more(struct pool *p, void *ptr, size_t n)
 {
 	if (!ptr)
 		return;

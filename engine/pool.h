@@ -14,6 +14,7 @@
 #define TL_POOL_H
 
 #include <stddef.h>
+#include <string.h>
 
 #define POOL_MAX 1024
 #define POOL_STEP 16
@@ -29,11 +30,45 @@ struct pool {
 	size_t reserved;  /* bytes taken from the system */
 };
 
+/* What pool_alloc and pool_free do past their inline common case (a block from or to a free
+ * list): the bump region, new slabs, large blocks. */
+void *pool_alloc_more(struct pool *p, size_t n);
+void pool_free_more(struct pool *p, void *ptr, size_t n);
+
 /* n bytes (16-byte aligned, not zeroed), or NULL. */
-void *pool_alloc(struct pool *p, size_t n);
+static inline void *pool_alloc(struct pool *p, size_t n)
+{
+#ifndef TL_POOL_BYPASS
+	size_t c = (n + POOL_STEP - 1) / POOL_STEP;
+	void *b;
+
+	if (n - 1 < POOL_MAX && (b = p->free[c])) {
+		memcpy(&p->free[c], b, sizeof(void *));
+		p->in_use += c * POOL_STEP;
+		return b;
+	}
+#endif
+	return pool_alloc_more(p, n);
+}
+
 void *pool_calloc(struct pool *p, size_t n);
+
 /* Gives back a block of pool_alloc(p, n); NULL is ignored. */
-void pool_free(struct pool *p, void *ptr, size_t n);
+static inline void pool_free(struct pool *p, void *ptr, size_t n)
+{
+#ifndef TL_POOL_BYPASS
+	if (ptr && n - 1 < POOL_MAX) {
+		size_t c = (n + POOL_STEP - 1) / POOL_STEP;
+
+		memcpy(ptr, &p->free[c], sizeof(void *));
+		p->free[c] = ptr;
+		p->in_use -= c * POOL_STEP;
+		return;
+	}
+#endif
+	pool_free_more(p, ptr, n);
+}
+
 /* Releases the slabs; blocks over POOL_MAX must have been freed. */
 void pool_destroy(struct pool *p);
 

@@ -4,10 +4,15 @@
  * misses on windows, and a typical window holds 1 to 3 events; so a window lives in as few
  * blocks as it can, and each block holds only what its rule's aggregates need:
  *
- *   window block  struct window | a state per aggregate but count | a ring of 2 entries
- *   ring entry    tf_stamp (16 bytes) | line, len (16, with evidence) | a value per sum, avg and
- *                 distinct (8 each)
+ *   window block  struct window | a state per op | a ring of 2 entries
+ *   ring entry    tf_stamp (16 bytes) | line, len (16, with evidence) | a value per distinct
+ *                 and sum op (8 each)
  *
+ * - What the windows of a rule share is worked out once, in its plan (win_plan_new): the sizes
+ *   above, and its ops: the aggregates that keep state, but one per kind and argument
+ *   (aggregates of the same kind over the same field share it; sum and avg share a sum),
+ *   grouped min and max, then distinct, then sum, so that a push, a pop and the results walk
+ *   the ops of each kind without a switch.
  * - Events are numbered by a running 32-bit sequence number that wraps; the oldest event is
  *   number next_seq - n, and the event numbered s sits at ring position s mod the ring's
  *   capacity (a power of two), so that an entry needs no number and the ring no head.
@@ -22,14 +27,16 @@
  *   is a pool block with its count.
  * - Deques and sets give their blocks back when they empty, so an idle key costs its window
  *   block only. Clearing and freeing a window release whole blocks without visiting the events
- *   (but for their evidence lines, one block each).
+ *   (but for their evidence lines, one block each); so does an eviction of all its events.
  */
 #include "window.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "agg.h"
+#include "alloc.h"
 #include "hash.h"
 
 #define INLINE_BITS 1 /* the ring inside the window block holds 1 << INLINE_BITS events */
@@ -168,34 +175,59 @@ static int dist_grow(struct pool *pool, struct dist *d)
 	return 0;
 }
 
-/* Counts v in; what its event holds in the ring to count it out (&dv_inline or its value), or
- * NULL (allocation; the set is unchanged). */
-static struct dval *dist_add(struct pool *pool, struct dist *d, const struct tl_value *v)
+/* Whether the len bytes (at most DIST_INLINE - 1) at a and b are equal, without a call. */
+static int eq_short(const char *a, const char *b, size_t len)
 {
-	char tag;
-	const char *bytes;
-	size_t len = agg_value_id(v, &tag, &bytes);
-	uint64_t h;
+	uint64_t x, y;
+	uint32_t u, v;
+
+	if (len >= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return 0;
+		memcpy(&x, a + len - 8, 8);
+		memcpy(&y, b + len - 8, 8);
+		return x == y;
+	}
+	if (len >= 4) {
+		memcpy(&u, a, 4);
+		memcpy(&v, b, 4);
+		if (u != v)
+			return 0;
+		memcpy(&u, a + len - 4, 4);
+		memcpy(&v, b + len - 4, 4);
+		return u == v;
+	}
+	/* 0 to 3 bytes: the first, middle and last cover them all */
+	return len == 0 || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
+}
+
+/* Copies len bytes (at most DIST_INLINE - 1), without a call. */
+static void copy_short(char *d, const char *s, size_t len)
+{
+	if (len >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + len - 8, s + len - 8, 8);
+	} else if (len >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + len - 4, s + len - 4, 4);
+	} else if (len) {
+		d[0] = s[0];
+		d[len / 2] = s[len / 2];
+		d[len - 1] = s[len - 1];
+	}
+}
+
+/* dist_add for a value that is neither the set's only value nor a first short one (out of
+ * line: the common cases stay small). */
+__attribute__((noinline)) static struct dval *dist_add_slow(struct pool *pool, struct dist *d, char tag, const char *bytes,
+				  size_t len)
+{
+	uint64_t h = tl_hash_end(tl_hash_feed(tl_hash_feed(TL_HASH_SEED, &tag, 1), bytes, len));
 	struct dval *dv;
 	uint32_t i;
 
-	if (d->cap == 0 && d->n == 0 && len + 1 <= DIST_INLINE) {
-		d->in.count = 1;
-		d->in.len = (uint8_t)(len + 1);
-		d->in.bytes[0] = tag;
-		memcpy(d->in.bytes + 1, bytes, len);
-		d->n = 1;
-		return &dv_inline;
-	}
-	if (d->cap == 0 && d->n && same(d->in.bytes, d->in.len, tag, bytes, len)) {
-		d->in.count++;
-		return &dv_inline;
-	}
-	if (d->cap == 1 && same(d->one->bytes, d->one->len, tag, bytes, len)) {
-		d->one->count++;
-		return d->one;
-	}
-	h = tl_hash_end(tl_hash_feed(tl_hash_feed(TL_HASH_SEED, &tag, 1), bytes, len));
 	if (d->cap >= DIST_MIN_CAP) {
 		i = dist_probe(d, h, tag, bytes, len);
 		if (d->t.slots[i].v) {
@@ -223,6 +255,37 @@ static struct dval *dist_add(struct pool *pool, struct dist *d, const struct tl_
 	return dv;
 }
 
+/* Counts v in; what its event holds in the ring to count it out (&dv_inline or its value), or
+ * NULL (allocation; the set is unchanged). A set of at most one value takes it without a hash
+ * or a call. */
+static struct dval *dist_add(struct pool *pool, struct dist *d, const struct tl_value *v)
+{
+	char tag;
+	const char *bytes;
+	size_t len = agg_value_id(v, &tag, &bytes);
+
+	if (d->cap == 0) {
+		if (d->n == 0) {
+			if (len < DIST_INLINE) {
+				d->in.count = 1;
+				d->in.len = (uint8_t)(len + 1);
+				d->in.bytes[0] = tag;
+				copy_short(d->in.bytes + 1, bytes, len);
+				d->n = 1;
+				return &dv_inline;
+			}
+		} else if (d->in.len == len + 1 && d->in.bytes[0] == tag &&
+			   eq_short(d->in.bytes + 1, bytes, len)) {
+			d->in.count++;
+			return &dv_inline;
+		}
+	} else if (d->cap == 1 && same(d->one->bytes, d->one->len, tag, bytes, len)) {
+		d->one->count++;
+		return d->one;
+	}
+	return dist_add_slow(pool, d, tag, bytes, len);
+}
+
 static void dist_free(struct pool *pool, struct dist *d)
 {
 	uint32_t i;
@@ -240,7 +303,7 @@ static void dist_free(struct pool *pool, struct dist *d)
 
 /* Counts out a value that dist_add counted in (dv as it returned); the last copy of a value
  * leaves the set, and the set's last value takes its blocks along. */
-static void dist_drop(struct pool *pool, struct dist *d, struct dval *dv)
+__attribute__((noinline)) static void dist_drop(struct pool *pool, struct dist *d, struct dval *dv)
 {
 	uint32_t mask = d->cap - 1, i, j;
 
@@ -286,14 +349,12 @@ struct mono {
 	uint32_t head, n, cap;
 };
 
-/* Makes room for one more entry. */
-static int mono_reserve(struct pool *pool, struct mono *q)
+/* mono_reserve when the deque is full: a twice larger array. */
+__attribute__((noinline)) static int mono_grow(struct pool *pool, struct mono *q)
 {
 	struct mono_ent *ne;
 	uint32_t nc, i;
 
-	if (q->n < q->cap)
-		return 0;
 	if (q->cap >> MAX_BITS)
 		return -1;
 	nc = q->cap ? q->cap * 2 : 2;
@@ -307,6 +368,12 @@ static int mono_reserve(struct pool *pool, struct mono *q)
 	q->head = 0;
 	q->cap = nc;
 	return 0;
+}
+
+/* Makes room for one more entry. */
+static int mono_reserve(struct pool *pool, struct mono *q)
+{
+	return q->n < q->cap ? 0 : mono_grow(pool, q);
 }
 
 /* Appends; room must have been reserved. */
@@ -344,6 +411,36 @@ static void mono_evict(struct pool *pool, struct mono *q, uint32_t seq)
 	q->n--;
 }
 
+/* ---- the plan of a rule's windows ---- */
+
+/* An aggregate with state: aggregates of the same kind over the same argument share one (sum and
+ * avg share the sum), and its ring value with it. The plan's ops come grouped: min and max
+ * first, then distinct, then sum: an op's state is the window's aggs[op], and the ring value of
+ * a distinct or a sum is vals[op - n_mono]. */
+struct wp_op {
+	uint8_t kind;  /* RL_AGG_MIN, RL_AGG_MAX, RL_AGG_DISTINCT or RL_AGG_SUM */
+	uint32_t arg;  /* the index of its argument in win_push's args */
+};
+
+/* Where the value of an aggregate of the rule comes from. */
+struct wp_res {
+	uint32_t kind; /* the aggregate's own kind */
+	uint32_t op;   /* its op (but count) */
+	size_t off;    /* of its op's state in the window block */
+};
+
+struct win_plan {
+	size_t block;        /* bytes of a window block */
+	size_t stride;       /* bytes of a ring entry */
+	uint32_t vals_off;   /* where an entry's values start: after the time and the line */
+	uint32_t n_ops, n_mono, n_dist;
+	uint8_t evidence;
+	uint8_t too_big;     /* the ring's entries do not fit: win_new fails */
+	size_t n_aggs;
+	struct wp_res *res;  /* n_aggs */
+	struct wp_op ops[];
+};
+
 /* ---- the window ---- */
 
 union agg_state {
@@ -375,37 +472,90 @@ struct window {
 	uint32_t stride;        /* bytes per ring entry */
 	uint8_t cap_bits;       /* the ring holds 1 << cap_bits entries; inside when INLINE_BITS */
 	uint8_t evidence;       /* the entries hold an ev_line after the time */
-	union agg_state aggs[]; /* one per aggregate but count, in the rule's order */
+	union agg_state aggs[]; /* one per op of the plan */
 };
 
-static int has_state(int kind)
+/* The class of an aggregate's state: sum and avg keep the same; count none (0). */
+static int op_kind(int kind)
 {
-	return kind != RL_AGG_COUNT;
+	switch (kind) {
+	case RL_AGG_SUM: case RL_AGG_AVG:
+		return RL_AGG_SUM;
+	case RL_AGG_MIN: case RL_AGG_MAX: case RL_AGG_DISTINCT:
+		return kind;
+	default:
+		return 0;
+	}
 }
 
-/* Whether the ring keeps each event's value of the aggregate, to take it out again. */
-static int has_value(int kind)
+/* Whether two arguments give the same value for every event: the same node, or the same field
+ * (the engine copies a field's value without evaluating it). */
+static int same_arg(const struct ex_node *a, const struct ex_node *b)
 {
-	return kind == RL_AGG_SUM || kind == RL_AGG_AVG || kind == RL_AGG_DISTINCT;
+	return a == b || (a && b && a->kind == EX_FIELD && b->kind == EX_FIELD && a->slot == b->slot);
 }
 
-static size_t n_states(const struct rl_rule *r)
-{
-	size_t i, n = 0;
+#define DEDUP_SCAN 256 /* an aggregate is compared with this many ops of its group at most */
 
-	for (i = 0; i < r->n_aggs; i++)
-		n += has_state(r->aggs[i].kind);
-	return n;
+struct win_plan *win_plan_new(const struct rl_rule *r)
+{
+	static const uint8_t groups[] = { RL_AGG_MIN, RL_AGG_MAX, RL_AGG_DISTINCT, RL_AGG_SUM };
+	struct win_plan *p;
+	size_t i, g, n_vals;
+	uint32_t j, first;
+
+	if (r->n_aggs > UINT32_MAX / 2)
+		return NULL;
+	p = tl_calloc(1, sizeof *p + r->n_aggs * sizeof p->ops[0]);
+	if (!p)
+		return NULL;
+	p->res = tl_calloc(r->n_aggs ? r->n_aggs : 1, sizeof *p->res);
+	if (!p->res) {
+		tl_free(p);
+		return NULL;
+	}
+	p->n_aggs = r->n_aggs;
+	for (g = 0; g < sizeof groups; g++) {
+		first = p->n_ops;
+		for (i = 0; i < r->n_aggs; i++) {
+			if (op_kind(r->aggs[i].kind) != groups[g])
+				continue;
+			for (j = first; j < p->n_ops && j - first < DEDUP_SCAN; j++)
+				if (p->ops[j].kind == groups[g] &&
+				    same_arg(r->aggs[p->ops[j].arg].arg, r->aggs[i].arg))
+					break;
+			if (j == p->n_ops || j - first == DEDUP_SCAN) {
+				j = p->n_ops++;
+				p->ops[j].kind = groups[g];
+				p->ops[j].arg = (uint32_t)i;
+			}
+			p->res[i].op = j;
+		}
+		if (groups[g] == RL_AGG_MAX)
+			p->n_mono = p->n_ops;
+		else if (groups[g] == RL_AGG_DISTINCT)
+			p->n_dist = p->n_ops - p->n_mono;
+	}
+	for (i = 0; i < r->n_aggs; i++) {
+		p->res[i].kind = r->aggs[i].kind;
+		p->res[i].off = offsetof(struct window, aggs) + p->res[i].op * sizeof(union agg_state);
+	}
+	n_vals = p->n_ops - p->n_mono;
+	p->evidence = r->evidence != 0;
+	p->vals_off = (uint32_t)(sizeof(struct tf_stamp) + (p->evidence ? sizeof(struct ev_line) : 0));
+	p->stride = p->vals_off + n_vals * sizeof(union aggv);
+	p->too_big = p->stride > UINT32_MAX >> INLINE_BITS;
+	p->block = sizeof(struct window) + p->n_ops * sizeof(union agg_state) +
+		   (p->stride << INLINE_BITS);
+	return p;
 }
 
-static size_t block_size(const struct window *w, const struct rl_rule *r)
+void win_plan_free(struct win_plan *p)
 {
-	return sizeof *w + n_states(r) * sizeof w->aggs[0] + ((size_t)w->stride << INLINE_BITS);
-}
-
-static char *inline_ring(struct window *w, const struct rl_rule *r)
-{
-	return (char *)&w->aggs[n_states(r)];
+	if (!p)
+		return;
+	tl_free(p->res);
+	tl_free(p);
 }
 
 static uint32_t ring_mask(const struct window *w)
@@ -424,143 +574,181 @@ static struct ev_line *entry_line(char *e)
 	return (struct ev_line *)(e + sizeof(struct tf_stamp));
 }
 
-static union aggv *entry_vals(const struct window *w, char *e)
+static union aggv *entry_vals(const struct win_plan *p, char *e)
 {
-	return (union aggv *)(e + sizeof(struct tf_stamp) +
-			      (w->evidence ? sizeof(struct ev_line) : 0));
+	return (union aggv *)(e + p->vals_off);
 }
 
-struct window *win_new(struct pool *pool, const struct rl_rule *r)
+static char *inline_ring(struct window *w, const struct win_plan *p)
 {
-	size_t i, n_vals = 0, stride;
-	struct window *w;
+	return (char *)&w->aggs[p->n_ops];
+}
 
-	for (i = 0; i < r->n_aggs; i++)
-		n_vals += has_value(r->aggs[i].kind);
-	stride = sizeof(struct tf_stamp) + (r->evidence ? sizeof(struct ev_line) : 0) +
-		 n_vals * sizeof(union aggv);
-	if (stride > UINT32_MAX >> INLINE_BITS)
+static const union agg_state empty_state;
+
+struct window *win_new(struct pool *pool, const struct win_plan *p)
+{
+	struct window *w;
+	uint32_t i;
+
+	if (p->too_big)
 		return NULL;
-	w = pool_alloc(pool, sizeof *w + n_states(r) * sizeof w->aggs[0] +
-			     (stride << INLINE_BITS));
+	w = pool_alloc(pool, p->block);
 	if (!w)
 		return NULL;
-	memset(w, 0, sizeof *w + n_states(r) * sizeof w->aggs[0]);
 	w->pool = pool;
-	w->stride = (uint32_t)stride;
+	w->n = 0;
+	w->next_seq = 0;
+	w->stride = (uint32_t)p->stride;
 	w->cap_bits = INLINE_BITS;
-	w->evidence = r->evidence != 0;
-	w->ring = inline_ring(w, r);
+	w->evidence = p->evidence;
+	w->ring = inline_ring(w, p);
+	for (i = 0; i < p->n_ops; i++)
+		w->aggs[i] = empty_state;
 	return w;
 }
 
 /* The ring back inside the window block (the window is empty). */
-static void ring_release(struct window *w, const struct rl_rule *r)
+static void ring_release(struct window *w, const struct win_plan *p)
 {
 	if (w->cap_bits == INLINE_BITS)
 		return;
 	pool_free(w->pool, w->ring, (size_t)w->stride << w->cap_bits);
-	w->ring = inline_ring(w, r);
+	w->ring = inline_ring(w, p);
 	w->cap_bits = INLINE_BITS;
 }
 
-/* Empties the window by giving back whole blocks, without visiting the events (but for their
- * evidence lines). */
-static void drop_all(struct window *w, const struct rl_rule *r)
+/* The evidence lines of all the window's events back to the pool. */
+__attribute__((noinline)) static void free_lines(struct window *w)
 {
-	union agg_state *a = w->aggs;
 	uint32_t k;
-	size_t i;
+
+	for (k = 0; k < w->n; k++) {
+		struct ev_line *el = entry_line(entry(w, w->next_seq - w->n + k));
+
+		pool_free(w->pool, el->line, el->len + 1);
+	}
+}
+
+/* Whether the window holds blocks besides its own (a leaf: most windows hold none). */
+static int holds_blocks(const struct window *w, const struct win_plan *p)
+{
+	const union agg_state *a = w->aggs, *end_mono = a + p->n_mono, *end = end_mono + p->n_dist;
+
+	if (w->evidence || w->cap_bits != INLINE_BITS)
+		return 1;
+	for (; a < end_mono; a++)
+		if (a->q.cap)
+			return 1;
+	for (; a < end; a++)
+		if (a->d.cap)
+			return 1;
+	return 0;
+}
+
+/* Gives back every block of a window but its own, without visiting the events (but for their
+ * evidence lines); its states are left as they were. */
+__attribute__((noinline)) static void release_blocks(struct window *w, const struct win_plan *p)
+{
+	union agg_state *a = w->aggs, *end_mono = a + p->n_mono, *end = end_mono + p->n_dist;
 
 	if (w->evidence)
-		for (k = 0; k < w->n; k++) {
-			struct ev_line *el = entry_line(entry(w, w->next_seq - w->n + k));
-
-			pool_free(w->pool, el->line, el->len + 1);
-		}
-	for (i = 0; i < r->n_aggs; i++) {
-		switch (r->aggs[i].kind) {
-		case RL_AGG_COUNT:
-			continue;
-		case RL_AGG_SUM: case RL_AGG_AVG:
-			memset(&a->s, 0, sizeof a->s);
-			break;
-		case RL_AGG_MIN: case RL_AGG_MAX:
-			mono_free(w->pool, &a->q);
-			break;
-		case RL_AGG_DISTINCT:
+		free_lines(w);
+	for (; a < end_mono; a++)
+		if (a->q.cap)
+			pool_free(w->pool, a->q.ents, a->q.cap * sizeof *a->q.ents);
+	for (; a < end; a++)
+		if (a->d.cap)
 			dist_free(w->pool, &a->d);
-			break;
-		default:
-			break;
-		}
-		a++;
-	}
-	ring_release(w, r);
+	if (w->cap_bits != INLINE_BITS)
+		ring_release(w, p);
+}
+
+/* Empties the window by giving back whole blocks. */
+static void drop_all(struct window *w, const struct win_plan *p)
+{
+	uint32_t i;
+
+	if (holds_blocks(w, p))
+		release_blocks(w, p);
+	for (i = 0; i < p->n_ops; i++)
+		w->aggs[i] = empty_state;
 	w->n = 0;
 }
 
-void win_free(struct window *w, const struct rl_rule *r)
+void win_free(struct window *w, const struct win_plan *p)
 {
 	if (!w)
 		return;
-	drop_all(w, r);
-	pool_free(w->pool, w, block_size(w, r));
+	/* an empty window holds nothing but its block */
+	if (w->n && holds_blocks(w, p))
+		release_blocks(w, p);
+	pool_free(w->pool, w, p->block);
 }
 
-static void pop_oldest(struct window *w, const struct rl_rule *r)
+static void pop_oldest(struct window *w, const struct win_plan *p)
 {
-	uint32_t seq = w->next_seq - w->n;
+	uint32_t seq = w->next_seq - w->n, i, n_fall = p->n_mono + p->n_dist;
 	char *e = entry(w, seq);
-	union aggv *vals = entry_vals(w, e);
-	union agg_state *a = w->aggs;
-	size_t i;
+	union aggv *vals = entry_vals(p, e);
 
-	for (i = 0; i < r->n_aggs; i++) {
-		switch (r->aggs[i].kind) {
-		case RL_AGG_COUNT:
-			continue;
-		case RL_AGG_SUM: case RL_AGG_AVG:
-			if (!isnan(vals->d)) {
-				agg_sum_add(&a->s.sum, &a->s.comp, -vals->d);
-				/* no drift survives an empty window */
-				if (--a->s.n == 0)
-					a->s.sum = a->s.comp = 0;
-			}
-			vals++;
-			break;
-		case RL_AGG_MIN: case RL_AGG_MAX:
-			mono_evict(w->pool, &a->q, seq);
-			break;
-		case RL_AGG_DISTINCT:
-			if (vals->dv)
-				dist_drop(w->pool, &a->d, vals->dv);
-			vals++;
-			break;
-		default:
-			break;
+	for (i = 0; i < p->n_mono; i++)
+		mono_evict(w->pool, &w->aggs[i].q, seq);
+	for (; i < n_fall; i++)
+		if (vals[i - p->n_mono].dv)
+			dist_drop(w->pool, &w->aggs[i].d, vals[i - p->n_mono].dv);
+	for (; i < p->n_ops; i++) {
+		union agg_state *a = &w->aggs[i];
+		double d = vals[i - p->n_mono].d;
+
+		if (!isnan(d)) {
+			agg_sum_add(&a->s.sum, &a->s.comp, -d);
+			/* no drift survives an empty window */
+			if (--a->s.n == 0)
+				a->s.sum = a->s.comp = 0;
 		}
-		a++;
 	}
 	if (w->evidence)
 		pool_free(w->pool, entry_line(e)->line, entry_line(e)->len + 1);
 	if (--w->n == 0)
-		ring_release(w, r);
+		ring_release(w, p);
 }
 
-void win_evict_before(struct window *w, const struct rl_rule *r, int64_t t_min)
+static int64_t time_of(const struct window *w, uint32_t seq)
 {
-	while (w->n && ((const struct tf_stamp *)entry(w, w->next_seq - w->n))->us < t_min)
-		pop_oldest(w, r);
+	return ((const struct tf_stamp *)entry(w, seq))->us;
 }
 
-void win_clear(struct window *w, const struct rl_rule *r)
+/* win_evict_before when the oldest event goes: when all go, the window is emptied at once (as
+ * popping them one by one would leave it). Out of line: the test before it is the common
+ * case. */
+__attribute__((noinline)) static void evict_some(struct window *w, const struct win_plan *p, int64_t t_min)
 {
-	drop_all(w, r);
+	uint32_t k;
+
+	for (k = 1; k < w->n && time_of(w, w->next_seq - w->n + k) < t_min; k++)
+		;
+	if (k == w->n) {
+		drop_all(w, p);
+		return;
+	}
+	while (k--)
+		pop_oldest(w, p);
+}
+
+void win_evict_before(struct window *w, const struct win_plan *p, int64_t t_min)
+{
+	if (w->n && time_of(w, w->next_seq - w->n) < t_min)
+		evict_some(w, p, t_min);
+}
+
+void win_clear(struct window *w, const struct win_plan *p)
+{
+	drop_all(w, p);
 }
 
 /* Doubles the ring (it is full); its events keep their numbers. */
-static int ring_grow(struct window *w)
+__attribute__((noinline)) static int ring_grow(struct window *w)
 {
 	uint32_t nc, i, seq;
 	char *nr;
@@ -582,30 +770,58 @@ static int ring_grow(struct window *w)
 	return 0;
 }
 
-/* Takes back the distinct values that win_push counted in for aggregates before the n-th. */
-static void undo_distinct(struct window *w, const struct rl_rule *r, union aggv *vals, size_t n)
+/* win_push's min and max: room for the event in each deque (0), or -1 with the deques as they
+ * were. */
+__attribute__((noinline)) static int mono_reserve_all(struct window *w, const struct win_plan *p,
+						      const struct tl_value *args)
 {
-	union agg_state *a = w->aggs;
-	size_t i;
+	uint32_t i;
 
-	for (i = 0; i < n; i++) {
-		int kind = r->aggs[i].kind;
+	for (i = 0; i < p->n_mono; i++)
+		if (args[p->ops[i].arg].type == TL_NUM && mono_reserve(w->pool, &w->aggs[i].q)) {
+			/* a deque that was empty gives back the array reserved for this event */
+			for (i = 0; i < p->n_mono; i++)
+				if (!w->aggs[i].q.n)
+					mono_free(w->pool, &w->aggs[i].q);
+			return -1;
+		}
+	return 0;
+}
 
-		if (kind == RL_AGG_DISTINCT && vals->dv)
-			dist_drop(w->pool, &a->d, vals->dv);
-		vals += has_value(kind);
-		a += has_state(kind);
+/* win_push's min and max, once nothing can fail. */
+__attribute__((noinline)) static void mono_push_all(struct window *w, const struct win_plan *p,
+						    const struct tl_value *args, uint32_t seq)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->n_mono; i++) {
+		const struct tl_value *v = &args[p->ops[i].arg];
+
+		if (v->type == TL_NUM)
+			mono_push(&w->aggs[i].q, seq, v->num, p->ops[i].kind == RL_AGG_MAX);
 	}
 }
 
-int win_push(struct window *w, const struct rl_rule *r, const struct tf_stamp *ts,
+/* win_push failed after mono_reserve_all: the deques as they were, the line copy freed. */
+__attribute__((noinline)) static void push_failed(struct window *w, const struct win_plan *p,
+						  char *copy, size_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < p->n_mono; i++)
+		if (!w->aggs[i].q.n)
+			mono_free(w->pool, &w->aggs[i].q);
+	pool_free(w->pool, copy, len + 1);
+}
+
+int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *ts,
 	     const struct tl_value *args, const char *line, size_t len)
 {
-	uint32_t seq = w->next_seq;
-	union agg_state *a;
-	union aggv *vals;
+	const struct wp_op *op = p->ops + p->n_mono, *end_dist = op + p->n_dist,
+			   *end = p->ops + p->n_ops;
+	union agg_state *a = w->aggs + p->n_mono;
+	union aggv *vals, *val;
 	char *e, *copy = NULL;
-	size_t i;
 
 	if (w->n > ring_mask(w) && ring_grow(w))
 		return -1;
@@ -616,86 +832,64 @@ int win_push(struct window *w, const struct rl_rule *r, const struct tf_stamp *t
 		memcpy(copy, line, len);
 		copy[len] = '\0';
 	}
-	for (i = 0, a = w->aggs; i < r->n_aggs; i++) {
-		int kind = r->aggs[i].kind;
-
-		if ((kind == RL_AGG_MIN || kind == RL_AGG_MAX) && args[i].type == TL_NUM &&
-		    mono_reserve(w->pool, &a->q))
-			goto fail;
-		a += has_state(kind);
+	if (p->n_mono && mono_reserve_all(w, p, args)) {
+		pool_free(w->pool, copy, len + 1);
+		return -1;
 	}
 	/* the entry's slot is free (n < capacity): writing to it changes nothing yet */
-	e = entry(w, seq);
-	vals = entry_vals(w, e);
+	e = entry(w, w->next_seq);
+	vals = val = entry_vals(p, e);
 	/* the distinct values next: the last step here that can fail */
-	for (i = 0, a = w->aggs; i < r->n_aggs; i++) {
-		int kind = r->aggs[i].kind;
+	for (; op < end_dist; op++, a++, val++) {
+		const struct tl_value *v = &args[op->arg];
+		struct dval *dv = NULL;
 
-		if (kind == RL_AGG_DISTINCT) {
-			vals->dv = NULL;
-			if (args[i].type != TL_MISSING && args[i].type != TL_NULL &&
-			    !(vals->dv = dist_add(w->pool, &a->d, &args[i]))) {
-				undo_distinct(w, r, entry_vals(w, e), i);
-				goto fail;
+		if (v->type != TL_MISSING && v->type != TL_NULL && !(dv = dist_add(w->pool, &a->d, v))) {
+			/* take back the values counted in before */
+			while (val > vals) {
+				val--;
+				a--;
+				if (val->dv)
+					dist_drop(w->pool, &a->d, val->dv);
 			}
+			push_failed(w, p, copy, len);
+			return -1;
 		}
-		vals += has_value(kind);
-		a += has_state(kind);
+		val->dv = dv;
 	}
 	memcpy(e, ts, sizeof *ts);
 	if (w->evidence) {
 		entry_line(e)->line = copy;
 		entry_line(e)->len = len;
 	}
-	vals = entry_vals(w, e);
-	for (i = 0, a = w->aggs; i < r->n_aggs; i++) {
-		int kind = r->aggs[i].kind, num = args[i].type == TL_NUM;
+	for (; op < end; op++, a++, val++) {
+		const struct tl_value *v = &args[op->arg];
 
-		switch (kind) {
-		case RL_AGG_SUM: case RL_AGG_AVG:
-			vals->d = num ? args[i].num : NAN;
-			if (num) {
-				agg_sum_add(&a->s.sum, &a->s.comp, args[i].num);
-				a->s.n++;
-			}
-			break;
-		case RL_AGG_MIN: case RL_AGG_MAX:
-			if (num)
-				mono_push(&a->q, seq, args[i].num, kind == RL_AGG_MAX);
-			break;
-		default:
-			break;
+		if (v->type == TL_NUM) {
+			val->d = v->num;
+			agg_sum_add(&a->s.sum, &a->s.comp, v->num);
+			a->s.n++;
+		} else {
+			val->d = NAN;
 		}
-		vals += has_value(kind);
-		a += has_state(kind);
 	}
+	if (p->n_mono)
+		mono_push_all(w, p, args, w->next_seq);
 	w->next_seq++;
 	w->n++;
 	return 0;
-fail:
-	/* a deque that was empty gives back the array reserved for this event */
-	for (i = 0, a = w->aggs; i < r->n_aggs; i++) {
-		int kind = r->aggs[i].kind;
-
-		if ((kind == RL_AGG_MIN || kind == RL_AGG_MAX) && !a->q.n)
-			mono_free(w->pool, &a->q);
-		a += has_state(kind);
-	}
-	pool_free(w->pool, copy, len + 1);
-	return -1;
 }
 
-void win_results(const struct window *w, const struct rl_rule *r, struct tl_value *out)
+void win_results(const struct window *w, const struct win_plan *p, struct tl_value *out)
 {
-	const union agg_state *a = w->aggs;
-	size_t i;
+	const struct wp_res *res = p->res, *end = res + p->n_aggs;
+	struct tl_value *v = out;
 
-	for (i = 0; i < r->n_aggs; i++) {
-		struct tl_value *v = &out[i];
-		int kind = r->aggs[i].kind;
+	for (; res < end; res++, v++) {
+		const union agg_state *a = (const union agg_state *)((const char *)w + res->off);
 
 		v->type = TL_NUM;
-		switch (kind) {
+		switch (res->kind) {
 		case RL_AGG_COUNT:
 			v->num = (double)w->n;
 			break;
@@ -721,7 +915,6 @@ void win_results(const struct window *w, const struct rl_rule *r, struct tl_valu
 			v->type = TL_MISSING;
 			break;
 		}
-		a += has_state(kind);
 	}
 }
 

@@ -20,26 +20,34 @@
 
 struct window;
 
-/* An empty window for rule r (a threshold), its memory from pool; NULL on allocation
- * failure. */
-struct window *win_new(struct pool *pool, const struct rl_rule *r);
-void win_free(struct window *w, const struct rl_rule *r);
+/* What the windows of one rule share, made once for the rule: the layout of a window and of
+ * its ring entries, and which aggregates keep state. Aggregates of the same kind over the same
+ * argument (the same expression node, or the same field) share their state: the caller gives
+ * them the same value (args below). NULL on allocation failure. */
+struct win_plan;
+struct win_plan *win_plan_new(const struct rl_rule *r);
+void win_plan_free(struct win_plan *p);
+
+/* An empty window for the rule of plan p (a threshold), its memory from pool; NULL on
+ * allocation failure. Every call below takes the plan the window was made with. */
+struct window *win_new(struct pool *pool, const struct win_plan *p);
+void win_free(struct window *w, const struct win_plan *p);
 
 /* Drops the events older than t_min (events at t_min stay: bounds are inclusive). */
-void win_evict_before(struct window *w, const struct rl_rule *r, int64_t t_min);
+void win_evict_before(struct window *w, const struct win_plan *p, int64_t t_min);
 
 /* Adds an event: its time, the values of the rule's aggregate arguments (args[i] for
  * r->aggs[i]; ignored for count()), and, with evidence, its line (copied). 0 or -1
  * (allocation; the window is unchanged). */
-int win_push(struct window *w, const struct rl_rule *r, const struct tf_stamp *ts,
+int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *ts,
 	     const struct tl_value *args, const char *line, size_t len);
 
 /* The aggregate values, out[i] for r->aggs[i]: count and distinct as numbers; sum of no
  * number is 0; avg, min and max of no number are unknown. */
-void win_results(const struct window *w, const struct rl_rule *r, struct tl_value *out);
+void win_results(const struct window *w, const struct win_plan *p, struct tl_value *out);
 
 /* Empties the window (after it fired: its events are consumed). */
-void win_clear(struct window *w, const struct rl_rule *r);
+void win_clear(struct window *w, const struct win_plan *p);
 
 size_t win_count(const struct window *w);
 /* The time of the i-th event, oldest first (i < win_count). */

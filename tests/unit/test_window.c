@@ -85,14 +85,14 @@ static void random_item(unsigned *seed, struct item *it, int64_t t)
 	}
 }
 
-static void check_against_naive(const struct window *w, const struct rl_rule *r,
+static void check_against_naive(const struct window *w, const struct win_plan *wp,
 				const struct item *items, size_t lo, size_t hi)
 {
 	struct tl_value out[N_AGGS];
 	double sum = 0, mn = INFINITY, mx = -INFINITY;
 	size_t i, j, n_num = 0, distinct = 0;
 
-	win_results(w, r, out);
+	win_results(w, wp, out);
 	for (i = lo; i < hi; i++) {
 		if (items[i].v.type == TL_NUM) {
 			sum += items[i].v.num;
@@ -130,7 +130,7 @@ static void check_against_naive(const struct window *w, const struct rl_rule *r,
 		EXPECT(win_time(w, 0)->us == items[lo].t);
 }
 
-static void push(struct window *w, const struct rl_rule *r, const struct item *it, int rc_want)
+static void push(struct window *w, const struct win_plan *wp, const struct item *it, int rc_want)
 {
 	struct tl_value args[N_AGGS];
 	struct tf_stamp ts = { 0 };
@@ -140,7 +140,7 @@ static void push(struct window *w, const struct rl_rule *r, const struct item *i
 		args[i] = aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
 	ts.us = it->t;
 	ts.kind = TF_EPOCH_S;
-	EXPECT(win_push(w, r, &ts, args, "{\"x\":1}", 7) == rc_want);
+	EXPECT(win_push(w, wp, &ts, args, "{\"x\":1}", 7) == rc_want);
 }
 
 START_TEST(random_streams_match_naive)
@@ -151,7 +151,8 @@ START_TEST(random_streams_match_naive)
 	for (trial = 0; trial < 200; trial++) {
 		struct rl_rule r = make_rule(trial % 2);
 		struct pool pool = { 0 };
-		struct window *w = win_new(&pool, &r);
+		struct win_plan *wp = win_plan_new(&r);
+		struct window *w = win_new(&pool, wp);
 		struct item *items = calloc(600, sizeof *items);
 		size_t n = 0, lo = 0;
 		int64_t t = 0, span = 1 + rand_r(&seed) % 40;
@@ -160,19 +161,20 @@ START_TEST(random_streams_match_naive)
 		while (n < 600) {
 			t += rand_r(&seed) % 5;
 			random_item(&seed, &items[n], t);
-			win_evict_before(w, &r, t - span);
+			win_evict_before(w, wp, t - span);
 			while (lo < n && items[lo].t < t - span)
 				lo++;
-			push(w, &r, &items[n], 0);
+			push(w, wp, &items[n], 0);
 			n++;
-			check_against_naive(w, &r, items, lo, n);
+			check_against_naive(w, wp, items, lo, n);
 			if (rand_r(&seed) % 50 == 0) { /* fired: consumed */
-				win_clear(w, &r);
+				win_clear(w, wp);
 				lo = n;
-				check_against_naive(w, &r, items, lo, n);
+				check_against_naive(w, wp, items, lo, n);
 			}
 		}
-		win_free(w, &r);
+		win_free(w, wp);
+		win_plan_free(wp);
 		ck_assert_uint_eq(pool.in_use, 0);
 		pool_destroy(&pool);
 		free(items);
@@ -184,16 +186,18 @@ START_TEST(evidence_keeps_lines)
 {
 	struct rl_rule r = make_rule(1);
 	struct pool pool = { 0 };
-	struct window *w = win_new(&pool, &r);
+	struct win_plan *wp = win_plan_new(&r);
+	struct window *w = win_new(&pool, wp);
 	struct item it;
 	unsigned seed = 1;
 	size_t len;
 
 	random_item(&seed, &it, 5);
-	push(w, &r, &it, 0);
+	push(w, wp, &it, 0);
 	ck_assert_str_eq(win_line(w, 0, &len), "{\"x\":1}");
 	ck_assert_uint_eq(len, 7);
-	win_free(w, &r);
+	win_free(w, wp);
+	win_plan_free(wp);
 	pool_destroy(&pool);
 }
 END_TEST
@@ -281,7 +285,8 @@ static void init_ids(void)
 		snprintf(id_strs[i], sizeof id_strs[i], i % 2 ? "a longer value %d" : "%d", i);
 }
 
-static int push_item(struct window *w, const struct rl_rule *r, const struct item *it, size_t pad)
+static int push_item(struct window *w, const struct rl_rule *r, const struct win_plan *wp,
+		     const struct item *it, size_t pad)
 {
 	struct tl_value args[N_AGGS];
 	struct tf_stamp ts = { .us = it->t, .kind = TF_EPOCH_S };
@@ -290,17 +295,17 @@ static int push_item(struct window *w, const struct rl_rule *r, const struct ite
 
 	for (i = 0; i < N_AGGS; i++)
 		args[i] = r->aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
-	return win_push(w, r, &ts, args, line, len);
+	return win_push(w, wp, &ts, args, line, len);
 }
 
 /* The results of r's aggregates in the order of aggs[] (the distinct ones in turn). */
 static void results_in_order(const struct window *w, const struct rl_rule *r,
-			     struct tl_value *out)
+			     const struct win_plan *wp, struct tl_value *out)
 {
 	struct tl_value raw[N_AGGS];
 	size_t i, j, n_distinct = 0;
 
-	win_results(w, r, raw);
+	win_results(w, wp, raw);
 	for (i = 0; i < N_AGGS; i++) {
 		for (j = 0; aggs[j].kind != r->aggs[i].kind; j++)
 			;
@@ -312,7 +317,8 @@ static void results_in_order(const struct window *w, const struct rl_rule *r,
 
 /* The window holds items[lo..hi): aggregates, times and lines against a rescan. */
 static void check_model(const struct window *w, const struct rl_rule *r,
-			const struct item *items, size_t lo, size_t hi, size_t pad)
+			const struct win_plan *wp, const struct item *items, size_t lo, size_t hi,
+			size_t pad)
 {
 	struct tl_value out[N_AGGS];
 	long double sum = 0;
@@ -321,7 +327,7 @@ static void check_model(const struct window *w, const struct rl_rule *r,
 	char want[LINE_CAP];
 
 	id_stamp++;
-	results_in_order(w, r, out);
+	results_in_order(w, r, wp, out);
 	EXPECT(win_count(w) == hi - lo);
 	for (i = lo; i < hi; i++) {
 		const struct item *it = &items[i];
@@ -376,6 +382,7 @@ START_TEST(long_streams_match_naive)
 	for (trial = 0; trial < 8; trial++) {
 		struct rl_rule r = make_rule(trial % 2);
 		struct pool pool = { 0 };
+		struct win_plan *wp;
 		struct window *w;
 		struct item *items = calloc(N_ITEMS, sizeof *items);
 		struct gen g = { .seed = 1000u + (unsigned)trial, .n_ids = 1 };
@@ -385,7 +392,8 @@ START_TEST(long_streams_match_naive)
 
 		if (trial / 2 % 2)
 			r.aggs = aggs_mixed;
-		w = win_new(&pool, &r);
+		wp = win_plan_new(&r);
+		w = win_new(&pool, wp);
 		base = pool.in_use;
 		ck_assert_ptr_nonnull(w);
 		while (n < N_ITEMS) {
@@ -397,22 +405,23 @@ START_TEST(long_streams_match_naive)
 			}
 			t += rand_r(&g.seed) % (2 * step);
 			gen_item(&g, &items[n], t, (unsigned)n);
-			win_evict_before(w, &r, t - SPAN);
+			win_evict_before(w, wp, t - SPAN);
 			while (lo < n && items[lo].t < t - SPAN)
 				lo++;
 			if (lo == n) /* empty: the window's own block is all it holds */
 				EXPECT(pool.in_use == base);
-			EXPECT(push_item(w, &r, &items[n], 0) == 0);
+			EXPECT(push_item(w, &r, wp, &items[n], 0) == 0);
 			n++;
-			check_model(w, &r, items, lo, n, 0);
+			check_model(w, &r, wp, items, lo, n, 0);
 			if (rand_r(&g.seed) % 1500 == 0) { /* fired: consumed */
-				win_clear(w, &r);
+				win_clear(w, wp);
 				lo = n;
-				check_model(w, &r, items, lo, n, 0);
+				check_model(w, &r, wp, items, lo, n, 0);
 				ck_assert_uint_eq(pool.in_use, base);
 			}
 		}
-		win_free(w, &r);
+		win_free(w, wp);
+		win_plan_free(wp);
 		ck_assert_uint_eq(pool.in_use, 0);
 		pool_destroy(&pool);
 		free(items);
@@ -446,33 +455,236 @@ START_TEST(allocation_failure_leaves_window_unchanged)
 			r.aggs = aggs_mixed;
 		for (n = 1;; n++) {
 			struct pool pool = { 0 };
-			struct window *w = win_new(&pool, &r);
+			struct win_plan *wp = win_plan_new(&r);
+			struct window *w = win_new(&pool, wp);
 			size_t n_kept = 0, lo = 0, failed = 0, base = pool.in_use;
 
 			ck_assert_ptr_nonnull(w);
 			tl_alloc_count = 0;
 			tl_alloc_fail_at = n;
 			for (i = 0; i < N; i++) {
-				win_evict_before(w, &r, items[i].t - SPAN);
+				win_evict_before(w, wp, items[i].t - SPAN);
 				while (lo < n_kept && kept[lo].t < items[i].t - SPAN)
 					lo++;
 				if (lo == n_kept) /* empty, failures or not */
 					EXPECT(pool.in_use == base);
-				if (push_item(w, &r, &items[i], pad) == 0)
+				if (push_item(w, &r, wp, &items[i], pad) == 0)
 					kept[n_kept++] = items[i];
 				else
 					failed++;
-				check_model(w, &r, kept, lo, n_kept, pad);
+				check_model(w, &r, wp, kept, lo, n_kept, pad);
 			}
 			tl_alloc_fail_at = 0;
 			ck_assert_uint_le(failed, 1);
-			win_free(w, &r);
+			win_free(w, wp);
+			win_plan_free(wp);
 			ck_assert_uint_eq(pool.in_use, 0); /* nothing lost on a failure path */
 			pool_destroy(&pool);
 			if (!failed)
 				break; /* no allocation failed any more */
 		}
 	}
+}
+END_TEST
+
+/* ---- plans: shared states, fast paths ---- */
+
+static struct tl_value num_value(double x)
+{
+	struct tl_value v;
+
+	memset(&v, 0, sizeof v);
+	v.type = TL_NUM;
+	v.num = x;
+	return v;
+}
+
+static struct tl_value str_value(const char *s)
+{
+	struct tl_value v;
+
+	memset(&v, 0, sizeof v);
+	v.type = TL_STR;
+	v.str = s;
+	v.len = (uint32_t)strlen(s);
+	return v;
+}
+
+/* Aggregates over the same field share their state; over another field, they do not, even of
+ * the same kind. */
+START_TEST(same_argument_shares_state_others_do_not)
+{
+	static struct ex_node fa1, fa2, fb;
+	struct rl_agg ag[] = {
+		{ RL_AGG_SUM, &fa1 },      { RL_AGG_AVG, &fa2 },      { RL_AGG_SUM, &fb },
+		{ RL_AGG_DISTINCT, &fa1 }, { RL_AGG_DISTINCT, &fb }, { RL_AGG_MAX, &fa2 },
+		{ RL_AGG_MAX, &fb },       { RL_AGG_COUNT, NULL },   { RL_AGG_DISTINCT, &fa2 },
+	};
+	enum { N = sizeof ag / sizeof ag[0] };
+	struct rl_rule r;
+	struct pool pool = { 0 };
+	struct win_plan *wp;
+	struct window *w;
+	struct tl_value args[N], out[N];
+	struct tf_stamp ts = { .us = 1, .kind = TF_EPOCH_S };
+	static const double a[] = { 3, -0.0, 3, 7.5 }, b[] = { 100, 200, 100, -1 };
+	size_t i, k;
+
+	fa1.kind = fa2.kind = fb.kind = EX_FIELD;
+	fa1.slot = fa2.slot = 4;
+	fb.slot = 5;
+	r = make_rule(0);
+	r.aggs = ag;
+	r.n_aggs = N;
+	wp = win_plan_new(&r);
+	ck_assert_ptr_nonnull(wp);
+	w = win_new(&pool, wp);
+	ck_assert_ptr_nonnull(w);
+	for (k = 0; k < 4; k++) {
+		for (i = 0; i < N; i++)
+			args[i] = num_value(ag[i].arg == &fb ? b[k] : a[k]);
+		args[7].type = TL_MISSING;
+		ts.us = (int64_t)k;
+		ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+	}
+	win_results(w, wp, out);
+	ck_assert(out[0].num == 13.5);
+	ck_assert(out[1].num == 13.5 / 4);
+	ck_assert(out[2].num == 399);
+	ck_assert(out[3].num == 3); /* 3, 0 (-0 is 0), 7.5 */
+	ck_assert(out[4].num == 3); /* 100, 200, -1 */
+	ck_assert(out[5].num == 7.5);
+	ck_assert(out[6].num == 200);
+	ck_assert(out[7].num == 4);
+	ck_assert(out[8].num == 3);
+	win_evict_before(w, wp, 2); /* the first two leave */
+	win_results(w, wp, out);
+	ck_assert(out[0].num == 10.5 && out[2].num == 99 && out[3].num == 2 && out[4].num == 2);
+	ck_assert(out[5].num == 7.5 && out[6].num == 100 && out[7].num == 2);
+	win_free(w, wp);
+	win_plan_free(wp);
+	ck_assert_uint_eq(pool.in_use, 0);
+	pool_destroy(&pool);
+}
+END_TEST
+
+/* Evicting every event at once (all older than the bound) leaves the window as popping them one
+ * by one does: empty, holding its block only, and ready for more; events out of time order are
+ * evicted from the oldest up to the first one that stays. */
+START_TEST(evicting_all_at_once_empties_the_window)
+{
+	static const char *const vals[] = { "a", "a value longer than inline", "b", "c", "d" };
+	struct rl_rule r = make_rule(1);
+	struct pool pool = { 0 };
+	struct win_plan *wp = win_plan_new(&r);
+	struct window *w = win_new(&pool, wp);
+	struct tl_value args[N_AGGS], out[N_AGGS];
+	struct tf_stamp ts = { .kind = TF_EPOCH_S };
+	size_t base = pool.in_use, i, k, round;
+
+	ck_assert_ptr_nonnull(w);
+	for (round = 0; round < 3; round++) {
+		size_t n = round == 0 ? 1 : round == 1 ? 2 : 9;
+
+		for (k = 0; k < n; k++) {
+			for (i = 0; i < N_AGGS; i++)
+				args[i] = aggs[i].kind == RL_AGG_DISTINCT ? str_value(vals[k % 5])
+									 : num_value((double)k - 3);
+			ts.us = (int64_t)(100 * round + k);
+			ck_assert_int_eq(win_push(w, wp, &ts, args, "{\"e\":1}", 7), 0);
+		}
+		ck_assert_uint_eq(win_count(w), n);
+		win_evict_before(w, wp, (int64_t)(100 * round + n)); /* all older */
+		ck_assert_uint_eq(win_count(w), 0);
+		ck_assert_uint_eq(pool.in_use, base);
+		win_results(w, wp, out);
+		ck_assert(out[0].num == 0 && out[1].num == 0 && out[5].num == 0);
+		ck_assert_int_eq(out[2].type, TL_MISSING);
+		ck_assert_int_eq(out[3].type, TL_MISSING);
+		ck_assert_int_eq(out[4].type, TL_MISSING);
+	}
+	/* times 5, 1, 9 (out of order), then the bound 6: 5 and 1 go, 9 stays */
+	for (k = 0; k < 3; k++) {
+		static const int64_t t[] = { 5, 1, 9 };
+
+		for (i = 0; i < N_AGGS; i++)
+			args[i] = aggs[i].kind == RL_AGG_DISTINCT ? str_value(vals[k]) : num_value(t[k]);
+		ts.us = t[k];
+		ck_assert_int_eq(win_push(w, wp, &ts, args, "{\"e\":2}", 7), 0);
+	}
+	win_evict_before(w, wp, 6);
+	ck_assert_uint_eq(win_count(w), 1);
+	ck_assert_int_eq(win_time(w, 0)->us, 9);
+	win_results(w, wp, out);
+	ck_assert(out[1].num == 9 && out[3].num == 9 && out[4].num == 9 && out[5].num == 1);
+	/* 9, then 2: the bound 8 stops at 9, the first */
+	ts.us = 2;
+	ck_assert_int_eq(win_push(w, wp, &ts, args, "{\"e\":3}", 7), 0);
+	win_evict_before(w, wp, 8);
+	ck_assert_uint_eq(win_count(w), 2);
+	win_evict_before(w, wp, 10);
+	ck_assert_uint_eq(win_count(w), 0);
+	ck_assert_uint_eq(pool.in_use, base);
+	win_free(w, wp);
+	win_plan_free(wp);
+	ck_assert_uint_eq(pool.in_use, 0);
+	pool_destroy(&pool);
+}
+END_TEST
+
+/* A set of one short value compares and copies it inline: values of every short length, equal
+ * or differing in their first, middle or last byte only, or in their type. */
+START_TEST(short_values_inline_compare_exactly)
+{
+	static const char *const pairs[][2] = {
+		{ "", "" },         { "", "a" },          { "a", "a" },          { "a", "b" },
+		{ "ab", "ab" },     { "ab", "ba" },       { "abc", "abc" },      { "abc", "aXc" },
+		{ "abcd", "abcd" }, { "abcd", "abcX" },   { "abcd", "Xbcd" },    { "abcdef", "abcdef" },
+		{ "abcdefg", "abcXefg" }, { "abcdefgh", "abcdefgh" }, { "abcdefgh", "abcdefgX" },
+		{ "abcdefghi", "abcdefghi" }, { "abcdefghi", "abcdXfghi" }, { "abcdefghij", "abcdefghij" },
+		{ "abcdefghij", "Xbcdefghij" }, { "abcdefghij", "abcdefghiX" },
+		{ "abcdefghijk", "abcdefghijk" }, { "abcdefghijk", "abcdefghijX" },
+		{ "abcdefghij", "abcdefghijk" },
+	};
+	struct rl_rule r = make_rule(0);
+	struct pool pool = { 0 };
+	struct win_plan *wp = win_plan_new(&r);
+	struct window *w = win_new(&pool, wp);
+	struct tl_value args[N_AGGS], out[N_AGGS];
+	struct tf_stamp ts = { .kind = TF_EPOCH_S };
+	size_t base = pool.in_use, i, k, j;
+
+	ck_assert_ptr_nonnull(w);
+	for (k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+		for (j = 0; j < 3; j++) {
+			for (i = 0; i < N_AGGS; i++)
+				args[i] = str_value(pairs[k][j % 2]);
+			ts.us = (int64_t)(10 * k + j);
+			ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+			win_results(w, wp, out);
+			ck_assert(out[5].num == (strcmp(pairs[k][0], pairs[k][1]) == 0 || j == 0 ? 1 : 2));
+		}
+		/* the string "1" is not the number 1 */
+		for (i = 0; i < N_AGGS; i++)
+			args[i] = num_value(1);
+		ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+		win_results(w, wp, out);
+		ck_assert(out[5].num == (strcmp(pairs[k][0], pairs[k][1]) == 0 ? 2 : 3));
+		win_clear(w, wp);
+		ck_assert_uint_eq(pool.in_use, base);
+	}
+	for (i = 0; i < N_AGGS; i++)
+		args[i] = str_value("1");
+	ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+	for (i = 0; i < N_AGGS; i++)
+		args[i] = num_value(1);
+	ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+	win_results(w, wp, out);
+	ck_assert(out[5].num == 2);
+	win_free(w, wp);
+	win_plan_free(wp);
+	ck_assert_uint_eq(pool.in_use, 0);
+	pool_destroy(&pool);
 }
 END_TEST
 
@@ -488,6 +700,9 @@ int main(void)
 	tcase_add_test(tc, evidence_keeps_lines);
 	tcase_add_test(tc, long_streams_match_naive);
 	tcase_add_test(tc, allocation_failure_leaves_window_unchanged);
+	tcase_add_test(tc, same_argument_shares_state_others_do_not);
+	tcase_add_test(tc, evicting_all_at_once_empties_the_window);
+	tcase_add_test(tc, short_values_inline_compare_exactly);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
