@@ -10,10 +10,13 @@
  *
  * Decoder: one pass over the line with an explicit stack of at most JD_MAX_DEPTH frames (no
  * recursion). An object is "tracked" while it sits on a registered path: only then are its keys
- * looked up. Everything else is validated and dropped. Strings are scanned 8 bytes at a time for
- * the bytes that need a closer look ('"', '\\', control characters, non-ASCII). Unescaped
- * strings go to a scratch buffer that is sized to the line once, so pointers into it stay valid
- * for the whole call and no allocation happens per line after warm-up.
+ * looked up. Everything else is validated and dropped. Strings are scanned 16 bytes at a time
+ * with SSE2 (8 at a time as words elsewhere) for the bytes that need a closer look ('"', '\\',
+ * control characters, non-ASCII); plain text up to the quote, the common case, is handled
+ * inline and the rest out of line. Tokens that follow each other without whitespace, the
+ * usual NDJSON, take no detour through the whitespace skipper. Unescaped strings go to a
+ * scratch buffer that is sized to the line once, so pointers into it stay valid for the whole
+ * call and no allocation happens per line after warm-up.
  */
 #include "json.h"
 
@@ -23,8 +26,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SSE2 is part of x86-64; JD_NO_SIMD forces the portable code (for tests). */
+#if defined(__SSE2__) && !defined(JD_NO_SIMD)
+#define JD_SSE2 1
+#include <emmintrin.h>
+#else
+#define JD_SSE2 0
+#endif
+
 #include "alloc.h"
 #include "hash.h"
+
+/* Keeps rare paths out of the hot loop. */
+#if defined(__GNUC__)
+#define JD_NOINLINE __attribute__((noinline))
+#else
+#define JD_NOINLINE
+#endif
 
 /* Error texts, in one table. The structural ones come first (up to JD_E_NUMBER): found at the
  * end of the line they read "unexpected end of line" instead, which says more. */
@@ -73,13 +91,25 @@ struct jd_node {
 	uint32_t tab_mask;
 };
 
-/* One entry of a children hash table; node == 0 marks an empty entry. */
+/* One entry of a children hash table; node == NULL marks an empty entry. */
 struct jd_kid {
+	uint64_t head;               /* the name's first 8 bytes, zero-padded (little-endian) */
+	uint64_t len;
+	const struct jd_node *node;  /* into the frozen table's nodes, which no longer move */
 	const char *name;
-	uint32_t len;
-	uint32_t node;
-	uint64_t head;         /* the name's first 8 bytes, zero-padded (little-endian) */
 };
+
+/* One entry of a raw-text table: a child's name as it appears in plain NDJSON, followed by
+ * '":' (the key's closing quote and the colon), for a match against the line before the key
+ * is scanned. Only names of 1 to JD_RAW_MAX printable ASCII bytes other than '"' and '\\' get
+ * one: a key whose text equals such a name is valid as it stands. node == NULL: empty. */
+struct jd_raw {
+	uint64_t text[2];            /* the 16 bytes from the name on, as two jd_load8 words */
+	uint64_t mask[2];            /* the bytes of text that count: the name, '"' and ':' */
+	const struct jd_node *node;
+};
+
+#define JD_RAW_MAX 14
 
 struct jd_fields {
 	struct jd_node *nodes; /* nodes[0] is the root */
@@ -87,6 +117,7 @@ struct jd_fields {
 	size_t n_slots;
 	uint32_t *order;       /* slot numbers in DFS order */
 	struct jd_kid *tab;    /* all children hash tables */
+	struct jd_raw *raw;    /* raw-text tables, shaped as tab (same offsets and masks) */
 	uint32_t *reg;         /* while registering: node indices by (parent, name), 0 empty */
 	size_t reg_mask;
 	int frozen;
@@ -104,6 +135,7 @@ struct jd_frame {
 	const unsigned char *start; /* the '{' or '[' */
 	int32_t slot;               /* slot that receives the raw text on close, or -1 */
 	int is_arr;
+	unsigned char closer;       /* '}' or ']' */
 };
 
 /* Per-call state shared by the helpers. */
@@ -147,6 +179,7 @@ void jd_fields_free(struct jd_fields *f)
 	tl_free(f->nodes);
 	tl_free(f->order);
 	tl_free(f->tab);
+	tl_free(f->raw);
 	tl_free(f->reg);
 	tl_free(f);
 }
@@ -278,23 +311,64 @@ static uint64_t jd_head(const char *name, size_t len)
 	return jd_load8(b);
 }
 
-/* A cheap hash of a key: its length and its first and last bytes, mixed. Only registered
- * keys live in the tables, so bad spreading costs a probe, never more. */
-static inline uint32_t jd_hash(const unsigned char *k, size_t len)
+/* The first bytes of a key (up to 8) as jd_head gives them; avail: bytes readable from k.
+ * One load and a mask when 8 bytes can be read, the common case. */
+static inline uint64_t jd_key_head(const unsigned char *k, size_t len, size_t avail)
 {
-	uint32_t a = 0, b = 0, h;
+	uint64_t w;
 
-	if (len >= 4) {
-		memcpy(&a, k, 4);
-		memcpy(&b, k + len - 4, 4);
-	} else if (len) {
-		a = k[0] | (uint32_t)k[len / 2] << 8 | (uint32_t)k[len - 1] << 16;
+	if (avail < 8)
+		return jd_head((const char *)k, len);
+	w = jd_load8(k);
+	return len >= 8 ? w : w & ((1ull << (8 * len)) - 1);
+}
+
+/* A cheap hash of a key from its head (jd_key_head) and, past 8 bytes, its last 8 bytes and
+ * its length, mixed by one multiplication. Only registered keys live in the tables, so bad
+ * spreading costs a probe, never more. */
+static inline uint32_t jd_hash(uint64_t head, const unsigned char *k, size_t len)
+{
+	uint64_t x = head;
+
+	if (len > 8)
+		x ^= (jd_load8(k + len - 8) ^ len) * 0x9e3779b97f4a7c15ull;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(x >> 32);
+}
+
+/* The hash of a raw-text table: the first three bytes of the key text, which are the name's,
+ * its closing quote or the colon, so fixed for every name the table holds. */
+static inline uint32_t jd_raw_hash(uint64_t text0)
+{
+	return (uint32_t)(((text0 & 0xffffff) * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+/* Enters node (a child) in the raw-text table t of mask + 1 entries if its name is eligible. */
+static void jd_raw_add(struct jd_raw *t, uint32_t mask, const struct jd_node *node)
+{
+	unsigned char text[16] = { 0 }, keep[16] = { 0 };
+	size_t i;
+	uint32_t h;
+
+	if (node->len < 1 || node->len > JD_RAW_MAX)
+		return;
+	for (i = 0; i < node->len; i++) {
+		unsigned char ch = (unsigned char)node->name[i];
+
+		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\')
+			return;
 	}
-	h = ((uint32_t)len * 0x9e3779b1u) ^ a;
-	h *= 0x85ebca6bu;
-	h ^= b + (h >> 15);
-	h *= 0xc2b2ae35u;
-	return h ^ (h >> 16);
+	memcpy(text, node->name, node->len);
+	text[node->len] = '"';
+	text[node->len + 1] = ':';
+	memset(keep, 0xff, node->len + 2);
+	for (h = jd_raw_hash(jd_load8(text)); t[h & mask].node; h++)
+		;
+	t[h & mask].text[0] = jd_load8(text);
+	t[h & mask].text[1] = jd_load8(text + 8);
+	t[h & mask].mask[0] = jd_load8(keep);
+	t[h & mask].mask[1] = jd_load8(keep + 8);
+	t[h & mask].node = node;
 }
 
 int jd_fields_freeze(struct jd_fields *f)
@@ -303,16 +377,18 @@ int jd_fields_freeze(struct jd_fields *f)
 	size_t n = f->n_nodes, n_tab = 0, i;
 	uint32_t *order;
 	struct jd_kid *tab;
+	struct jd_raw *raw;
 
 	if (f->frozen)
 		return 0;
-	/* Hash tables at most half full, so a probe always ends at an empty entry. */
+	/* Hash tables at most a quarter full: a probe always ends at an empty entry, and most
+	 * names are found (or found missing) at the first one. */
 	for (i = 0; i < n; i++) {
-		size_t size = 2;
+		size_t size = 4;
 
 		if (!nodes[i].n_kids)
 			continue;
-		while (size < 2 * (size_t)nodes[i].n_kids)
+		while (size < 4 * (size_t)nodes[i].n_kids)
 			size *= 2;
 		if (n_tab + size > UINT32_MAX)
 			return -1;
@@ -326,6 +402,9 @@ int jd_fields_freeze(struct jd_fields *f)
 	tab = tl_calloc(n_tab ? n_tab : 1, sizeof *tab);
 	if (!tab)
 		goto free_order;
+	raw = tl_calloc(n_tab ? n_tab : 1, sizeof *raw);
+	if (!raw)
+		goto free_tab;
 
 	/* Subtree sizes (in slots), children before parents; kept in hi for now. */
 	for (i = 0; i < n; i++)
@@ -344,7 +423,9 @@ int jd_fields_freeze(struct jd_fields *f)
 		if (nd->slot >= 0)
 			order[cur++] = (uint32_t)nd->slot;
 		for (k = nd->first_kid; k; k = nodes[k].next_sib) {
-			uint32_t h = jd_hash((const unsigned char *)nodes[k].name, nodes[k].len);
+			uint64_t head = jd_head(nodes[k].name, nodes[k].len);
+			uint32_t h = jd_hash(head, (const unsigned char *)nodes[k].name,
+					     nodes[k].len);
 			struct jd_kid *t = tab + nd->tab_off;
 
 			nodes[k].lo = cur;
@@ -353,43 +434,80 @@ int jd_fields_freeze(struct jd_fields *f)
 				h++;
 			t[h & nd->tab_mask].name = nodes[k].name;
 			t[h & nd->tab_mask].len = nodes[k].len;
-			t[h & nd->tab_mask].node = k;
-			t[h & nd->tab_mask].head = jd_head(nodes[k].name, nodes[k].len);
+			t[h & nd->tab_mask].node = &nodes[k];
+			t[h & nd->tab_mask].head = head;
+			jd_raw_add(raw + nd->tab_off, nd->tab_mask, &nodes[k]);
 		}
 		nd->hi = cur;
 	}
 	f->order = order;
 	f->tab = tab;
+	f->raw = raw;
 	f->frozen = 1;
 	tl_free(f->reg); /* lookups go through the children tables from now on */
 	f->reg = NULL;
 	return 0;
 
+free_tab:
+	tl_free(tab);
 free_order:
 	tl_free(order);
 	return -1;
 }
 
-/* The child of n named k[0 .. len), or NULL. avail: bytes readable from k (at least len).
- * Names of up to 8 bytes, most of them, compare as one word when 8 bytes can be read. */
-static inline const struct jd_node *jd_lookup(const struct jd_fields *f, const struct jd_node *n,
-					      const unsigned char *k, size_t len, size_t avail)
+/* The rest of jd_lookup: probes from h on, for names past 8 bytes and collisions. */
+static JD_NOINLINE const struct jd_node *jd_lookup_rest(const struct jd_node *n,
+							const struct jd_kid *t, uint64_t head,
+							uint32_t h, const unsigned char *k,
+							size_t len)
 {
-	const struct jd_kid *t = f->tab + n->tab_off;
-	uint32_t h = jd_hash(k, len);
-	uint64_t word = 0;
-	int short_name = len <= 8 && avail >= 8;
-
-	if (short_name)
-		word = jd_load8(k) & (len == 8 ? ~0ull : (1ull << (8 * len)) - 1);
 	for (;; h++) {
 		const struct jd_kid *e = &t[h & n->tab_mask];
 
 		if (!e->node)
 			return NULL;
-		if (e->len == len &&
-		    (short_name ? e->head == word : memcmp(e->name, k, len) == 0))
-			return &f->nodes[e->node];
+		if (e->head == head && e->len == len &&
+		    (len <= 8 || memcmp(e->name + 8, k + 8, len - 8) == 0))
+			return e->node;
+	}
+}
+
+/* The child of n named k[0 .. len), or NULL. avail: bytes readable from k (at least len).
+ * The first 8 bytes compare as one word (all of most names); only the rest goes to memcmp.
+ * Inline for the common cases: a name of up to 8 bytes found at the first probe, or an empty
+ * first probe. */
+static inline const struct jd_node *jd_lookup(const struct jd_fields *f, const struct jd_node *n,
+					      const unsigned char *k, size_t len, size_t avail)
+{
+	const struct jd_kid *t = f->tab + n->tab_off;
+	uint64_t head = jd_key_head(k, len, avail);
+	uint32_t h = jd_hash(head, k, len);
+	const struct jd_kid *e = &t[h & n->tab_mask];
+
+	if (e->head == head && e->len == len && len <= 8)
+		return e->node;
+	if (!e->node)
+		return NULL;
+	return jd_lookup_rest(n, t, head, h, k, len);
+}
+
+/* The child of n whose name, a closing quote and a colon start the key text at s, from its
+ * raw-text table; NULL if none (the key then takes the general path). 16 bytes must be
+ * readable at s. A match is a valid key, its colon included: the names entered are plain. */
+static inline const struct jd_node *jd_lookup_raw(const struct jd_fields *f,
+						  const struct jd_node *n, const unsigned char *s)
+{
+	const struct jd_raw *t = f->raw + n->tab_off;
+	uint64_t w0 = jd_load8(s), w1 = jd_load8(s + 8);
+	uint32_t h;
+
+	for (h = jd_raw_hash(w0);; h++) {
+		const struct jd_raw *e = &t[h & n->tab_mask];
+
+		if (!e->node)
+			return NULL;
+		if ((((w0 ^ e->text[0]) & e->mask[0]) | ((w1 ^ e->text[1]) & e->mask[1])) == 0)
+			return e->node;
 	}
 }
 
@@ -467,6 +585,7 @@ static inline int jd_is_digit(unsigned char ch)
 #define JD_ONES 0x0101010101010101ull
 #define JD_HIGH 0x8080808080808080ull
 
+#if !JD_SSE2
 /* High bit set in each byte of x that is '"', '\\', below 0x20 or above 0x7f. A borrow can
  * only mark bytes above a real match, so the lowest marked byte is always exact. */
 static inline uint64_t jd_attention(uint64_t x)
@@ -477,6 +596,7 @@ static inline uint64_t jd_attention(uint64_t x)
 	return (((q - JD_ONES) & ~q) | ((b - JD_ONES) & ~b) | ((x - JD_ONES * 0x20) & ~x) | x) &
 	       JD_HIGH;
 }
+#endif
 
 static inline int jd_plain(unsigned char ch)
 {
@@ -589,31 +709,68 @@ static size_t jd_escape_len(struct jd_ctx *c, const unsigned char *p)
 	return 12;
 }
 
-/* Validates a string body starting at p (after the opening quote). Returns the byte after the
- * closing quote and sets *esc when the body holds escapes; NULL after recording an error. */
-static inline const unsigned char *jd_string(struct jd_ctx *c, const unsigned char *p, int *esc)
+/* The first byte in [p, end) that needs a closer look in a string ('"', '\\', control
+ * characters, non-ASCII), or end. base: the start of the line, which must be at or before p;
+ * the SSE2 version may read bytes between base and p (never past end) and ignores them. */
+static inline const unsigned char *jd_scan(const unsigned char *p, const unsigned char *base,
+					   const unsigned char *end)
+{
+#if JD_SSE2
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	const __m128i space = _mm_set1_epi8(' ');
+	__m128i x;
+	unsigned m;
+
+	/* Exact per byte: a signed compare with ' ' catches control characters and every byte
+	 * above 0x7f at once. */
+#define JD_SSE_MASK(x)                                                                    \
+	((unsigned)_mm_movemask_epi8(_mm_or_si128(                                        \
+		_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),        \
+		_mm_cmplt_epi8(x, space))))
+	while (end - p >= 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		m = JD_SSE_MASK(x);
+		if (m)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+	if (p < end && end - base >= 16) {
+		/* Fewer than 16 bytes left: the line's last 16, without the ones before p. */
+		x = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
+		m = JD_SSE_MASK(x) >> (16 - (end - p));
+		return m ? p + __builtin_ctz(m) : end;
+	}
+#undef JD_SSE_MASK
+#else
+	(void)base;
+	while (end - p >= 8) {
+		uint64_t m = jd_attention(jd_load8(p));
+
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && jd_plain(*p))
+		p++;
+	return p;
+}
+
+/* The rest of jd_string from p, the first byte of the body that jd_scan stopped at (or end):
+ * validates escapes and UTF-8 up to the closing quote. Returns the byte after it and sets
+ * *esc when the body holds escapes; NULL after recording an error. */
+static JD_NOINLINE const unsigned char *jd_string_rest(struct jd_ctx *c, const unsigned char *p,
+						       int *esc)
 {
 	const unsigned char *end = c->end;
 	size_t n;
 
 	*esc = 0;
 	for (;;) {
-		while (end - p >= 8) {
-			uint64_t m = jd_attention(jd_load8(p));
-
-			if (m) {
-				p += __builtin_ctzll(m) >> 3;
-				goto special;
-			}
-			p += 8;
-		}
-		while (p < end && jd_plain(*p))
-			p++;
 		if (p == end) {
 			jd_fail(c, p, JD_E_UNTERMINATED);
 			return NULL;
 		}
-special:
 		if (*p == '"')
 			return p + 1;
 		if (*p == '\\') {
@@ -631,8 +788,24 @@ special:
 				return NULL;
 			}
 		}
-		p += n;
+		p = jd_scan(p + n, c->base, end);
 	}
+}
+
+/* Validates a string body starting at p (after the opening quote). Returns the byte after the
+ * closing quote and sets *esc when the body holds escapes; NULL after recording an error.
+ * Inline for the common case, plain text up to the quote; anything else goes out of line.
+ * base and end: c->base and c->end, passed so that they stay in registers. */
+static inline const unsigned char *jd_string(struct jd_ctx *c, const unsigned char *p,
+					     const unsigned char *base, const unsigned char *end,
+					     int *esc)
+{
+	p = jd_scan(p, base, end);
+	if (p < end && *p == '"') {
+		*esc = 0;
+		return p + 1;
+	}
+	return jd_string_rest(c, p, esc);
 }
 
 /* Unescapes the validated string body [s, e) into out; returns the length written, which is
@@ -682,8 +855,8 @@ static size_t jd_unescape(const unsigned char *s, const unsigned char *e, char *
 }
 
 /* Stores the string body [s, e) in v: a pointer into the line, or an unescaped copy. */
-static int jd_set_string(struct jd_ctx *c, struct tl_value *v, const unsigned char *s,
-			 const unsigned char *e, int esc)
+static JD_NOINLINE int jd_set_string(struct jd_ctx *c, struct tl_value *v,
+				      const unsigned char *s, const unsigned char *e, int esc)
 {
 	size_t n = (size_t)(e - s);
 
@@ -734,8 +907,8 @@ static int jd_strtod(struct jd_ctx *c, const unsigned char *s, const unsigned ch
 /* Validates the number at p (RFC 8259 grammar, within double range). When v is not NULL,
  * also converts it: small cases exactly by one IEEE operation (Clinger's fast path), the rest
  * by strtod. Returns the byte after the number, or NULL after recording an error. */
-static const unsigned char *jd_number(struct jd_ctx *c, const unsigned char *p,
-				      struct tl_value *v)
+static JD_NOINLINE const unsigned char *jd_number(struct jd_ctx *c, const unsigned char *p,
+						  struct tl_value *v)
 {
 	const unsigned char *start = p, *end = c->end, *d;
 	uint64_t mant = 0;   /* the first 19 significant digits */
@@ -848,38 +1021,125 @@ static const unsigned char *jd_number(struct jd_ctx *c, const unsigned char *p,
 	return p;
 }
 
+/* Reads the run of ASCII digits at p, stopping at end or after 16 digits (one bound for both),
+ * and appends them to *mant (mant * 10^n + run; it wraps past 19 digits, which callers do not
+ * use). Returns n. */
+static inline size_t jd_digit_run(const unsigned char *p, const unsigned char *end,
+				  uint64_t *mant)
+{
+	const unsigned char *d = p, *lim = end - p > 16 ? p + 16 : end;
+	uint64_t m = *mant;
+
+	while (p < lim && jd_is_digit(*p))
+		m = m * 10 + (uint64_t)(*p++ - '0');
+	*mant = m;
+	return (size_t)(p - d);
+}
+
+/* jd_number for the common short case: an integer part without leading zeros, maybe a
+ * fraction, no exponent, at most 15 digits in all. The value is then mant / 10^n_frac with
+ * both operands exact, the same single operation jd_number does. Anything else, errors
+ * included, goes to jd_number from the start. */
+static inline const unsigned char *jd_number_short(struct jd_ctx *c, const unsigned char *p,
+						   struct tl_value *v)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+	const unsigned char *start = p, *end = c->end;
+	uint64_t mant = 0;
+	size_t n_int, n_frac = 0;
+	double val;
+
+	p += *p == '-';
+	n_int = jd_digit_run(p, end, &mant);
+	if (n_int == 0 || (*p == '0' && n_int > 1))
+		return jd_number(c, start, v);
+	p += n_int;
+	if (p < end && *p == '.') {
+		p++;
+		n_frac = jd_digit_run(p, end, &mant);
+		if (n_frac == 0)
+			return jd_number(c, start, v);
+		p += n_frac;
+	}
+	/* A run shorter than 16 digits ends at a non-digit or at the end of the line. */
+	if (n_int + n_frac > 15 || (p < end && (*p | 0x20) == 'e'))
+		return jd_number(c, start, v);
+	if (v) {
+		val = (double)mant / jd_pow10[n_frac];
+		v->type = TL_NUM;
+		v->num = *start == '-' ? -val : val;
+	}
+	return p;
+#else
+	return jd_number(c, p, v);
+#endif
+}
+
+/* Stores a string value for jd_decode: plain bodies inline, escaped ones in jd_set_string. */
+static inline int jd_put_string(struct jd_ctx *c, struct tl_value *v, const unsigned char *s,
+				const unsigned char *e, int esc)
+{
+	if (esc || (size_t)(e - s) > UINT32_MAX)
+		return jd_set_string(c, v, s, e, esc);
+	v->type = TL_STR;
+	v->len = (uint32_t)(e - s);
+	v->str = (const char *)s;
+	return 0;
+}
+
 int jd_decode(struct jd_decoder *d, const char *line, size_t len, struct tl_value *slots,
 	      struct jd_error *err)
 {
 	const struct jd_fields *f = d->f;
 	struct jd_frame stack[JD_MAX_DEPTH];
-	struct jd_frame *fr;
+	struct jd_frame *fr = NULL; /* the frame on top of the stack */
 	const struct jd_node *tn; /* registered node of the value being parsed, or NULL */
-	const unsigned char *p, *end, *s;
+	struct tl_value *sv = NULL; /* its slot, or NULL (set with tn, except for the root) */
+	const unsigned char *p, *base, *end, *s;
 	struct jd_ctx c;
 	int depth = 0, esc;
 	size_t i;
 
 	if (!line)
 		line = "";
-	c.base = (const unsigned char *)line;
-	c.end = end = c.base + len;
+	c.base = base = (const unsigned char *)line;
+	c.end = end = base + len;
 	c.d = d;
 	c.err = err;
 	c.used = 0;
-	for (i = 0; i < f->n_slots; i++)
+	for (i = 0; i + 4 <= f->n_slots; i += 4) {
+		slots[i].type = TL_MISSING;
+		slots[i + 1].type = TL_MISSING;
+		slots[i + 2].type = TL_MISSING;
+		slots[i + 3].type = TL_MISSING;
+	}
+	for (; i < f->n_slots; i++)
 		slots[i].type = TL_MISSING;
 
-	p = jd_ws(c.base, end);
+	p = jd_ws(base, end);
 	if (p == end || *p != '{')
 		return jd_fail(&c, p, JD_E_NOT_OBJECT);
 	tn = &f->nodes[0];
 	goto open_object;
 
+	/* The common case, no whitespace between tokens, takes no detour through jd_ws: a value
+	 * meets the whitespace in its switch, the end of a value in next. */
 value:
 	if (p == end)
 		return jd_fail(&c, p, JD_E_VALUE);
+	if (*p == '"') {
+		s = p + 1;
+		p = jd_string(&c, s, base, end, &esc);
+		if (!p)
+			return -1;
+		if (sv && jd_put_string(&c, sv, s, p - 1, esc))
+			return -1;
+		goto next;
+	}
 	switch (*p) {
+	case ' ': case '\t': case '\n': case '\r':
+		p = jd_ws(p, end);
+		goto value;
 	case '{':
 open_object:
 		if (depth == JD_MAX_DEPTH)
@@ -889,7 +1149,11 @@ open_object:
 		fr->start = p;
 		fr->slot = tn ? tn->slot : -1;
 		fr->is_arr = 0;
-		p = jd_ws(p + 1, end);
+		fr->closer = '}';
+		p++;
+		if (p < end && *p == '"')
+			goto key;
+		p = jd_ws(p, end);
 		if (p < end && *p == '}') {
 			p++;
 			goto close;
@@ -905,49 +1169,43 @@ open_object:
 		fr->start = p;
 		fr->slot = tn ? tn->slot : -1;
 		fr->is_arr = 1;
+		fr->closer = ']';
 		p = jd_ws(p + 1, end);
 		if (p < end && *p == ']') {
 			p++;
 			goto close;
 		}
 		tn = NULL;
+		sv = NULL;
 		goto value;
-	case '"':
-		s = p + 1;
-		p = jd_string(&c, s, &esc);
-		if (!p)
-			return -1;
-		if (tn && tn->slot >= 0 && jd_set_string(&c, &slots[tn->slot], s, p - 1, esc))
-			return -1;
-		break;
 	case 't':
 		if (end - p < 4 || memcmp(p, "true", 4) != 0)
 			return jd_fail(&c, p, JD_E_LITERAL);
-		if (tn && tn->slot >= 0) {
-			slots[tn->slot].type = TL_BOOL;
-			slots[tn->slot].b = 1;
+		if (sv) {
+			sv->type = TL_BOOL;
+			sv->b = 1;
 		}
 		p += 4;
 		break;
 	case 'f':
 		if (end - p < 5 || memcmp(p, "false", 5) != 0)
 			return jd_fail(&c, p, JD_E_LITERAL);
-		if (tn && tn->slot >= 0) {
-			slots[tn->slot].type = TL_BOOL;
-			slots[tn->slot].b = 0;
+		if (sv) {
+			sv->type = TL_BOOL;
+			sv->b = 0;
 		}
 		p += 5;
 		break;
 	case 'n':
 		if (end - p < 4 || memcmp(p, "null", 4) != 0)
 			return jd_fail(&c, p, JD_E_LITERAL);
-		if (tn && tn->slot >= 0)
-			slots[tn->slot].type = TL_NULL;
+		if (sv)
+			sv->type = TL_NULL;
 		p += 4;
 		break;
 	case '-': case '0': case '1': case '2': case '3': case '4':
 	case '5': case '6': case '7': case '8': case '9':
-		p = jd_number(&c, p, tn && tn->slot >= 0 ? &slots[tn->slot] : NULL);
+		p = jd_number_short(&c, p, sv);
 		if (!p)
 			return -1;
 		break;
@@ -955,28 +1213,40 @@ open_object:
 		return jd_fail(&c, p, JD_E_VALUE);
 	}
 
-next: /* after a value inside the container on top of the stack */
-	p = jd_ws(p, end);
-	fr = &stack[depth - 1];
+next: /* after a value inside the container fr */
 	if (p < end && *p == ',') {
-		p = jd_ws(p + 1, end);
+		p++;
 		if (fr->is_arr) {
 			tn = NULL;
+			sv = NULL;
 			goto value;
 		}
+		if (p < end && *p == '"')
+			goto key;
+		p = jd_ws(p, end);
 		if (p == end || *p != '"')
 			return jd_fail(&c, p, JD_E_KEY);
 		goto key;
 	}
-	if (p < end && *p == (fr->is_arr ? ']' : '}')) {
+	if (p < end && *p == fr->closer) {
 		p++;
 		goto close;
+	}
+	if (p < end && jd_is_ws(*p)) {
+		p = jd_ws(p, end);
+		goto next;
 	}
 	return jd_fail(&c, p, fr->is_arr ? JD_E_ARR_END : JD_E_OBJ_END);
 
 key: /* p is at the opening quote of a key of the object fr */
 	s = p + 1;
-	p = jd_string(&c, s, &esc);
+	sv = NULL;
+	/* Most keys of a tracked object are registered names followed by the colon at once. */
+	if (fr->node && end - s >= 16 && (tn = jd_lookup_raw(f, fr->node, s)) != NULL) {
+		p = s + tn->len + 2;
+		goto key_found;
+	}
+	p = jd_string(&c, s, base, end, &esc);
 	if (!p)
 		return -1;
 	tn = NULL;
@@ -993,19 +1263,28 @@ key: /* p is at the opening quote of a key of the object fr */
 		}
 		tn = jd_lookup(f, fr->node, k, klen,
 			       esc ? klen : (size_t)(end - k));
-		/* A repeated key replaces everything the earlier one set below it. */
-		if (tn && tn->n_kids)
-			for (i = tn->lo; i < tn->hi; i++)
-				slots[f->order[i]].type = TL_MISSING;
 	}
-	p = jd_ws(p, end);
-	if (p == end || *p != ':')
-		return jd_fail(&c, p, JD_E_COLON);
-	p = jd_ws(p + 1, end);
+	if (p < end && *p == ':') {
+		p++;
+	} else {
+		p = jd_ws(p, end);
+		if (p == end || *p != ':')
+			return jd_fail(&c, p, JD_E_COLON);
+		p++;
+	}
+	if (!tn)
+		goto value;
+key_found: /* tn: the registered node of the key; p is just past the colon */
+	/* A repeated key replaces everything the earlier one set below it. */
+	if (tn->n_kids)
+		for (i = tn->lo; i < tn->hi; i++)
+			slots[f->order[i]].type = TL_MISSING;
+	if (tn->slot >= 0)
+		sv = &slots[tn->slot];
 	goto value;
 
-close: /* p is just past the '}' or ']' of the frame on top */
-	fr = &stack[--depth];
+close: /* p is just past the '}' or ']' of the frame fr on top */
+	depth--;
 	if (fr->slot >= 0) {
 		struct tl_value *v = &slots[fr->slot];
 
@@ -1015,8 +1294,10 @@ close: /* p is just past the '}' or ']' of the frame on top */
 		v->str = (const char *)fr->start;
 		v->len = (uint32_t)(p - fr->start);
 	}
-	if (depth)
+	if (depth) {
+		fr = &stack[depth - 1];
 		goto next;
+	}
 	p = jd_ws(p, end);
 	if (p != end)
 		return jd_fail(&c, p, JD_E_TRAILING);

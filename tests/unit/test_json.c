@@ -513,6 +513,224 @@ START_TEST(test_duplicates)
 }
 END_TEST
 
+/* ---- fast paths of the decoder ---- */
+
+/* Registered keys are matched against the raw text (name, quote, colon) while 16 bytes remain
+ * and the name is 1 to 14 plain ASCII bytes; everything else takes the scanned, hashed path.
+ * Both must give the same slots and the same errors. */
+START_TEST(test_fast_keys)
+{
+	static const char *const paths[] = {
+		"k", "ab", "abc", "abcdefg", "abcdefgh", "abcdefghijklm", "abcdefghijklmn",
+		"abcdefghijklmno", "abcdefghijklmnop", "a b", "q\"", "\xc3\xa9", "", "g.c",
+	};
+	static const char pad[] = ",\"zzzzzzzzzzzzzzzzzzzzzz\":0";
+	struct dec x;
+	char line[256];
+	size_t i;
+	int padded;
+
+	dec_init(&x, paths, 14);
+	/* Every name, as the last member (few bytes left: general path) and followed by a long
+	 * member (raw path where eligible); also as an unregistered key one byte longer. */
+	for (padded = 0; padded < 2; padded++) {
+		for (i = 0; i < 9; i++) {
+			snprintf(line, sizeof line, "{\"%s\":%zu%s}", paths[i], i + 1,
+				 padded ? pad : "");
+			OK(&x, line);
+			expect_num(&x.slots[i], (double)(i + 1));
+			snprintf(line, sizeof line, "{\"%sx\":1,\"%s\":\"v%zu\"%s}", paths[i],
+				 paths[i], i, padded ? pad : "");
+			OK(&x, line);
+			snprintf(line, sizeof line, "v%zu", i);
+			expect_str(&x.slots[i], line);
+			snprintf(line, sizeof line, "{\"%sx\":1%s}", paths[i], padded ? pad : "");
+			OK(&x, line);
+			ck_assert_int_eq(x.slots[i].type, TL_MISSING);
+		}
+	}
+	/* A registered name is no prefix match: "ab" is not "abc", "abcdefg" not "abcdefgh". */
+	OK(&x, "{\"abcdefgh\":1,\"abc\":2,\"abcd\":3,\"abcdefghi\":4,\"zzzzzzzzzzzzzzzzzz\":0}");
+	expect_num(&x.slots[2], 2);
+	expect_num(&x.slots[4], 1);
+	ck_assert_int_eq(x.slots[1].type, TL_MISSING);
+	ck_assert_int_eq(x.slots[3].type, TL_MISSING);
+	/* Whitespace before the colon, escapes, names that are not plain ASCII. */
+	OK(&x, "{\"ab\" :1,\"\\u0061bc\":2,\"a b\":3,\"q\\\"\":4,\"\xc3\xa9\":5,\"\":6,"
+	       "\"zzzzzzzzzzzzzzzzzzzz\":0}");
+	expect_num(&x.slots[1], 1);
+	expect_num(&x.slots[2], 2);
+	expect_num(&x.slots[9], 3);
+	expect_num(&x.slots[10], 4);
+	expect_num(&x.slots[11], 5);
+	ck_assert_int_eq(x.slots[12].type, TL_OBJ); /* "" registers the whole event */
+	/* Nested: the prefix is cleared by a later duplicate, also on the raw path. */
+	OK(&x, "{\"g\":{\"c\":1,\"zzzzzzzzzzzzzzzzzz\":0},\"g\":2,\"zzzzzzzzzzzzzzzzzzz\":0}");
+	ck_assert_int_eq(x.slots[13].type, TL_MISSING);
+	OK(&x, "{\"g\":2,\"g\":{\"c\":\"x\",\"zzzzzzzzzzzzzzzzzz\":0},\"zzzzzzzzzzzzzz\":0}");
+	expect_str(&x.slots[13], "x");
+	/* Errors right after a registered name, with and without room for the raw match. */
+	BAD_AT(&x, "{\"ab\":}", "expected a value", 6);
+	BAD_AT(&x, "{\"ab\":,\"zzzzzzzzzzzzzzzzzzzz\":0}", "expected a value", 6);
+	BAD_AT(&x, "{\"ab\" 1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "expected ':'", 6);
+	BAD_AT(&x, "{\"ab\":1", "unexpected end of line", 7);
+	BAD_AT(&x, "{\"ab\":", "unexpected end of line", 6);
+	BAD_AT(&x, "{\"ab\"", "unexpected end of line", 5);
+	BAD_AT(&x, "{\"ab", "unterminated string", 4);
+	BAD_AT(&x, "{\"ab\x01\":1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "control character in string", 4);
+	BAD_AT(&x, "{\"ab\xff\":1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "invalid UTF-8 in string", 4);
+	BAD_AT(&x, "{\"ab\\x\":1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "invalid escape in string", 4);
+	BAD_AT(&x, "{\"ab\":1 \"k\":2,\"zzzzzzzzzzzzzzzzzzzz\":0}", "expected '}' or ','", 8);
+	BAD_AT(&x, "{\"ab\":1,}", "expected a key", 8);
+	dec_fini(&x);
+}
+END_TEST
+
+/* One decoded string with a special token at each position around the 8/16/32-byte steps of
+ * the scan: plain before it, plain after it, the line ending 2 bytes or far after the value. */
+START_TEST(test_string_boundaries)
+{
+	static const struct {
+		const char *text;  /* as written in the line */
+		const char *value; /* decoded; NULL: an error at the token */
+		const char *err;
+	} toks[] = {
+		{ "\\\"", "\"", NULL },
+		{ "\\\\", "\\", NULL },
+		{ "\\n", "\n", NULL },
+		{ "\\u00e9", "\xc3\xa9", NULL },
+		{ "\\ud83d\\ude00", "\xf0\x9f\x98\x80", NULL },
+		{ "\xc3\xa9", "\xc3\xa9", NULL },
+		{ "\xe2\x82\xac", "\xe2\x82\xac", NULL },
+		{ "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80", NULL },
+		{ "\x7f", "\x7f", NULL },
+		{ " ", " ", NULL },
+		{ "\x01", NULL, "control character in string" },
+		{ "\x1f", NULL, "control character in string" },
+		{ "\t", NULL, "control character in string" },
+		{ "\xff", NULL, "invalid UTF-8 in string" },
+		{ "\x80", NULL, "invalid UTF-8 in string" },
+		{ "\xc3", NULL, "invalid UTF-8 in string" },
+		{ "\\x", NULL, "invalid escape in string" },
+		{ "\\ud800", NULL, "lone surrogate in \\u escape" },
+	};
+	static const char *const paths[] = { "s" };
+	static const char *const tails[] = { "\"}", "\",\"t\":\"0123456789abcdefghijklmnopq\"}" };
+	struct dec x;
+	char line[256], want[128];
+	size_t n, i, k, t, len, wlen;
+
+	dec_init(&x, paths, 1);
+	for (n = 1; n <= 40; n++) {
+		for (i = 0; i < n; i++) {
+			for (k = 0; k < sizeof toks / sizeof toks[0]; k++) {
+				for (t = 0; t < 2; t++) {
+					/* body: i plain bytes, the token, plain up to n bytes */
+					len = (size_t)sprintf(line, "{\"s\":\"");
+					memset(line + len, 'a', i);
+					len += i;
+					len += (size_t)sprintf(line + len, "%s", toks[k].text);
+					memset(line + len, 'b', n - i - 1);
+					len += n - i - 1;
+					len += (size_t)sprintf(line + len, "%s", tails[t]);
+					if (!toks[k].value) {
+						ck_assert_msg(run_n(&x, line, len) == -1,
+							      "n %zu i %zu tok %zu", n, i, k);
+						ck_assert_str_eq(x.err.msg, toks[k].err);
+						ck_assert_uint_eq(x.err.off, 6 + i);
+						continue;
+					}
+					ck_assert_msg(run_n(&x, line, len) == 0,
+						      "n %zu i %zu tok %zu: %s at %zu", n, i, k,
+						      x.err.msg, x.err.off);
+					memset(want, 'a', i);
+					wlen = i + (size_t)sprintf(want + i, "%s", toks[k].value);
+					memset(want + wlen, 'b', n - i - 1);
+					wlen += n - i - 1;
+					expect_str_n(&x.slots[0], want, wlen);
+				}
+			}
+		}
+		/* Plain strings of every length, unterminated at the end of the line. */
+		len = (size_t)sprintf(line, "{\"s\":\"");
+		memset(line + len, 'c', n);
+		ck_assert_int_eq(run_n(&x, line, len + n), -1);
+		ck_assert_str_eq(x.err.msg, "unterminated string");
+		ck_assert_uint_eq(x.err.off, len + n);
+		line[len + n] = '"';
+		ck_assert_int_eq(run_n(&x, line, len + n + 1), -1);
+		ck_assert_str_eq(x.err.msg, "unexpected end of line");
+		ck_assert_uint_eq(x.err.off, len + n + 1);
+		line[len + n + 1] = '}';
+		ck_assert_int_eq(run_n(&x, line, len + n + 2), 0);
+		memset(want, 'c', n);
+		expect_str_n(&x.slots[0], want, n);
+	}
+	dec_fini(&x);
+}
+END_TEST
+
+/* The short-number path (at most 15 digits, no exponent) and its limits, as the last value
+ * of the line and followed by more text. */
+START_TEST(test_number_fast_path)
+{
+	static const char *const ok[] = {
+		"0", "-0", "0.0", "-0.0", "7", "-7", "0.5", "33.40", "1767225600.652",
+		"123456789012345", "-123456789012345", "12345678901234.5", "0.12345678901234",
+		"0.000000000000001", "1234567890123456", "12345678901234567890",
+		"1.234567890123456", "0.1234567890123456789", "9007199254740993",
+		"1e5", "1E-3", "2.5e+2", "0.00000000000000000000001", "100000000000000000000000",
+	};
+	static const struct {
+		const char *text;
+		const char *err;
+		size_t at; /* from the start of the number */
+	} bad[] = {
+		{ "01", "invalid number", 1 },  { "-01", "invalid number", 2 },
+		{ "00.5", "invalid number", 1 }, { "1.", "invalid number", 2 },
+		{ "-", "invalid number", 1 },   { "-a", "invalid number", 1 },
+		{ "1.e5", "invalid number", 2 }, { "1e", "invalid number", 2 },
+		{ ".5", "expected a value", 0 },
+	};
+	static const char *const paths[] = { "n" };
+	struct dec x;
+	char line[128];
+	size_t i, len;
+	double want;
+	int t;
+
+	dec_init(&x, paths, 1);
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		want = strtod(ok[i], NULL);
+		for (t = 0; t < 3; t++) {
+			snprintf(line, sizeof line, t == 0 ? "{\"n\":%s}" :
+				 t == 1 ? "{\"n\":%s,\"pad\":\"0123456789abcdefghij\"}" :
+				 "{\"n\":%s }", ok[i]);
+			OK(&x, line);
+			expect_num(&x.slots[0], want);
+			snprintf(line, sizeof line, "{\"m\":%s}", ok[i]);
+			OK(&x, line);
+		}
+		/* The line ending right after the number. */
+		len = (size_t)sprintf(line, "{\"n\":%s", ok[i]);
+		ck_assert_int_eq(run_n(&x, line, len), -1);
+		ck_assert_str_eq(x.err.msg, "unexpected end of line");
+		ck_assert_uint_eq(x.err.off, len);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		for (t = 0; t < 2; t++) {
+			snprintf(line, sizeof line, t ? "{\"n\":%s,\"pad\":\"0123456789abcdefghij\"}" :
+				 "{\"m\":%s}", bad[i].text);
+			BAD_AT(&x, line, bad[i].err, 5 + bad[i].at);
+		}
+	}
+	/* Out of range, also past the 15-digit limit. */
+	BAD_AT(&x, "{\"n\":1234567890123456e300}", "number out of range", 5);
+	BAD_AT(&x, "{\"n\":-1e309,\"pad\":\"0123456789abcdefghij\"}", "number out of range", 5);
+	dec_fini(&x);
+}
+END_TEST
+
 /* ---- arrays and objects ---- */
 
 START_TEST(test_raw_spans)
@@ -1316,6 +1534,9 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_escaped_values_stable);
 	tcase_add_test(tc, test_duplicates);
+	tcase_add_test(tc, test_fast_keys);
+	tcase_add_test(tc, test_string_boundaries);
+	tcase_add_test(tc, test_number_fast_path);
 	tcase_add_test(tc, test_raw_spans);
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_literals);
