@@ -80,6 +80,8 @@ struct rstate {
 				   * for a step that reads runs, its pre holds */
 	struct conds *pre;        /* sequences: per step that reads runs, its conjuncts that do
 				   * not: when one fails, no run can match */
+	struct conds *post;       /* ... and its conjuncts that do: once pre holds, all that is
+				   * left to evaluate per run */
 	struct mt_run **done;     /* sequences: runs completed by this event */
 	size_t n_done, cap_done;
 };
@@ -680,6 +682,9 @@ static int step_pre(struct tl_engine *e, struct rstate *rs, const struct rl_step
 static int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step *st,
 		   const struct mt_run *run)
 {
+	const struct conds *post;
+	size_t i;
+
 	if (!step_pre(e, rs, st))
 		return 0;
 	if (!st->reads_run)
@@ -690,7 +695,11 @@ static int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step 
 	e->ev.first = run->first;
 	e->ev.last = run->last;
 	e->ev.aggs = rs->results;
-	return ev_holds(st->where, &e->ev);
+	post = &rs->post[st->id];
+	for (i = 0; i < post->n; i++)
+		if (!ev_holds(post->c[i], &e->ev))
+			return 0;
+	return 1;
 }
 
 static int any_guard(struct tl_engine *e, struct rstate *rs, const struct rl_step *g, size_t n,
@@ -1234,15 +1243,16 @@ void tl_engine_stats(const struct tl_engine *e, struct tl_stats *st)
 	st->rules = e->rstats;
 }
 
-/* Adds the conjuncts of n (its top-level &&) that read no run to *c; 0 or -1. */
-static int add_pre(const struct ex_node *n, struct conds *c)
+/* Adds the conjuncts of n (its top-level &&) that read no run to *pre, the others to *post;
+ * 0 or -1. The step matches exactly when every conjunct holds (a conjunct false or unknown
+ * makes the && false or unknown), so they can be evaluated apart. */
+static int add_pre(const struct ex_node *n, struct conds *pre, struct conds *post)
 {
 	const struct ex_node **nc;
+	struct conds *c = rl_reads_run(n) ? post : pre;
 
 	if (n->kind == EX_AND)
-		return add_pre(n->kids[0], c) || add_pre(n->kids[1], c) ? -1 : 0;
-	if (rl_reads_run(n))
-		return 0;
+		return add_pre(n->kids[0], pre, post) || add_pre(n->kids[1], pre, post) ? -1 : 0;
 	nc = tl_realloc(c->c, (c->n + 1) * sizeof *nc);
 	if (!nc)
 		return -1;
@@ -1251,23 +1261,26 @@ static int add_pre(const struct ex_node *n, struct conds *c)
 	return 0;
 }
 
-/* The pre of every step of sequence r that reads runs, by step id. */
-static int make_pre(const struct rl_rule *r, struct conds *pre)
+/* The pre and post of every step of sequence r that reads runs, by step id. */
+static int make_pre(const struct rl_rule *r, struct conds *pre, struct conds *post)
 {
 	size_t i, j;
 
 	for (i = 0; i < r->n_steps; i++) {
 		const struct rl_step *st = &r->steps[i];
 
-		if (st->reads_run && add_pre(st->where, &pre[st->id]))
+		if (st->reads_run && add_pre(st->where, &pre[st->id], &post[st->id]))
 			return -1;
 		for (j = 0; j < st->n_guards; j++)
 			if (st->guards[j].reads_run &&
-			    add_pre(st->guards[j].where, &pre[st->guards[j].id]))
+			    add_pre(st->guards[j].where, &pre[st->guards[j].id],
+				    &post[st->guards[j].id]))
 				return -1;
 	}
 	for (i = 0; i < r->n_trailing; i++)
-		if (r->trailing[i].reads_run && add_pre(r->trailing[i].where, &pre[r->trailing[i].id]))
+		if (r->trailing[i].reads_run &&
+		    add_pre(r->trailing[i].where, &pre[r->trailing[i].id],
+			    &post[r->trailing[i].id]))
 			return -1;
 	return 0;
 }
@@ -1386,7 +1399,8 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		if (rule->kind == RL_SEQUENCE) {
 			r->memo = tl_malloc(rule->n_seq_items);
 			r->pre = tl_calloc(rule->n_seq_items, sizeof *r->pre);
-			if (!r->memo || !r->pre || make_pre(rule, r->pre))
+			r->post = tl_calloc(rule->n_seq_items, sizeof *r->post);
+			if (!r->memo || !r->pre || !r->post || make_pre(rule, r->pre, r->post))
 				goto fail;
 			r->horizon = rule->within_us > rule->suppress_us ? rule->within_us
 									 : rule->suppress_us;
@@ -1415,6 +1429,9 @@ void tl_engine_free(struct tl_engine *e)
 		tl_free(rs->memo);
 		for (j = 0; rs->pre && j < rs->r->n_seq_items; j++)
 			tl_free(rs->pre[j].c);
+		for (j = 0; rs->post && j < rs->r->n_seq_items; j++)
+			tl_free(rs->post[j].c);
+		tl_free(rs->post);
 		tl_free(rs->pre);
 		tl_free(rs->done);
 	}

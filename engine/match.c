@@ -82,10 +82,16 @@ static void acc_add(struct mt_acc *a, int kind, double x)
 	if (kind == RL_AGG_SUM || kind == RL_AGG_AVG)
 		agg_sum_add(&a->sum, &a->comp, x);
 	else if (kind == RL_AGG_MIN)
-		a->min = fmin(a->min, x);
+		a->min = x < a->min ? x : a->min; /* event numbers are never NaN */
 	else
-		a->max = fmax(a->max, x);
+		a->max = x > a->max ? x : a->max;
 	a->n++;
+}
+
+/* The block of a run's bound events and their steps, for cap of each. */
+static size_t bound_size(uint32_t cap)
+{
+	return cap ? cap * (sizeof(struct mt_event *) + sizeof(uint32_t)) : 0;
 }
 
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
@@ -94,21 +100,18 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 	size_t i;
 
 	if (run->n_bound == run->cap_bound) {
+		/* both arrays in one block: the events, then their steps */
 		uint32_t nc = run->cap_bound ? run->cap_bound * 2 : 4;
-		struct mt_event **nb = pool_alloc(pool, nc * sizeof *nb);
-		uint32_t *ns = pool_alloc(pool, nc * sizeof *ns);
+		struct mt_event **nb = pool_alloc(pool, bound_size(nc));
+		uint32_t *ns = (uint32_t *)(nb + nc);
 
-		if (!nb || !ns) {
-			pool_free(pool, nb, nc * sizeof *nb);
-			pool_free(pool, ns, nc * sizeof *ns);
+		if (!nb)
 			return -1;
-		}
 		if (run->n_bound) {
 			memcpy(nb, run->bound, run->n_bound * sizeof *nb);
 			memcpy(ns, run->bound_step, run->n_bound * sizeof *ns);
 		}
-		pool_free(pool, run->bound, run->cap_bound * sizeof *run->bound);
-		pool_free(pool, run->bound_step, run->cap_bound * sizeof *run->bound_step);
+		pool_free(pool, run->bound, bound_size(run->cap_bound));
 		run->bound = nb;
 		run->bound_step = ns;
 		run->cap_bound = nc;
@@ -185,8 +188,7 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 	for (i = 0; i < run->n_bound; i++)
 		if (--run->bound[i]->refs == 0)
 			mt_event_release(pool, run->bound[i]);
-	pool_free(pool, run->bound, run->cap_bound * sizeof *run->bound);
-	pool_free(pool, run->bound_step, run->cap_bound * sizeof *run->bound_step);
+	pool_free(pool, run->bound, bound_size(run->cap_bound));
 	for (i = 0; i < r->n_run_aggs; i++) {
 		struct mt_acc *a = &run->acc[i];
 

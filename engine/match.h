@@ -54,7 +54,7 @@ struct mt_run {
 	uint64_t start_seq;
 	int64_t deadline;           /* time of the first event + within */
 	struct mt_event **bound;    /* the bound events in order */
-	uint32_t *bound_step;       /* the real step of each */
+	uint32_t *bound_step;       /* the real step of each (in bound's block, after it) */
 	uint32_t n_bound, cap_bound;
 	struct ev_bound *first, *last; /* per real step */
 	uint32_t *n_taken;          /* per real step */

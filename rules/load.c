@@ -485,6 +485,7 @@ static enum st resolve_run_agg(struct file_ld *ld, const struct yl_node *sc, str
 	struct ex_node *a = n->n_kids == 1 ? n->kids[0] : NULL;
 	struct rl_run_agg *ra;
 	int step = a && a->kind == EX_PATH ? find_step(ld, sc, a) : -1;
+	size_t i;
 
 	if (step == -2)
 		return ST_ERR;
@@ -511,7 +512,15 @@ static enum st resolve_run_agg(struct file_ld *ld, const struct yl_node *sc, str
 		return ST_ERR;
 	}
 	n->kind = EX_AGG;
-	n->slot = (uint32_t)ld->n_run_aggs++;
+	/* the same aggregate written twice (in a step and in emit, say) is kept once: every run
+	 * updates each of its aggregates on every event it binds */
+	for (i = 0; i < ld->n_run_aggs; i++)
+		if (ld->run_aggs[i].kind == ra->kind && ld->run_aggs[i].step == ra->step &&
+		    ld->run_aggs[i].slot == ra->slot)
+			break;
+	n->slot = (uint32_t)i;
+	if (i == ld->n_run_aggs)
+		ld->n_run_aggs++;
 	return ST_NUM;
 }
 

@@ -68,6 +68,34 @@ START_TEST(sequence_compiles_to_steps_and_guards)
 }
 END_TEST
 
+START_TEST(an_aggregate_written_twice_is_kept_once)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load("rules:\n"
+				     "  - id: s\n"
+				     "    within: 1m\n"
+				     "    sequence:\n"
+				     "      - {as: a, where: x, repeat: {min: 2}}\n"
+				     "      - {where: v > max(a.v) && count(a) < 9}\n"
+				     "    emit: {m: \"{{ max(a.v) }}\", n: \"{{ count(a) }}\","
+				     " w: \"{{ max(a.w) }}\", s: \"{{ min(a.v) }}\"}\n",
+				     &err);
+	const struct rl_rule *r;
+
+	ck_assert_msg(rs != NULL, "%s", err);
+	r = &rs->rules[0];
+	/* max(a.v) and count(a) twice each, max(a.w) and min(a.v) once: four, not six */
+	ck_assert_uint_eq(r->n_run_aggs, 4);
+	ck_assert_int_eq(r->run_aggs[0].kind, RL_AGG_MAX);
+	ck_assert_int_eq(r->run_aggs[1].kind, RL_AGG_COUNT);
+	ck_assert_int_eq(r->run_aggs[2].kind, RL_AGG_MAX);
+	ck_assert_uint_ne(r->run_aggs[2].slot, r->run_aggs[0].slot);
+	ck_assert_int_eq(r->run_aggs[3].kind, RL_AGG_MIN);
+	rl_free(rs);
+	free(err);
+}
+END_TEST
+
 static const struct {
 	const char *steps;
 	const char *want;
@@ -179,6 +207,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, sequence_compiles_to_steps_and_guards);
+	tcase_add_test(tc, an_aggregate_written_twice_is_kept_once);
 	tcase_add_loop_test(tc, sequence_errors, 0, (int)(sizeof bad / sizeof bad[0]));
 	tcase_add_test(tc, within_is_required);
 	tcase_add_test(tc, bindings_and_aggregates);
