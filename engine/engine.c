@@ -657,14 +657,13 @@ static struct mt_event *kept(struct tl_engine *e)
 /* The part of step st that reads no run, for the current event (once per event): for a step
  * that reads no run, whether it matches; for one that does, whether its conjuncts that read
  * no run all hold (when one fails, no run can match, whatever it bound). */
-static int step_pre(struct tl_engine *e, struct rstate *rs, const struct rl_step *st)
+__attribute__((noinline)) static int step_pre_eval(struct tl_engine *e, struct rstate *rs,
+						   const struct rl_step *st)
 {
 	int8_t *m = &rs->memo[st->id];
 	const struct conds *pre = &rs->pre[st->id];
 	size_t i;
 
-	if (*m >= 0)
-		return *m;
 	e->ev.first = e->ev.last = NULL;
 	e->ev.aggs = NULL;
 	if (!st->reads_run) {
@@ -675,6 +674,14 @@ static int step_pre(struct tl_engine *e, struct rstate *rs, const struct rl_step
 	for (i = 0; i < pre->n && *m; i++)
 		*m = (int8_t)ev_holds(pre->c[i], &e->ev);
 	return *m;
+}
+
+/* Called for every run an event is offered to: known after the first, inline. */
+static inline int step_pre(struct tl_engine *e, struct rstate *rs, const struct rl_step *st)
+{
+	int8_t m = rs->memo[st->id];
+
+	return m >= 0 ? m : step_pre_eval(e, rs, st);
 }
 
 /* Does the current event match step st, for run (NULL: a new run)? What reads no run is
