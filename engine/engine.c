@@ -62,7 +62,8 @@ struct hashes {
 	uint8_t *ok;    /* the event has the space's key (and the space has state) */
 };
 
-#define HC_SIZE 4 /* events whose hashes are kept: the current one and the two after it */
+#define HC_SIZE 8 /* events whose hashes are kept: the current one and the three after it,
+		   * told apart by arrival number (events come back a little out of order) */
 #define HC_MAX_SPACES 16
 
 struct rstate {
@@ -333,7 +334,11 @@ static const struct hashes *hashes_of(struct tl_engine *e, uint64_t seq,
 	return hs;
 }
 
-static void prefetch(struct tl_engine *e, const struct mt_event *ev, int entries)
+/* What prefetch asks for, three events ahead, then two, then one: each stage reads what the
+ * one before brought in. */
+enum { PF_SLOTS, PF_ENTRIES, PF_STATES };
+
+static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 {
 	const struct hashes *hs = hashes_of(e, ev->seq, ev->slots);
 	size_t i;
@@ -341,16 +346,37 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int entries
 	for (i = 0; i < e->n_hot; i++) {
 		const struct kspace *ks = &e->spaces[e->hot[i]].ks;
 		const struct kslot *sl;
+		const struct kentry *ent;
+		const char *p, *end;
 		uint64_t h = hs->h[e->hot[i]];
+		uint32_t j;
 
 		if (!ks->tab || !hs->ok[e->hot[i]])
 			continue;
 		sl = &ks->tab[h & ks->mask];
-		if (!entries) {
+		if (stage == PF_SLOTS) {
 			__builtin_prefetch(sl);
-		} else if (sl->e && sl->hash == h) {
-			__builtin_prefetch(sl->e);
-			__builtin_prefetch((const char *)sl->e + 64);
+			continue;
+		}
+		if (!(ent = sl->e) || sl->hash != h)
+			continue;
+		if (stage == PF_ENTRIES) {
+			/* the whole entry: the key, then the state of every rule of the space (its
+			 * size is the space's to know, not yet the entry's) */
+			end = (const char *)ent + sizeof *ent + 32 + ks->n_rules * sizeof(struct kstate);
+			for (p = (const char *)ent; p < end; p += 64)
+				__builtin_prefetch(p);
+			continue;
+		}
+		/* the rules' own states, and the neighbours in touch order that a touch rewrites */
+		for (j = 0; j < ent->n_rules; j++) {
+			const struct kstate *k = (const struct kstate *)((const char *)ent + ent->ks_off) + j;
+
+			if (!k->live)
+				continue;
+			__builtin_prefetch(k->state);
+			__builtin_prefetch(k->prev);
+			__builtin_prefetch(k->next);
 		}
 	}
 }
@@ -1134,17 +1160,39 @@ static struct mt_event *heap_pop(struct tl_engine *e)
 	return top;
 }
 
+/* The events processed next are the top of the reorder heap, then the least of its two
+ * children, then the second least of the six in the two levels below the top (the third
+ * least of a heap is there). Each is asked a stage further ahead. */
+static void prefetch_ahead(struct tl_engine *e)
+{
+	struct mt_event **h = e->heap;
+	size_t n = e->n_heap < 7 ? e->n_heap : 7, i, a = 0, b = 0;
+
+	if (!n)
+		return;
+	prefetch(e, h[0], PF_STATES);
+	for (i = 1; i < n; i++) {
+		if (!a || ev_before(h[i], h[a])) {
+			b = a;
+			a = i;
+		} else if (!b || ev_before(h[i], h[b])) {
+			b = i;
+		}
+	}
+	if (a)
+		prefetch(e, h[a], PF_ENTRIES);
+	if (b)
+		prefetch(e, h[b], PF_SLOTS);
+}
+
 static void release(struct tl_engine *e, int64_t watermark, int all)
 {
 	while (e->n_heap && (all || e->heap[0]->ts.us <= watermark)) {
 		struct mt_event *held = heap_pop(e);
 		struct event ev = { held->line, held->len, held->slots, held->ts, held->seq };
 
-		/* the next event is (almost always) the new top, the one after it a child */
-		if (e->n_heap && e->use_hc)
-			prefetch(e, e->heap[0], 1);
-		if (e->n_heap > 2 && e->use_hc)
-			prefetch(e, e->heap[e->heap[1]->ts.us <= e->heap[2]->ts.us ? 1 : 2], 0);
+		if (e->use_hc)
+			prefetch_ahead(e);
 		process(e, &ev);
 		mt_event_release(&e->pool, held);
 	}
