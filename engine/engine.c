@@ -197,15 +197,29 @@ static void xpush(struct tl_engine *e, struct rstate *rs)
 	xsift(e, e->n_xheap - 1);
 }
 
+#define EXPIRE_BATCH 16
+
 /* Frees the keys whose state can no longer matter at e->now, and notes when the next one
  * can. */
 static void expire(struct tl_engine *e)
 {
 	while (e->n_xheap && e->xheap[0]->xat < e->now) {
 		struct rstate *rs = e->xheap[0];
+		struct kstate *due[EXPIRE_BATCH], *k;
+		size_t n = 0, i;
 
-		while (rs->keys.oldest && rs->keys.oldest->touched + rs->horizon < e->now)
-			key_free(e, rs, rs->keys.oldest);
+		/* the keys due, a few at a time: their states and entries are asked for all
+		 * together, then freed (a rule's keys are apart: freeing one leaves the others) */
+		for (k = rs->keys.oldest; k && n < EXPIRE_BATCH && k->touched + rs->horizon < e->now;
+		     k = k->next) {
+			__builtin_prefetch(k->state);
+			__builtin_prefetch(kt_entry(k));
+			due[n++] = k;
+		}
+		for (i = 0; i < n; i++)
+			key_free(e, rs, due[i]);
+		if (n == EXPIRE_BATCH)
+			continue; /* more may be due */
 		if (rs->keys.oldest) {
 			const struct kstate *k = rs->keys.oldest;
 
