@@ -1,9 +1,15 @@
 /* keys.c - key spaces: linear probing on stored hashes, entries with every rule's state. */
 #include "keys.h"
 
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "alloc.h"
+
+/* Tables from this size on sit on huge pages where the kernel allows: they are read at random,
+ * one slot per key and event, and with 4 KiB pages most such reads would also miss the TLB. */
+#define TABLE_HUGE (2 * 1024 * 1024)
 
 int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_slots, size_t n)
 {
@@ -140,14 +146,32 @@ static void place(struct kslot *tab, size_t mask, uint64_t hash, struct kentry *
 	tab[i].e = e;
 }
 
+/* A zeroed table of size slots; *mem is what to free. */
+static struct kslot *table_new(size_t size, void **mem)
+{
+	size_t bytes = size * sizeof(struct kslot);
+	uintptr_t at;
+
+	if (bytes < TABLE_HUGE)
+		return *mem = tl_calloc(size, sizeof(struct kslot));
+	if (bytes > SIZE_MAX - TABLE_HUGE || !(*mem = tl_calloc(1, bytes + TABLE_HUGE)))
+		return NULL;
+	at = ((uintptr_t)*mem + TABLE_HUGE - 1) & ~(uintptr_t)(TABLE_HUGE - 1);
+#ifdef MADV_HUGEPAGE
+	madvise((void *)at, bytes, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+	return (struct kslot *)at;
+}
+
 static int grow(struct kspace *s)
 {
 	size_t size = s->tab ? 2 * (s->mask + 1) : 16, i;
 	struct kslot *nt;
+	void *mem;
 
 	if (size > SIZE_MAX / sizeof *nt)
 		return -1;
-	nt = tl_calloc(size, sizeof *nt);
+	nt = table_new(size, &mem);
 	if (!nt)
 		return -1;
 	for (i = 0; s->tab && i <= s->mask; i++)
@@ -155,8 +179,9 @@ static int grow(struct kspace *s)
 			place(nt, size - 1, s->tab[i].hash, s->tab[i].e);
 	if (s->table_bytes)
 		*s->table_bytes += (size - (s->tab ? s->mask + 1 : 0)) * sizeof *nt;
-	tl_free(s->tab);
+	tl_free(s->tab_mem);
 	s->tab = nt;
+	s->tab_mem = mem;
 	s->mask = size - 1;
 	return 0;
 }
@@ -215,8 +240,9 @@ void ks_fini(struct kspace *s)
 {
 	if (s->table_bytes && s->tab)
 		*s->table_bytes -= (s->mask + 1) * sizeof *s->tab;
-	tl_free(s->tab);
+	tl_free(s->tab_mem);
 	s->tab = NULL;
+	s->tab_mem = NULL;
 	s->mask = s->n = 0;
 }
 

@@ -68,6 +68,7 @@ struct kspace {
 	size_t *table_bytes;        /* a total the table's size is counted in (or NULL) */
 	uint32_t n_rules;           /* rules with a state in each entry */
 	struct kslot *tab;          /* at most half full */
+	void *tab_mem;              /* the allocation tab is in (large tables are aligned) */
 	size_t mask, n;
 };
 
