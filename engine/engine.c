@@ -327,12 +327,8 @@ static int space_hash(const struct espace *sp, const struct tl_value *slots, uin
 	return 0;
 }
 
-/* Asks the memory for what an event about to be processed will read: with slots only, the
- * places of its keys in the tables; with entries, the entries found there (whose places
- * were asked for one event earlier). Key states are too many to stay in cache; this way
- * their misses overlap with the work on the events before. */
 /* The key hashes of an event (by arrival number) in every space with state, made once: for
- * the prefetches of the two events before it, then for itself. */
+ * the prefetches of the three events before it, then for itself. */
 static const struct hashes *hashes_of(struct tl_engine *e, uint64_t seq,
 				      const struct tl_value *slots)
 {
@@ -348,8 +344,11 @@ static const struct hashes *hashes_of(struct tl_engine *e, uint64_t seq,
 	return hs;
 }
 
-/* What prefetch asks for, three events ahead, then two, then one: each stage reads what the
- * one before brought in. */
+/* Asks the memory for what an event about to be processed will read, in three stages, three
+ * events ahead, then two, then one, each reading what the one before brought in: the places
+ * of its keys in the tables, the entries found there, then the rules' states and their
+ * neighbours in touch order. Key states are too many to stay in cache; this way their misses
+ * overlap with the work on the events before. */
 enum { PF_SLOTS, PF_ENTRIES, PF_STATES };
 
 static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
