@@ -10,7 +10,7 @@
 static size_t run_size(const struct rl_rule *r)
 {
 	return sizeof(struct mt_run) + r->n_steps * (2 * sizeof(struct ev_bound) + sizeof(uint32_t)) +
-	       r->n_run_aggs * sizeof(struct mt_acc) + 16;
+	       r->n_run_aggs * sizeof(struct mt_acc) + 8;
 }
 
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule)
@@ -27,15 +27,17 @@ struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t r
 	run->last = (struct ev_bound *)p;
 	p += r->n_steps * sizeof(struct ev_bound);
 	/* the accumulators hold doubles: align them */
-	p = (char *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
+	p = (char *)(((uintptr_t)p + 7) & ~(uintptr_t)7);
 	run->acc = (struct mt_acc *)p;
 	p += r->n_run_aggs * sizeof(struct mt_acc);
 	run->n_taken = (uint32_t *)p;
 	run->rule = rule;
 	run->heap_idx = -1;
 	for (i = 0; i < r->n_run_aggs; i++) {
-		run->acc[i].min = INFINITY;
-		run->acc[i].max = -INFINITY;
+		if (r->run_aggs[i].kind == RL_AGG_MIN)
+			run->acc[i].m = INFINITY;
+		else if (r->run_aggs[i].kind == RL_AGG_MAX)
+			run->acc[i].m = -INFINITY;
 	}
 	return run;
 }
@@ -47,24 +49,24 @@ static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_val
 	size_t len = agg_value_id(v, &tag, &bytes), i;
 	uint32_t l32 = (uint32_t)len;
 
-	for (i = 0; i < a->n_vals; i++) {
+	for (i = 0; i < a->d.n_vals; i++) {
 		uint32_t bl;
 
-		memcpy(&bl, a->vals[i] + 1, sizeof bl);
-		if (a->vals[i][0] == tag && bl == l32 && memcmp(a->vals[i] + 5, bytes, len) == 0)
+		memcpy(&bl, a->d.vals[i] + 1, sizeof bl);
+		if (a->d.vals[i][0] == tag && bl == l32 && memcmp(a->d.vals[i] + 5, bytes, len) == 0)
 			return 0;
 	}
-	if (a->n_vals == a->cap_vals) {
-		uint32_t nc = a->cap_vals ? a->cap_vals * 2 : 4;
+	if (a->d.n_vals == a->d.cap_vals) {
+		uint32_t nc = a->d.cap_vals ? a->d.cap_vals * 2 : 4;
 		char **nv = pool_alloc(pool, nc * sizeof *nv);
 
 		if (!nv)
 			return -1;
-		if (a->n_vals)
-			memcpy(nv, a->vals, a->n_vals * sizeof *nv);
-		pool_free(pool, a->vals, a->cap_vals * sizeof *a->vals);
-		a->vals = nv;
-		a->cap_vals = nc;
+		if (a->d.n_vals)
+			memcpy(nv, a->d.vals, a->d.n_vals * sizeof *nv);
+		pool_free(pool, a->d.vals, a->d.cap_vals * sizeof *a->d.vals);
+		a->d.vals = nv;
+		a->d.cap_vals = nc;
 	}
 	blob = pool_alloc(pool, len + 5);
 	if (!blob)
@@ -72,7 +74,7 @@ static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_val
 	blob[0] = tag;
 	memcpy(blob + 1, &l32, sizeof l32);
 	memcpy(blob + 5, bytes, len);
-	a->vals[a->n_vals++] = blob;
+	a->d.vals[a->d.n_vals++] = blob;
 	return 0;
 }
 
@@ -80,11 +82,11 @@ static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_val
 static void acc_add(struct mt_acc *a, int kind, double x)
 {
 	if (kind == RL_AGG_SUM || kind == RL_AGG_AVG)
-		agg_sum_add(&a->sum, &a->comp, x);
+		agg_sum_add(&a->s.sum, &a->s.comp, x);
 	else if (kind == RL_AGG_MIN)
-		a->min = x < a->min ? x : a->min; /* event numbers are never NaN */
+		a->m = x < a->m ? x : a->m; /* event numbers are never NaN */
 	else
-		a->max = x > a->max ? x : a->max;
+		a->m = x > a->m ? x : a->m;
 	a->n++;
 }
 
@@ -156,26 +158,26 @@ void mt_values(const struct rl_rule *r, const struct mt_run *run, struct tl_valu
 		v->type = TL_NUM;
 		switch (ra->kind) {
 		case RL_AGG_COUNT: v->num = run->n_taken[ra->step]; break;
-		case RL_AGG_SUM: v->num = a->sum + a->comp; break;
+		case RL_AGG_SUM: v->num = a->s.sum + a->s.comp; break;
 		case RL_AGG_AVG:
 			if (a->n)
-				v->num = (a->sum + a->comp) / (double)a->n;
+				v->num = (a->s.sum + a->s.comp) / (double)a->n;
 			else
 				v->type = TL_MISSING;
 			break;
 		case RL_AGG_MIN:
 			if (a->n)
-				v->num = a->min;
+				v->num = a->m;
 			else
 				v->type = TL_MISSING;
 			break;
 		case RL_AGG_MAX:
 			if (a->n)
-				v->num = a->max;
+				v->num = a->m;
 			else
 				v->type = TL_MISSING;
 			break;
-		case RL_AGG_DISTINCT: v->num = a->n_vals; break;
+		case RL_AGG_DISTINCT: v->num = a->d.n_vals; break;
 		default: v->type = TL_MISSING; break;
 		}
 	}
@@ -192,13 +194,15 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 	for (i = 0; i < r->n_run_aggs; i++) {
 		struct mt_acc *a = &run->acc[i];
 
-		for (j = 0; j < a->n_vals; j++) {
+		if (r->run_aggs[i].kind != RL_AGG_DISTINCT)
+			continue;
+		for (j = 0; j < a->d.n_vals; j++) {
 			uint32_t bl;
 
-			memcpy(&bl, a->vals[j] + 1, sizeof bl);
-			pool_free(pool, a->vals[j], (size_t)bl + 5);
+			memcpy(&bl, a->d.vals[j] + 1, sizeof bl);
+			pool_free(pool, a->d.vals[j], (size_t)bl + 5);
 		}
-		pool_free(pool, a->vals, a->cap_vals * sizeof *a->vals);
+		pool_free(pool, a->d.vals, a->d.cap_vals * sizeof *a->d.vals);
 	}
 	pool_free(pool, run, run_size(r));
 }

@@ -31,34 +31,46 @@ struct mt_event {
 	size_t size;             /* of the whole allocation */
 };
 
-/* Accumulator of one run aggregate. */
+/* Accumulator of one run aggregate: what its kind needs (runs are many, and each binds
+ * every event it takes: the smaller, the fewer cache lines). */
 struct mt_acc {
-	double sum, comp;        /* compensated sum */
-	double min, max;
-	uint64_t n;              /* numbers seen */
-	char **vals;             /* distinct: the values seen (tag byte, length, bytes) */
-	uint32_t n_vals, cap_vals;
+	union {
+		struct {
+			double sum, comp; /* sum, avg: compensated sum */
+		} s;
+		double m;                 /* min, max: the least or greatest so far */
+		struct {
+			char **vals;      /* distinct: the values seen (tag, length, bytes) */
+			uint32_t n_vals, cap_vals;
+		} d;
+	};
+	uint64_t n;                       /* numbers seen (sum, avg, min, max) */
 };
 
+/* A run and its per-step arrays are one block: the fields that an event offered to the run
+ * reads come last, next to the arrays (first, last, acc, n_taken) that follow the struct, so
+ * that binding an event touches as few cache lines as it can. */
 struct mt_run {
 	struct mt_run *prev, *next; /* the key's runs, in the order they started */
-	struct mt_run *gprev, *gnext; /* the runs of the key in the same state (group) */
-	uint32_t group;             /* its state: step * 3 + repeat class (mt_group) */
-	uint64_t seen;              /* the last event that was offered to it */
+	struct mt_run *gprev;       /* the runs of the key in the same state (group) */
 	void *key;                  /* the key state that owns the run */
-	uint32_t rule;              /* index of the rule */
-	uint32_t step, count;       /* the real step it is at, events that step took */
-	uint8_t pending;            /* complete but for its trailing not steps: waits for deadline */
-	uint8_t complete;           /* completed by the event being processed */
 	ptrdiff_t heap_idx;         /* place in the deadline heap, or -1 */
 	uint64_t start_seq;
 	int64_t deadline;           /* time of the first event + within */
+	uint32_t rule;              /* index of the rule */
+	uint8_t pending;            /* complete but for its trailing not steps: waits for deadline */
+	uint8_t complete;           /* completed by the event being processed */
+	/* read for every event offered to the run */
+	struct mt_run *gnext;
+	uint64_t seen;              /* the last event that was offered to it */
 	struct mt_event **bound;    /* the bound events in order */
 	uint32_t *bound_step;       /* the real step of each (in bound's block, after it) */
-	uint32_t n_bound, cap_bound;
 	struct ev_bound *first, *last; /* per real step */
-	uint32_t *n_taken;          /* per real step */
 	struct mt_acc *acc;         /* per run aggregate of the rule */
+	uint32_t *n_taken;          /* per real step */
+	uint32_t group;             /* its state: step * 3 + repeat class (mt_group) */
+	uint32_t step, count;       /* the real step it is at, events that step took */
+	uint32_t n_bound, cap_bound;
 };
 
 /* The runs of one key of a sequence rule: in start order, and by state. Runs in one state

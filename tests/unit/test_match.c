@@ -199,6 +199,63 @@ START_TEST(bindings_and_aggregates)
 }
 END_TEST
 
+/* Each accumulator keeps only what its kind needs (they share their room): every kind side
+ * by side in one run, then a run that bound nothing. */
+START_TEST(each_kind_of_run_aggregate)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load("rules:\n"
+				     "  - id: s\n"
+				     "    within: 1m\n"
+				     "    sequence:\n"
+				     "      - {as: a, where: x, repeat: {min: 2}}\n"
+				     "      - {where: y}\n"
+				     "    emit: {a: \"{{ min(a.v) }}\", b: \"{{ max(a.v) }}\","
+				     " c: \"{{ avg(a.v) }}\", d: \"{{ sum(a.v) }}\","
+				     " e: \"{{ distinct(a.v) }}\", f: \"{{ count(a) }}\"}\n",
+				     &err);
+	const struct rl_rule *r;
+	struct pool pool = { 0 };
+	struct mt_run *run, *empty;
+	struct mt_event *ev[4];
+	const double v[4] = { 4, 10, 1, 10 };
+	struct tl_value vals[6];
+	int i;
+
+	ck_assert_msg(rs != NULL, "%s", err);
+	r = &rs->rules[0];
+	ck_assert_uint_eq(r->n_run_aggs, 6);
+	run = mt_run_new(&pool, r, 0);
+	empty = mt_run_new(&pool, r, 0);
+	for (i = 0; i < 4; i++) {
+		ev[i] = event(&pool, rs, v[i], NULL, i + 1);
+		ck_assert_int_eq(mt_bind(&pool, r, run, 0, ev[i]), 0);
+	}
+	mt_values(r, run, vals);
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(vals[i].type, TL_NUM);
+	ck_assert_double_eq(vals[0].num, 1);     /* min */
+	ck_assert_double_eq(vals[1].num, 10);    /* max */
+	ck_assert_double_eq(vals[2].num, 6.25);  /* avg */
+	ck_assert_double_eq(vals[3].num, 25);    /* sum */
+	ck_assert_double_eq(vals[4].num, 3);     /* distinct: 4, 10, 1 */
+	ck_assert_double_eq(vals[5].num, 4);     /* count */
+	mt_values(r, empty, vals);
+	ck_assert_int_eq(vals[0].type, TL_MISSING);
+	ck_assert_int_eq(vals[1].type, TL_MISSING);
+	ck_assert_int_eq(vals[2].type, TL_MISSING);
+	ck_assert_double_eq(vals[3].num, 0);
+	ck_assert_double_eq(vals[4].num, 0);
+	ck_assert_double_eq(vals[5].num, 0);
+	mt_run_free(&pool, r, run);
+	mt_run_free(&pool, r, empty);
+	ck_assert_uint_eq(pool.in_use, 0);
+	pool_destroy(&pool);
+	rl_free(rs);
+	free(err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("match");
@@ -211,6 +268,7 @@ int main(void)
 	tcase_add_loop_test(tc, sequence_errors, 0, (int)(sizeof bad / sizeof bad[0]));
 	tcase_add_test(tc, within_is_required);
 	tcase_add_test(tc, bindings_and_aggregates);
+	tcase_add_test(tc, each_kind_of_run_aggregate);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
