@@ -7,10 +7,16 @@
 #include "agg.h"
 #include "alloc.h"
 
+/* The arrays after a run (first, last, acc, n_taken) need no padding: each size is a
+ * multiple of the next one's alignment. */
+_Static_assert(sizeof(struct mt_run) % 8 == 0 && sizeof(struct ev_bound) % 8 == 0 &&
+		       sizeof(struct mt_acc) % 4 == 0,
+	       "a run's arrays are aligned without padding");
+
 static size_t run_size(const struct rl_rule *r)
 {
 	return sizeof(struct mt_run) + r->n_steps * (2 * sizeof(struct ev_bound) + sizeof(uint32_t)) +
-	       r->n_run_aggs * sizeof(struct mt_acc) + 8;
+	       r->n_run_aggs * sizeof(struct mt_acc);
 }
 
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule)
@@ -26,8 +32,6 @@ struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t r
 	p += r->n_steps * sizeof(struct ev_bound);
 	run->last = (struct ev_bound *)p;
 	p += r->n_steps * sizeof(struct ev_bound);
-	/* the accumulators hold doubles: align them */
-	p = (char *)(((uintptr_t)p + 7) & ~(uintptr_t)7);
 	run->acc = (struct mt_acc *)p;
 	p += r->n_run_aggs * sizeof(struct mt_acc);
 	run->n_taken = (uint32_t *)p;

@@ -160,6 +160,15 @@ static struct mt_event *event(struct pool *pool, const struct rl_ruleset *rs, do
 	return ev;
 }
 
+/* The end of a test that made runs: every block went back to the pool. */
+static void finish(struct pool *pool, struct rl_ruleset *rs, char *err)
+{
+	ck_assert_uint_eq(pool->in_use, 0);
+	pool_destroy(pool);
+	rl_free(rs);
+	free(err);
+}
+
 START_TEST(bindings_and_aggregates)
 {
 	char *err = NULL;
@@ -192,10 +201,7 @@ START_TEST(bindings_and_aggregates)
 	mt_run_free(&pool, r, run1);
 	ck_assert_uint_eq(e2->refs, 1); /* e1 and e3 went with run1 */
 	mt_run_free(&pool, r, run2);
-	ck_assert_uint_eq(pool.in_use, 0);
-	pool_destroy(&pool);
-	rl_free(rs);
-	free(err);
+	finish(&pool, rs, err);
 }
 END_TEST
 
@@ -249,10 +255,7 @@ START_TEST(each_kind_of_run_aggregate)
 	ck_assert_double_eq(vals[5].num, 0);
 	mt_run_free(&pool, r, run);
 	mt_run_free(&pool, r, empty);
-	ck_assert_uint_eq(pool.in_use, 0);
-	pool_destroy(&pool);
-	rl_free(rs);
-	free(err);
+	finish(&pool, rs, err);
 }
 END_TEST
 
