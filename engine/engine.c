@@ -66,6 +66,12 @@ struct hashes {
 		   * told apart by arrival number (events come back a little out of order) */
 #define HC_MAX_SPACES 16
 
+/* A field of a bound event that a condition read per run reads: asked for ahead of the run. */
+struct alias_read {
+	uint32_t step, slot;
+	uint8_t last; /* the step's last bound event, not its first */
+};
+
 struct rstate {
 	const struct rl_rule *r;
 	struct espace *sp;        /* its key space */
@@ -85,6 +91,8 @@ struct rstate {
 				   * left to evaluate per run */
 	struct mt_run **done;     /* sequences: runs completed by this event */
 	size_t n_done, cap_done;
+	struct alias_read *reads; /* sequences: the fields of bound events that post reads */
+	size_t n_reads;
 };
 
 struct tl_engine {
@@ -663,7 +671,7 @@ static void run_kill(struct tl_engine *e, struct rstate *rs, struct kstate *k,
 {
 	if (run->heap_idx >= 0)
 		dl_remove(e, run);
-	mt_key_unlink(k->state, run);
+	mt_key_unlink(&e->pool, k->state, run);
 	mt_run_free(&e->pool, rs->r, run);
 	e->st.runs--;
 }
@@ -793,7 +801,10 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
 		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev))
 			return T_FAIL;
 		run->count++;
-		mt_regroup(r, mk, run);
+		/* its state changes only when the count reaches min or max */
+		if ((run->count == st->min || run->count == st->max) &&
+		    mt_regroup(&e->pool, r, mk, run))
+			return T_FAIL;
 		reached(e, rs, run);
 		return T_BOUND;
 	}
@@ -802,7 +813,8 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
 			return T_FAIL;
 		run->step++;
 		run->count = 1;
-		mt_regroup(r, mk, run);
+		if (mt_regroup(&e->pool, r, mk, run))
+			return T_FAIL;
 		reached(e, rs, run);
 		return T_BOUND;
 	}
@@ -939,14 +951,53 @@ static int by_start(const void *a, const void *b)
 	return x->start_seq < y->start_seq ? -1 : x->start_seq > y->start_seq;
 }
 
+/* A walk over the runs of a group asks for the memory of the runs ahead of the one it is at,
+ * in stages, each reading what the stage before asked for: the run's block RUN_AHEAD runs
+ * ahead, then the end of its bound array and the values its conditions read of its bound
+ * events (BOUND_AHEAD), then the strings of those values (STR_AHEAD). */
+#define RUN_AHEAD 6
+#define BOUND_AHEAD 3
+#define STR_AHEAD 1
+
+static inline const struct tl_value *read_value(const struct mt_run *run,
+						 const struct alias_read *rd)
+{
+	const struct ev_bound *b = rd->last ? &run->last[rd->step] : &run->first[rd->step];
+
+	return b->slots ? &b->slots[rd->slot] : NULL;
+}
+
+static inline void prefetch_reads(const struct rstate *rs, const struct mt_run *run, int strings)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n_reads; i++) {
+		const struct tl_value *v = read_value(run, &rs->reads[i]);
+
+		if (v && !strings)
+			__builtin_prefetch(v);
+		else if (v && v->type >= TL_STR)
+			__builtin_prefetch(v->str);
+	}
+}
+
+/* Asks for the part of a run's block that an event offered to it reads (from `seen` on). */
+static inline void prefetch_run(const struct mt_run *run, size_t size)
+{
+	const char *p = (const char *)&run->seen, *end = (const char *)run + size;
+
+	for (; p < end; p += 64)
+		__builtin_prefetch(p, 1);
+}
+
 static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	const struct rl_rule *r = rs->r;
 	struct kstate *k;
 	struct mt_key *mk;
-	struct mt_run *run, *next;
+	size_t i, rsize;
+	struct mt_run *run;
 	uint32_t g;
-	size_t i;
 
 	memset(rs->memo, -1, r->n_seq_items);
 	if (!seq_may_matter(e, rs))
@@ -968,13 +1019,29 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	/* runs too old to complete: the oldest are first */
 	while (mk->head && e->now - mk->head->bound[0]->ts.us > r->within_us)
 		run_kill(e, rs, k, mk->head);
+	rsize = mt_run_size(r);
 	for (g = 0; g < mk->n_groups; g++) {
-		if (!mk->groups[g] || state_idle(e, rs, g))
+		uint32_t at;
+
+		if (!mk->groups[g].n || state_idle(e, rs, g))
 			continue;
-		for (run = mk->groups[g]; run; run = next) {
+		/* From the end: a run that leaves the group takes the place of its last run, which
+		 * has been seen; runs that join it during the walk (from earlier groups) come
+		 * after the end and are never reached. Runs ahead are asked for in advance. */
+		for (at = mk->groups[g].n; at-- > 0;) {
 			int t;
 
-			next = run->gnext;
+			if (at >= RUN_AHEAD)
+				prefetch_run(mk->groups[g].runs[at - RUN_AHEAD], rsize);
+			if (at >= BOUND_AHEAD) {
+				const struct mt_run *b = mk->groups[g].runs[at - BOUND_AHEAD];
+
+				__builtin_prefetch(b->bound + b->n_bound, 1);
+				prefetch_reads(rs, b, 0);
+			}
+			if (rs->n_reads && at >= STR_AHEAD)
+				prefetch_reads(rs, mk->groups[g].runs[at - STR_AHEAD], 1);
+			run = mk->groups[g].runs[at];
 			if (run->seen == e->pseq)
 				continue; /* moved here by this event */
 			run->seen = e->pseq;
@@ -1029,7 +1096,13 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			run->deadline = ev->ts.us + r->within_us;
 			run->count = 1;
 			run->group = mt_group(r, 0, 1);
-			mt_key_link(mk, run);
+			if (mt_key_link(&e->pool, mk, run)) {
+				mt_run_free(&e->pool, r, run);
+				e->nomem = 1;
+				run = NULL;
+			}
+		}
+		if (run) {
 			if (++e->st.runs > e->st.peak_runs)
 				e->st.peak_runs = e->st.runs;
 			reached(e, rs, run);
@@ -1329,6 +1402,31 @@ static int add_pre(const struct ex_node *n, struct conds *pre, struct conds *pos
 	return 0;
 }
 
+/* Adds the fields of bound events that n reads to rs->reads (once each); 0 or -1. */
+static int add_reads(struct rstate *rs, const struct ex_node *n)
+{
+	size_t i;
+
+	if (n->kind == EX_ALIAS && n->slot != EX_ALIAS_TIME) {
+		struct alias_read rd = { n->step, n->slot, n->fn == EX_ALIAS_LAST }, *nr;
+
+		for (i = 0; i < rs->n_reads; i++)
+			if (rs->reads[i].step == rd.step && rs->reads[i].slot == rd.slot &&
+			    rs->reads[i].last == rd.last)
+				return 0;
+		nr = tl_realloc(rs->reads, (rs->n_reads + 1) * sizeof *nr);
+		if (!nr)
+			return -1;
+		rs->reads = nr;
+		rs->reads[rs->n_reads++] = rd;
+		return 0;
+	}
+	for (i = 0; i < n->n_kids; i++)
+		if (add_reads(rs, n->kids[i]))
+			return -1;
+	return 0;
+}
+
 /* The pre and post of every step of sequence r that reads runs, by step id. */
 static int make_pre(const struct rl_rule *r, struct conds *pre, struct conds *post)
 {
@@ -1418,7 +1516,7 @@ static int make_spaces(struct tl_engine *e)
 struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_engine_opts *opts)
 {
 	struct tl_engine *e = tl_calloc(1, sizeof *e);
-	size_t i;
+	size_t i, j, k;
 
 	if (!e)
 		return NULL;
@@ -1470,6 +1568,10 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 			r->post = tl_calloc(rule->n_seq_items, sizeof *r->post);
 			if (!r->memo || !r->pre || !r->post || make_pre(rule, r->pre, r->post))
 				goto fail;
+			for (j = 0; j < rule->n_seq_items; j++)
+				for (k = 0; k < r->post[j].n; k++)
+					if (add_reads(r, r->post[j].c[k]))
+						goto fail;
 			r->horizon = rule->within_us > rule->suppress_us ? rule->within_us
 									 : rule->suppress_us;
 		}
@@ -1500,6 +1602,7 @@ void tl_engine_free(struct tl_engine *e)
 		for (j = 0; rs->post && j < rs->r->n_seq_items; j++)
 			tl_free(rs->post[j].c);
 		tl_free(rs->post);
+		tl_free(rs->reads);
 		tl_free(rs->pre);
 		tl_free(rs->done);
 	}

@@ -13,7 +13,7 @@ _Static_assert(sizeof(struct mt_run) % 8 == 0 && sizeof(struct ev_bound) % 8 == 
 		       sizeof(struct mt_acc) % 4 == 0,
 	       "a run's arrays are aligned without padding");
 
-static size_t run_size(const struct rl_rule *r)
+size_t mt_run_size(const struct rl_rule *r)
 {
 	return sizeof(struct mt_run) + r->n_steps * (2 * sizeof(struct ev_bound) + sizeof(uint32_t)) +
 	       r->n_run_aggs * sizeof(struct mt_acc);
@@ -21,7 +21,7 @@ static size_t run_size(const struct rl_rule *r)
 
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule)
 {
-	struct mt_run *run = pool_calloc(pool, run_size(r));
+	struct mt_run *run = pool_calloc(pool, mt_run_size(r));
 	char *p;
 	size_t i;
 
@@ -208,7 +208,7 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 		}
 		pool_free(pool, a->d.vals, a->d.cap_vals * sizeof *a->d.vals);
 	}
-	pool_free(pool, run, run_size(r));
+	pool_free(pool, run, mt_run_size(r));
 }
 
 struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
@@ -270,42 +270,71 @@ uint32_t mt_group(const struct rl_rule *r, uint32_t step, uint32_t count)
 
 size_t mt_key_size(const struct rl_rule *r)
 {
-	return sizeof(struct mt_key) + 3 * r->n_steps * sizeof(struct mt_run *);
+	return sizeof(struct mt_key) + 3 * r->n_steps * sizeof(struct mt_group);
 }
 
-static void group_unlink(struct mt_key *k, struct mt_run *run)
+static void group_unlink(struct pool *pool, struct mt_key *k, struct mt_run *run)
 {
-	if (run->gprev)
-		run->gprev->gnext = run->gnext;
-	else
-		k->groups[run->group] = run->gnext;
-	if (run->gnext)
-		run->gnext->gprev = run->gprev;
-	run->gprev = run->gnext = NULL;
+	struct mt_group *gr = &k->groups[run->group];
+	struct mt_run *last = gr->runs[--gr->n];
+
+	gr->runs[run->gidx] = last;
+	last->gidx = run->gidx;
+	if (!gr->n) {
+		pool_free(pool, gr->runs, gr->cap * sizeof *gr->runs);
+		gr->runs = NULL;
+		gr->cap = 0;
+	}
 }
 
-static void group_link(struct mt_key *k, struct mt_run *run)
+/* Room for one more run in group gr: 0, or -1. */
+static int group_reserve(struct pool *pool, struct mt_group *gr)
 {
-	run->gprev = NULL;
-	run->gnext = k->groups[run->group];
-	if (run->gnext)
-		run->gnext->gprev = run;
-	k->groups[run->group] = run;
+	uint32_t nc;
+	struct mt_run **nr;
+
+	if (gr->n < gr->cap)
+		return 0;
+	nc = gr->cap ? gr->cap * 2 : 4;
+	nr = pool_alloc(pool, nc * sizeof *nr);
+	if (!nr)
+		return -1;
+	if (gr->n)
+		memcpy(nr, gr->runs, gr->n * sizeof *nr);
+	pool_free(pool, gr->runs, gr->cap * sizeof *gr->runs);
+	gr->runs = nr;
+	gr->cap = nc;
+	return 0;
 }
 
-void mt_regroup(const struct rl_rule *r, struct mt_key *k, struct mt_run *run)
+/* Appends run to the group of run->group, which has room. */
+static void group_put(struct mt_key *k, struct mt_run *run)
+{
+	struct mt_group *gr = &k->groups[run->group];
+
+	run->gidx = gr->n;
+	gr->runs[gr->n++] = run;
+}
+
+int mt_regroup(struct pool *pool, const struct rl_rule *r, struct mt_key *k, struct mt_run *run)
 {
 	uint32_t g = mt_group(r, run->step, run->count);
 
 	if (g == run->group)
-		return;
-	group_unlink(k, run);
+		return 0;
+	if (group_reserve(pool, &k->groups[g]))
+		return -1;
+	group_unlink(pool, k, run);
 	run->group = g;
-	group_link(k, run);
+	group_put(k, run);
+	return 0;
 }
 
-void mt_key_link(struct mt_key *k, struct mt_run *run)
+int mt_key_link(struct pool *pool, struct mt_key *k, struct mt_run *run)
 {
+	if (group_reserve(pool, &k->groups[run->group]))
+		return -1;
+	group_put(k, run);
 	run->prev = k->tail;
 	run->next = NULL;
 	if (k->tail)
@@ -314,12 +343,12 @@ void mt_key_link(struct mt_key *k, struct mt_run *run)
 		k->head = run;
 	k->tail = run;
 	k->n_runs++;
-	group_link(k, run);
+	return 0;
 }
 
-void mt_key_unlink(struct mt_key *k, struct mt_run *run)
+void mt_key_unlink(struct pool *pool, struct mt_key *k, struct mt_run *run)
 {
-	group_unlink(k, run);
+	group_unlink(pool, k, run);
 	if (run->prev)
 		run->prev->next = run->next;
 	else

@@ -52,7 +52,6 @@ struct mt_acc {
  * that binding an event touches as few cache lines as it can. */
 struct mt_run {
 	struct mt_run *prev, *next; /* the key's runs, in the order they started */
-	struct mt_run *gprev;       /* the runs of the key in the same state (group) */
 	void *key;                  /* the key state that owns the run */
 	ptrdiff_t heap_idx;         /* place in the deadline heap, or -1 */
 	uint64_t start_seq;
@@ -60,8 +59,8 @@ struct mt_run {
 	uint32_t rule;              /* index of the rule */
 	uint8_t pending;            /* complete but for its trailing not steps: waits for deadline */
 	uint8_t complete;           /* completed by the event being processed */
+	uint32_t gidx;              /* its place in its group's array */
 	/* read for every event offered to the run */
-	struct mt_run *gnext;
 	uint64_t seen;              /* the last event that was offered to it */
 	struct mt_event **bound;    /* the bound events in order */
 	uint32_t *bound_step;       /* the real step of each (in bound's block, after it) */
@@ -73,6 +72,13 @@ struct mt_run {
 	uint32_t n_bound, cap_bound;
 };
 
+/* The runs of a key in one state, in no particular order: an array rather than a list, so
+ * that a walk over them can ask for the memory of the runs ahead of the one it is at. */
+struct mt_group {
+	struct mt_run **runs;
+	uint32_t n, cap;
+};
+
 /* The runs of one key of a sequence rule: in start order, and by state. Runs in one state
  * take the same transition for an event when no condition reads their bindings, so a state
  * where nothing happens is skipped whole: the cost of an event does not grow with the number
@@ -81,7 +87,7 @@ struct mt_key {
 	struct mt_run *head, *tail;
 	uint32_t n_runs;
 	uint32_t n_groups;       /* 3 per real step */
-	struct mt_run *groups[]; /* the head of each state's list */
+	struct mt_group groups[];
 };
 
 /* Repeat classes of the state of a run at a step: below min, from min to below max, at max. */
@@ -91,9 +97,13 @@ enum { MT_BELOW_MIN, MT_BETWEEN, MT_AT_MAX };
 uint32_t mt_group(const struct rl_rule *r, uint32_t step, uint32_t count);
 /* The size of an mt_key for rule r. */
 size_t mt_key_size(const struct rl_rule *r);
-/* Moves run into the group of its current (step, count). */
-void mt_regroup(const struct rl_rule *r, struct mt_key *k, struct mt_run *run);
+/* Moves run into the group of its current (step, count): 0, or -1 when the group could not
+ * grow (the run stays where it was). Removing a run from a group moves the group's last run
+ * into its place. */
+int mt_regroup(struct pool *pool, const struct rl_rule *r, struct mt_key *k, struct mt_run *run);
 
+/* The bytes of a run of rule r with its arrays: one block. */
+size_t mt_run_size(const struct rl_rule *r);
 /* A new run of rule r (index rule) at step 0 with no event bound yet; NULL on failure. */
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule);
 /* Binds ev to real step `step` of the run (ev->refs is taken); 0 or -1. */
@@ -110,7 +120,9 @@ struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
 			      const struct tf_stamp *ts, uint64_t seq);
 void mt_event_release(struct pool *pool, struct mt_event *ev);
 
-void mt_key_link(struct mt_key *k, struct mt_run *run);
-void mt_key_unlink(struct mt_key *k, struct mt_run *run);
+/* Adds a run (its group set) as the key's newest: 0, or -1 when its group could not grow. */
+int mt_key_link(struct pool *pool, struct mt_key *k, struct mt_run *run);
+/* Removes a run from the key; a group left empty gives its array back. */
+void mt_key_unlink(struct pool *pool, struct mt_key *k, struct mt_run *run);
 
 #endif

@@ -259,6 +259,100 @@ START_TEST(each_kind_of_run_aggregate)
 }
 END_TEST
 
+/* Every run of the key is in the group of its state, exactly once, at the place it records;
+ * and the key's list holds the runs in start order. */
+static void check_groups(const struct mt_key *k, struct mt_run *const *runs, const int *in,
+			 int n)
+{
+	const struct mt_run *p;
+	uint32_t g, j, total = 0, listed = 0;
+	int i, at = 0;
+
+	for (g = 0; g < k->n_groups; g++) {
+		for (j = 0; j < k->groups[g].n; j++) {
+			ck_assert_uint_eq(k->groups[g].runs[j]->group, g);
+			ck_assert_uint_eq(k->groups[g].runs[j]->gidx, j);
+		}
+		total += k->groups[g].n;
+		if (!k->groups[g].n)
+			ck_assert_ptr_null(k->groups[g].runs);
+	}
+	for (p = k->head; p; p = p->next) {
+		while (at < n && !in[at])
+			at++;
+		ck_assert_int_lt(at, n);
+		ck_assert_ptr_eq(p, runs[at++]);
+		listed++;
+	}
+	for (i = 0; i < n; i++)
+		total -= in[i] ? 1 : 0;
+	ck_assert_uint_eq(total, 0);
+	ck_assert_uint_eq(listed, k->n_runs);
+}
+
+/* The runs of a key by state: groups are arrays that grow, and from which a run leaves by
+ * giving its place to the last one. */
+START_TEST(runs_grouped_by_state)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load(seq_rules, &err);
+	const struct rl_rule *r = &rs->rules[0];
+	struct pool pool = { 0 };
+	struct mt_key *k;
+	struct mt_run *runs[9];
+	int in[9], i;
+
+	ck_assert_ptr_nonnull(rs);
+	k = pool_calloc(&pool, mt_key_size(r));
+	k->n_groups = (uint32_t)(3 * r->n_steps);
+	for (i = 0; i < 9; i++) { /* more than the first array holds */
+		runs[i] = mt_run_new(&pool, r, 0);
+		runs[i]->count = 1;
+		runs[i]->group = mt_group(r, 0, 1);
+		ck_assert_int_eq(mt_key_link(&pool, k, runs[i]), 0);
+		in[i] = 1;
+	}
+	ck_assert_uint_eq(k->n_runs, 9);
+	ck_assert_uint_eq(k->groups[0].n, 9);
+	check_groups(k, runs, in, 9);
+	/* a to 2 events: from min on (a state of its own); then to max */
+	for (i = 0; i < 9; i += 2) {
+		runs[i]->count = 2;
+		ck_assert_int_eq(mt_regroup(&pool, r, k, runs[i]), 0);
+	}
+	runs[4]->count = 5;
+	ck_assert_int_eq(mt_regroup(&pool, r, k, runs[4]), 0);
+	runs[3]->count = 1; /* unchanged: stays */
+	ck_assert_int_eq(mt_regroup(&pool, r, k, runs[3]), 0);
+	ck_assert_uint_eq(k->groups[0].n, 4);
+	ck_assert_uint_eq(k->groups[1].n, 4);
+	ck_assert_uint_eq(k->groups[2].n, 1);
+	check_groups(k, runs, in, 9);
+	/* the last run of a group, one in the middle, the first of the key, one alone */
+	mt_key_unlink(&pool, k, runs[8]);
+	mt_key_unlink(&pool, k, runs[3]);
+	mt_key_unlink(&pool, k, runs[0]);
+	mt_key_unlink(&pool, k, runs[4]);
+	for (i = 0; i < 9; i++)
+		if (i == 8 || i == 3 || i == 0 || i == 4) {
+			in[i] = 0;
+			mt_run_free(&pool, r, runs[i]);
+		}
+	ck_assert_uint_eq(k->n_runs, 5);
+	ck_assert_ptr_null(k->groups[2].runs); /* an empty group gave its array back */
+	check_groups(k, runs, in, 9);
+	for (i = 0; i < 9; i++)
+		if (in[i]) {
+			mt_key_unlink(&pool, k, runs[i]);
+			mt_run_free(&pool, r, runs[i]);
+		}
+	ck_assert_ptr_null(k->head);
+	ck_assert_uint_eq(k->n_runs, 0);
+	pool_free(&pool, k, mt_key_size(r));
+	finish(&pool, rs, err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("match");
@@ -272,6 +366,7 @@ int main(void)
 	tcase_add_test(tc, within_is_required);
 	tcase_add_test(tc, bindings_and_aggregates);
 	tcase_add_test(tc, each_kind_of_run_aggregate);
+	tcase_add_test(tc, runs_grouped_by_state);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
