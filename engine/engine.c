@@ -46,6 +46,8 @@ struct espace {
 	int ok;                     /* 0: the event has the key; -1: a key field is not a scalar */
 	uint64_t hash;
 	struct kentry *cur;         /* the key's entry; NULL while it has none */
+	uint32_t *state_size;       /* per rule with state in the space: its block's size, for
+				     * prefetching (0: one line) */
 };
 
 /* Conditions that must all hold. */
@@ -365,7 +367,8 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 	size_t i;
 
 	for (i = 0; i < e->n_hot; i++) {
-		const struct kspace *ks = &e->spaces[e->hot[i]].ks;
+		const struct espace *sp = &e->spaces[e->hot[i]];
+		const struct kspace *ks = &sp->ks;
 		const struct kslot *sl;
 		const struct kentry *ent;
 		const char *p, *end;
@@ -395,7 +398,13 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 
 			if (!k->live)
 				continue;
-			__builtin_prefetch(k->state);
+			/* every line of the state: a window's ring entries come after its header
+			 * and aggregates, often on the next line */
+			p = (const char *)((uintptr_t)k->state & ~(uintptr_t)63);
+			end = (const char *)k->state + sp->state_size[j];
+			do
+				__builtin_prefetch(p);
+			while ((p += 64) < end);
 			__builtin_prefetch(k->prev);
 			__builtin_prefetch(k->next);
 		}
@@ -1508,6 +1517,9 @@ static int make_spaces(struct tl_engine *e)
 		}
 	}
 	tl_free(tab);
+	for (i = 0; i < e->n_spaces; i++)
+		if (!(e->spaces[i].state_size = tl_calloc(e->spaces[i].ks.n_rules + 1, sizeof(uint32_t))))
+			return -1;
 	/* with many key spaces, hashing every event's keys ahead costs more than it saves */
 	e->use_hc = e->n_hot <= HC_MAX_SPACES;
 	return 0;
@@ -1560,8 +1572,14 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 			if (!r->results || !r->args)
 				goto fail;
 		}
-		if (rule->kind == RL_THRESHOLD && !(r->wp = win_plan_new(rule)))
-			goto fail;
+		if (rule->kind == RL_THRESHOLD) {
+			size_t sz;
+
+			if (!(r->wp = win_plan_new(rule)))
+				goto fail;
+			sz = win_block_size(r->wp);
+			r->sp->state_size[r->keys.idx] = sz > 1024 ? 1024 : (uint32_t)sz;
+		}
 		if (rule->kind == RL_SEQUENCE) {
 			r->memo = tl_malloc(rule->n_seq_items);
 			r->pre = tl_calloc(rule->n_seq_items, sizeof *r->pre);
@@ -1619,6 +1637,7 @@ void tl_engine_free(struct tl_engine *e)
 	for (i = 0; i < e->n_spaces; i++) {
 		ks_fini(&e->spaces[i].ks);
 		ob_free(&e->spaces[i].key);
+		tl_free(e->spaces[i].state_size);
 	}
 	tl_free(e->spaces);
 	tl_free(e->hot);

@@ -558,6 +558,11 @@ void win_plan_free(struct win_plan *p)
 	tl_free(p);
 }
 
+size_t win_block_size(const struct win_plan *p)
+{
+	return p->block;
+}
+
 static uint32_t ring_mask(const struct window *w)
 {
 	return ((uint32_t)1 << w->cap_bits) - 1;

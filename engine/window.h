@@ -27,6 +27,8 @@ struct window;
 struct win_plan;
 struct win_plan *win_plan_new(const struct rl_rule *r);
 void win_plan_free(struct win_plan *p);
+/* The size of a window block of plan p (a window whose ring is inside it, as most are). */
+size_t win_block_size(const struct win_plan *p);
 
 /* An empty window for the rule of plan p (a threshold), its memory from pool; NULL on
  * allocation failure. Every call below takes the plan the window was made with. */

@@ -568,6 +568,54 @@ START_TEST(same_argument_shares_state_others_do_not)
 }
 END_TEST
 
+/* win_block_size is what a window takes while its ring is inside it (up to two events), which
+ * the engine prefetches whole: an empty window, and one of two events, take that much of the
+ * pool, more only from the third event on; the block grows with the aggregates' states. */
+START_TEST(block_size_is_what_a_window_takes)
+{
+	static struct rl_agg count_only[] = { { RL_AGG_COUNT, NULL } };
+	/* no min or max: their deques are blocks of their own from the first event */
+	static struct rl_agg no_deque[] = {
+		{ RL_AGG_SUM, &dummy_arg }, { RL_AGG_COUNT, NULL }, { RL_AGG_DISTINCT, &dummy_arg },
+	};
+	struct rl_rule r = make_rule(0), rc = make_rule(0);
+	struct pool pool = { 0 };
+	struct win_plan *wp, *wc;
+	struct window *w;
+	struct tl_value args[N_AGGS];
+	struct tf_stamp ts = { .us = 1, .kind = TF_EPOCH_S };
+	size_t size, i;
+
+	r.aggs = no_deque;
+	r.n_aggs = 3;
+	rc.aggs = count_only;
+	rc.n_aggs = 1;
+	wp = win_plan_new(&r);
+	wc = win_plan_new(&rc);
+	ck_assert_ptr_nonnull(wp);
+	ck_assert_ptr_nonnull(wc);
+	ck_assert_uint_gt(win_block_size(wp), win_block_size(wc));
+	size = (win_block_size(wp) + POOL_STEP - 1) / POOL_STEP * POOL_STEP;
+	w = win_new(&pool, wp);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_uint_eq(pool.in_use, size);
+	for (i = 0; i < N_AGGS; i++)
+		args[i] = num_value(1);
+	for (i = 0; i < 3; i++) {
+		ts.us = (int64_t)i;
+		ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+		if (i < 2)
+			ck_assert_uint_eq(pool.in_use, size);
+	}
+	ck_assert_uint_gt(pool.in_use, size);
+	win_free(w, wp);
+	win_plan_free(wp);
+	win_plan_free(wc);
+	ck_assert_uint_eq(pool.in_use, 0);
+	pool_destroy(&pool);
+}
+END_TEST
+
 /* Evicting every event at once (all older than the bound) leaves the window as popping them one
  * by one does: empty, holding its block only, and ready for more; events out of time order are
  * evicted from the oldest up to the first one that stays. */
@@ -702,6 +750,7 @@ int main(void)
 	tcase_add_test(tc, allocation_failure_leaves_window_unchanged);
 	tcase_add_test(tc, same_argument_shares_state_others_do_not);
 	tcase_add_test(tc, evicting_all_at_once_empties_the_window);
+	tcase_add_test(tc, block_size_is_what_a_window_takes);
 	tcase_add_test(tc, short_values_inline_compare_exactly);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
