@@ -35,6 +35,8 @@ struct event {
 	struct tl_value *slots;
 	struct tf_stamp ts;
 	uint64_t seq; /* arrival order */
+	struct mt_event *held; /* its copy from the reorder buffer (which line and slots are in),
+				* or NULL */
 };
 
 /* A key space of the engine: the rules keyed the same way, and the current event's key. */
@@ -699,7 +701,13 @@ static struct mt_event *kept(struct tl_engine *e)
 {
 	const struct event *ev = e->cur;
 
-	if (!e->cur_kept) {
+	if (!e->cur_kept && ev->held) {
+		/* the reorder buffer's copy serves: it is out of the buffer, and numbered now in
+		 * processing order (the buffer holds its own reference) */
+		e->cur_kept = ev->held;
+		e->cur_kept->seq = e->pseq;
+		e->cur_kept->refs++;
+	} else if (!e->cur_kept) {
 		e->cur_kept = mt_event_new(&e->pool, ev->line, ev->len, ev->slots, e->rs->n_slots,
 					   &ev->ts, e->pseq);
 		/* the engine's own reference until the event is processed: a run that binds it
@@ -1284,12 +1292,14 @@ static void release(struct tl_engine *e, int64_t watermark, int all)
 {
 	while (e->n_heap && (all || e->heap[0]->ts.us <= watermark)) {
 		struct mt_event *held = heap_pop(e);
-		struct event ev = { held->line, held->len, held->slots, held->ts, held->seq };
+		struct event ev = { held->line, held->len, held->slots, held->ts, held->seq, held };
 
 		if (e->use_hc)
 			prefetch_ahead(e);
+		held->refs = 1; /* the buffer's, until processed: runs may bind it */
 		process(e, &ev);
-		mt_event_release(&e->pool, held);
+		if (--held->refs == 0)
+			mt_event_release(&e->pool, held);
 	}
 	e->st.buffered = e->n_heap;
 }
@@ -1312,18 +1322,31 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 	struct jd_error jerr;
 	struct event ev;
 	const char *terr;
+	/* an event that will wait in the reorder buffer is decoded from its copy there, so that
+	 * its values point into the copy as they are made */
+	int buffered = !(rs->lateness_us == 0 && e->n_heap == 0);
+	struct mt_event *held = NULL;
 
 	e->st.events_in++;
-	if (jd_decode(e->dec, line, len, e->slots, &jerr)) {
+	ev.line = line;
+	ev.slots = e->slots;
+	if (buffered) {
+		if (!(held = mt_event_hold(&e->pool, line, len, rs->n_slots)))
+			return TL_FEED_NOMEM;
+		ev.line = held->line;
+		ev.slots = held->slots;
+	}
+	if (jd_decode(e->dec, ev.line, len, ev.slots, &jerr)) {
 		snprintf(reason, cap, "invalid JSON at byte %zu: %s", jerr.off + 1, jerr.msg);
 		e->st.malformed++;
+		if (held)
+			mt_event_release(&e->pool, held);
 		return TL_FEED_MALFORMED;
 	}
-	ev.line = line;
 	ev.len = len;
-	ev.slots = e->slots;
 	ev.seq = e->seq++;
-	if (tf_from_value((enum tf_kind)rs->time_format, &e->slots[rs->time_slot], &ev.ts, &terr)) {
+	ev.held = NULL;
+	if (tf_from_value((enum tf_kind)rs->time_format, &ev.slots[rs->time_slot], &ev.ts, &terr)) {
 		char path[256];
 		size_t i, n = 0;
 
@@ -1332,6 +1355,8 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 					      rs->time_segs[i]);
 		snprintf(reason, cap, "no valid event time in '%s': %s", path, terr);
 		e->st.malformed++;
+		if (held)
+			mt_event_release(&e->pool, held);
 		return TL_FEED_MALFORMED;
 	}
 	if (e->have_time && ev.ts.us < e->max_seen - rs->lateness_us) {
@@ -1344,20 +1369,30 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 		snprintf(reason, cap, "late event: time %s is behind the watermark %s", unquote(t1),
 			 unquote(t2));
 		e->st.late++;
+		if (held)
+			mt_event_release(&e->pool, held);
 		return TL_FEED_LATE;
 	}
 	if (!e->have_time || ev.ts.us > e->max_seen)
 		e->max_seen = ev.ts.us;
 	e->have_time = 1;
 	e->nomem = 0;
-	if (rs->lateness_us == 0 && e->n_heap == 0) {
+	if (!buffered) {
 		process(e, &ev);
 		return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
 	}
 	{
-		struct mt_event *c = mt_event_new(&e->pool, ev.line, ev.len, ev.slots, rs->n_slots,
-						  &ev.ts, ev.seq);
+		struct mt_event *c = held;
 
+		if (jd_scratch_used(e->dec)) {
+			/* strings unescaped into the decoder's scratch: a copy that holds them */
+			c = mt_event_new(&e->pool, ev.line, ev.len, ev.slots, rs->n_slots, &ev.ts,
+					 ev.seq);
+			mt_event_release(&e->pool, held);
+		} else {
+			c->ts = ev.ts;
+			c->seq = ev.seq;
+		}
 		if (!c || tl_grow((void **)&e->heap, &e->cap_heap, e->n_heap + 1, sizeof *e->heap)) {
 			if (c)
 				mt_event_release(&e->pool, c);

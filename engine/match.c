@@ -255,6 +255,25 @@ struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
 	return ev;
 }
 
+struct mt_event *mt_event_hold(struct pool *pool, const char *line, size_t len, size_t n_slots)
+{
+	size_t size = sizeof(struct mt_event) + n_slots * sizeof(struct tl_value) + len + 1;
+	struct mt_event *ev = pool_alloc(pool, size);
+	char *copy;
+
+	if (!ev)
+		return NULL;
+	ev->refs = 0;
+	ev->size = size;
+	ev->slots = (struct tl_value *)(ev + 1);
+	copy = (char *)(ev->slots + n_slots);
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	ev->line = copy;
+	ev->len = len;
+	return ev;
+}
+
 void mt_event_release(struct pool *pool, struct mt_event *ev)
 {
 	pool_free(pool, ev, ev->size);

@@ -118,6 +118,9 @@ void mt_values(const struct rl_rule *r, const struct mt_run *run, struct tl_valu
 struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
 			      const struct tl_value *slots, size_t n_slots,
 			      const struct tf_stamp *ts, uint64_t seq);
+/* A copy of a line with room for its n_slots values, which the caller fills (decoding the copy,
+ * so that its values point into it), and its time and number; NULL on allocation failure. */
+struct mt_event *mt_event_hold(struct pool *pool, const char *line, size_t len, size_t n_slots);
 void mt_event_release(struct pool *pool, struct mt_event *ev);
 
 /* Adds a run (its group set) as the key's newest: 0, or -1 when its group could not grow. */

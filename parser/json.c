@@ -127,6 +127,7 @@ struct jd_decoder {
 	const struct jd_fields *f; /* not owned; must outlive the decoder */
 	char *scratch;             /* unescaped strings and long number copies */
 	size_t scratch_cap;
+	size_t used;               /* scratch bytes of the last line decoded */
 };
 
 /* One open array or object. */
@@ -1301,7 +1302,13 @@ close: /* p is just past the '}' or ']' of the frame fr on top */
 	p = jd_ws(p, end);
 	if (p != end)
 		return jd_fail(&c, p, JD_E_TRAILING);
+	d->used = c.used;
 	return 0;
+}
+
+size_t jd_scratch_used(const struct jd_decoder *d)
+{
+	return d->used;
 }
 
 /* ---- output helpers ---- */

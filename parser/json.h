@@ -52,6 +52,10 @@ struct jd_error {
 int jd_decode(struct jd_decoder *d, const char *line, size_t len, struct tl_value *slots,
 	      struct jd_error *err);
 
+/* After a successful jd_decode: the bytes of the decoder's scratch that its values use. When
+ * 0, every string, array and object value points into the line itself. */
+size_t jd_scratch_used(const struct jd_decoder *d);
+
 /* Writes s as a JSON string literal (with quotes, escaping '"', '\\' and control characters as
  * \n \t \r \b \f \u00XX; other UTF-8 is copied) into out, which must have room for
  * 6 * len + 2 bytes. Returns the number of bytes written. */

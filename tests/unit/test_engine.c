@@ -181,6 +181,53 @@ START_TEST(reorder_buffer_and_late)
 }
 END_TEST
 
+/* Events held by the reorder buffer are the engine's own copies: their values (escaped strings
+ * too) and their lines, bound by runs, outlive the caller's buffer, and copies of lines that
+ * turn out malformed or late are given back (the sanitizer and valgrind runs check that). */
+START_TEST(held_events_are_copies)
+{
+	static const char *lines[] = {
+		"{\"ts\":10,\"type\":\"a\",\"card\":\"c1\",\"note\":\"tab\\there \\u00e9\"}",
+		"{\"ts\":11,\"type\":\"a\",\"card\":",                /* malformed */
+		"{\"ts\":12,\"type\":\"b\",\"card\":\"c\\u0031\",\"note\":\"plain\"}",
+		"{\"type\":\"b\",\"card\":\"c1\"}",                   /* no time */
+		"{\"ts\":30,\"type\":\"x\"}",                         /* watermark 25 */
+		"{\"ts\":20,\"type\":\"b\",\"card\":\"c1\"}",          /* late */
+	};
+	static const enum tl_feed want[] = { TL_FEED_OK, TL_FEED_MALFORMED, TL_FEED_OK,
+					     TL_FEED_MALFORMED, TL_FEED_OK, TL_FEED_LATE };
+	struct run r;
+	char buf[256], reason[256];
+	size_t i;
+
+	start(&r, "time: {lateness: 5s}\n"
+		  "rules:\n"
+		  "  - id: ab\n"
+		  "    key: card\n"
+		  "    sequence:\n"
+		  "      - {as: a, where: type == \"a\"}\n"
+		  "      - {as: b, where: type == \"b\" && note != a.note}\n"
+		  "    within: 1m\n"
+		  "    emit: {first: \"{{ a.note }}\", card: \"{{ b.card }}\"}\n",
+	      0, 0);
+	for (i = 0; i < sizeof lines / sizeof *lines; i++) {
+		size_t n = strlen(lines[i]);
+
+		memcpy(buf, lines[i], n);
+		ck_assert_int_eq(tl_engine_feed(r.e, buf, n, reason, sizeof reason), want[i]);
+		memset(buf, 'x', sizeof buf); /* the caller's buffer is reused */
+	}
+	tl_engine_finish(r.e);
+	ck_assert_int_eq(r.out.n_alerts, 1);
+	ck_assert_str_eq(r.out.buf,
+			 "{\"rule\":\"ab\",\"ts\":12,\"key\":\"c1\",\"start\":10,"
+			 "\"first\":\"tab\\there \u00e9\",\"card\":\"c1\",\"events\":{\"a\":"
+			 "{\"ts\":10,\"type\":\"a\",\"card\":\"c1\",\"note\":\"tab\\there \\u00e9\"},"
+			 "\"b\":{\"ts\":12,\"type\":\"b\",\"card\":\"c\\u0031\",\"note\":\"plain\"}}}\n");
+	stop(&r);
+}
+END_TEST
+
 START_TEST(malformed_reasons)
 {
 	struct run r;
@@ -405,6 +452,7 @@ int main(void)
 	tcase_add_test(tc, threshold_inclusive_window_and_consume);
 	tcase_add_test(tc, suppress_drops_but_consumes);
 	tcase_add_test(tc, reorder_buffer_and_late);
+	tcase_add_test(tc, held_events_are_copies);
 	tcase_add_test(tc, malformed_reasons);
 	tcase_add_test(tc, keys_expire_and_are_capped);
 	tcase_add_test(tc, aggregates_match_naive_rescan);

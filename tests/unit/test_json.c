@@ -478,6 +478,35 @@ START_TEST(test_escaped_values_stable)
 }
 END_TEST
 
+/* jd_scratch_used tells whether every value points into the line: the engine decodes events it
+ * holds from their own copy, and needs a second copy only when a value is in the scratch. */
+START_TEST(test_scratch_used)
+{
+	static const char *const paths[] = { "a", "b", "o" };
+	struct dec x;
+	const char *line;
+	size_t i;
+
+	dec_init(&x, paths, 3);
+	OK(&x, "{\"a\":\"plain\",\"b\":12345678901234567890.5,\"o\":{\"k\":\"\\n\"},\"z\":\"\\t\"}");
+	ck_assert_uint_eq(jd_scratch_used(x.d), 0);
+	line = "{\"a\":\"plain\",\"b\":2,\"o\":[1]}";
+	OK(&x, line);
+	ck_assert_uint_eq(jd_scratch_used(x.d), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert(x.slots[i].type == TL_NUM ||
+			  (x.slots[i].str >= line && x.slots[i].str < line + strlen(line)));
+	OK(&x, "{\"a\":\"x\",\"b\":\"\\u0031\"}");
+	ck_assert_uint_eq(jd_scratch_used(x.d), 1);
+	expect_str(&x.slots[1], "1");
+	OK(&x, "{\"a\":\"tab\\t\"}");
+	ck_assert_uint_eq(jd_scratch_used(x.d), 4);
+	OK(&x, "{\"a\":1}");
+	ck_assert_uint_eq(jd_scratch_used(x.d), 0);
+	dec_fini(&x);
+}
+END_TEST
+
 /* ---- duplicate keys ---- */
 
 START_TEST(test_duplicates)
@@ -1533,6 +1562,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, test_no_fields);
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_escaped_values_stable);
+	tcase_add_test(tc, test_scratch_used);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_fast_keys);
 	tcase_add_test(tc, test_string_boundaries);
