@@ -339,8 +339,13 @@ static int space_hash(const struct espace *sp, const struct tl_value *slots, uin
 	return 0;
 }
 
-/* The key hashes of an event (by arrival number) in every space with state, made once: for
- * the prefetches of the three events before it, then for itself. */
+/* Spaces with fewer keys than this are not prefetched: their entries stay in cache, and most
+ * events would hash a key for nothing (a filter's suppress state, say, made only when it
+ * fires). */
+#define PF_MIN_KEYS 1024
+
+/* The key hashes of an event (by arrival number) in every space with state and many keys,
+ * made once: for the prefetches of the three events before it, then for itself. */
 static const struct hashes *hashes_of(struct tl_engine *e, uint64_t seq,
 				      const struct tl_value *slots)
 {
@@ -349,8 +354,12 @@ static const struct hashes *hashes_of(struct tl_engine *e, uint64_t seq,
 
 	if (hs->valid && hs->seq == seq)
 		return hs;
-	for (i = 0; i < e->n_hot; i++)
-		hs->ok[e->hot[i]] = space_hash(&e->spaces[e->hot[i]], slots, &hs->h[e->hot[i]]) == 0;
+	for (i = 0; i < e->n_hot; i++) {
+		const struct espace *sp = &e->spaces[e->hot[i]];
+
+		hs->ok[e->hot[i]] = sp->ks.n >= PF_MIN_KEYS &&
+				    space_hash(sp, slots, &hs->h[e->hot[i]]) == 0;
+	}
 	hs->seq = seq;
 	hs->valid = 1;
 	return hs;
@@ -435,10 +444,17 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 	}
 	if (!b->buf)
 		ob_lit(b, "");
-	if (sp->ks.n_rules && e->use_hc)
-		sp->hash = hashes_of(e, e->cur->seq, e->ev.slots)->h[sp - e->spaces];
-	else
+	if (sp->ks.n_rules && e->use_hc) {
+		const struct hashes *hs = hashes_of(e, e->cur->seq, e->ev.slots);
+
+		/* made ahead, unless the space had few keys then */
+		if (hs->ok[sp - e->spaces])
+			sp->hash = hs->h[sp - e->spaces];
+		else
+			space_hash(sp, e->ev.slots, &sp->hash);
+	} else {
 		space_hash(sp, e->ev.slots, &sp->hash);
+	}
 	sp->cur = ks_find(&sp->ks, b->buf ? b->buf : "", b->len, sp->hash);
 	sp->ok = 0;
 	return 0;
