@@ -130,6 +130,34 @@ START_TEST(table)
 }
 END_TEST
 
+START_TEST(case_mapping_matches_a_byte_at_a_time)
+{
+	/* lower() and upper() map eight bytes at a time: against a plain byte loop, over strings
+	 * of every length up to 40 of letters, the bytes next to them in ASCII ('@' '[' '`' '{'),
+	 * digits and two-byte UTF-8 (whose bytes are not letters) */
+	static const char *const parts[] = { "A", "Z", "a", "z", "M", "q", "@", "[", "`", "{",
+					     "0", "9", " ", ".", "\xc3\xa9", "\xc3\x89" };
+	unsigned seed = 5;
+	int i;
+
+	for (i = 0; i < 1500; i++) {
+		char s[128] = "", lo[128], up[128], ev[256], expr[512];
+		int n = i % 41, j;
+
+		for (j = 0; (int)strlen(s) < n; j++)
+			strcat(s, parts[rand_r(&seed) % (sizeof parts / sizeof parts[0])]);
+		for (j = 0; s[j]; j++) {
+			lo[j] = s[j] >= 'A' && s[j] <= 'Z' ? (char)(s[j] + 32) : s[j];
+			up[j] = s[j] >= 'a' && s[j] <= 'z' ? (char)(s[j] - 32) : s[j];
+		}
+		lo[j] = up[j] = '\0';
+		snprintf(ev, sizeof ev, "{\"ts\":1,\"name\":\"%s\"}", s);
+		snprintf(expr, sizeof expr, "lower(name) == \"%s\" && upper(name) == \"%s\"", lo, up);
+		ck_assert_msg(eval_case(expr, ev) == T, "%s", s);
+	}
+}
+END_TEST
+
 START_TEST(scratch_grows_for_long_strings)
 {
 	/* lower() of a string larger than the initial scratch of a fresh context */
@@ -224,6 +252,7 @@ int main(void)
 	tcase_add_loop_test(tc, table, 0, (int)(sizeof cases / sizeof cases[0]));
 	tcase_add_test(tc, scratch_grows_for_long_strings);
 	tcase_add_test(tc, cidr_reads_ipv4_as_inet_pton);
+	tcase_add_test(tc, case_mapping_matches_a_byte_at_a_time);
 	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
