@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # run.sh [RUNS] [--check | --save] - the benchmark: builds a release binary in build-bench/,
 # writes the data into bench/data/ (again only when the generator or its arguments change),
-# runs the cases (a) to (e) RUNS times each (default 5) and the two baselines, jq and cat, as
-# often on the same files, and prints the medians as a table, also written to bench/results.md.
+# runs RUNS rounds (default 5), each of the cases (a) to (e) once and then the two baselines, jq
+# and cat, once on each file, and prints the medians as a table, also written to
+# bench/results.md.
 #
-#   bash bench/run.sh                      five runs per case
-#   bash bench/run.sh 1                    a quick run (or RUNS=1 bash bench/run.sh)
+#   bash bench/run.sh                      five rounds
+#   bash bench/run.sh 1                    one round: a quick look (or RUNS=1 bash bench/run.sh)
 #   BENCH_EVENTS=100000 bash bench/run.sh 1   smaller streams, for a smoke test
 #   bash bench/run.sh --check              fail if a case's alerts differ from bench/expected.sha256
 #   bash bench/run.sh --save               record this run's digests in bench/expected.sha256
@@ -27,7 +28,7 @@ for arg in "$@"; do
 	case $arg in
 	--check | --save) action=${arg#--} ;;
 	-h | --help)
-		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	'' | *[!0-9]*) die "unknown argument '$arg' ($usage)" ;;
@@ -155,67 +156,52 @@ median() {
 		END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-declare -A jq_us cat_us n_lines n_bytes
+# The runs go in rounds: each round runs every case once and then each baseline once, so that
+# the machine's drift (it is a shared virtual machine) weighs on all of them alike; ratios (jq/tl,
+# cat/tl, vs (a)) are taken within a round, and their median over the rounds is quoted.
 
-# baselines FILE: jq and cat over FILE, RUNS times each, once per file
-baselines() {
-	local file=$1 i t0 jq_t=() cat_t=()
+declare -A jq_t cat_t n_lines n_bytes
+cases=()
+files=()
+declare -A c_desc c_file c_rules c_opts c_t c_rss c_alerts c_digest c_note
 
-	[ -z "${cat_us[$file]:-}" ] || return 0
-	cat "$file" >/dev/null	# into the page cache: every program reads it from memory
-	n_lines[$file]=$(wc -l <"$file")
-	n_bytes[$file]=$(wc -c <"$file")
-	for ((i = 0; i < runs; i++)); do
-		t0=$(us_now)
-		cat "$file" >/dev/null
-		cat_t+=($(($(us_now) - t0)))
-		if [ "$have_jq" = 1 ]; then
-			t0=$(us_now)
-			jq -c 'select(.amount > 1000)' "$file" >/dev/null
-			jq_t+=($(($(us_now) - t0)))
-		fi
-	done
-	cat_us[$file]=$(median "${cat_t[@]}")
-	jq_us[$file]=
-	[ "$have_jq" = 0 ] || jq_us[$file]=$(median "${jq_t[@]}")
+# add_case NAME DESCRIPTION RULES FILE [OPTIONS...]
+add_case() {
+	local name=$1 f
+	cases+=("$name")
+	c_desc[$name]=$2
+	c_rules[$name]=$3
+	c_file[$name]=$4
+	shift 4
+	c_opts[$name]="$*"
+	c_t[$name]=
+	c_rss[$name]=0
+	c_digest[$name]=
+	for f in "${files[@]}"; do [ "$f" != "${c_file[$name]}" ] || return 0; done
+	files+=("${c_file[$name]}")
 }
 
-cases=()
-declare -A c_desc c_file c_us c_rss c_alerts c_digest c_note
-
-# bench_case NAME DESCRIPTION RULES FILE [OPTIONS...]: tripline -r RULES FILE, RUNS times
-bench_case() {
-	local name=$1 desc=$2 rules=$3 file=$4 i t0 t1 d times=() rss=0 r
-	shift 4
-
-	echo "   ($name) $desc"
-	baselines "$file"
-	c_digest[$name]=
-	for ((i = 0; i < runs; i++)); do
-		t0=$(us_now)
-		if ! /usr/bin/time -f %M -o "$tmp/rss" \
-			"$tl" "$@" -r "$rules" "$file" >"$tmp/out" 2>"$tmp/err"; then
-			cat "$tmp/err" >&2
-			die "case ($name): tripline failed"
-		fi
-		t1=$(us_now)
-		times+=($((t1 - t0)))
-		r=$(tail -1 "$tmp/rss")
-		[ "$r" -le "$rss" ] || rss=$r
-		d=$(sha256sum <"$tmp/out" | cut -c1-64)
-		[ -z "${c_digest[$name]}" ] || [ "$d" = "${c_digest[$name]}" ] ||
-			die "case ($name): the alerts differ from one run to the next"
-		c_digest[$name]=$d
-	done
-	cases+=("$name")
-	c_desc[$name]=$desc
-	c_file[$name]=$file
-	c_us[$name]=$(median "${times[@]}")
-	c_rss[$name]=$rss
+# run_case NAME: tripline over the case once
+run_case() {
+	local name=$1 t0 t1 d r stat
+	t0=$(us_now)
+	# shellcheck disable=SC2086 # the options are words without spaces
+	if ! /usr/bin/time -f %M -o "$tmp/rss" "$tl" ${c_opts[$name]} -r "${c_rules[$name]}" \
+		"${c_file[$name]}" >"$tmp/out" 2>"$tmp/err"; then
+		cat "$tmp/err" >&2
+		die "case ($name): tripline failed"
+	fi
+	t1=$(us_now)
+	c_t[$name]+=" $((t1 - t0))"
+	r=$(tail -1 "$tmp/rss")
+	[ "$r" -le "${c_rss[$name]}" ] || c_rss[$name]=$r
+	d=$(sha256sum <"$tmp/out" | cut -c1-64)
+	[ -z "${c_digest[$name]}" ] || [ "$d" = "${c_digest[$name]}" ] ||
+		die "case ($name): the alerts differ from one run to the next"
+	c_digest[$name]=$d
 	c_alerts[$name]=$(wc -l <"$tmp/out")
 	c_note[$name]=
 	if grep -q '"peak_runs"' "$tmp/err"; then
-		local stat
 		stat=$(tail -1 "$tmp/err")
 		c_note[$name]="peak_runs $(echo "$stat" | grep -o '"peak_runs":[0-9]*' | cut -d: -f2)"
 		c_note[$name]+=", evicted_runs $(echo "$stat" | grep -o '"evicted_runs":[0-9]*' | cut -d: -f2)"
@@ -223,13 +209,76 @@ bench_case() {
 	fi
 }
 
-echo "== runs: $runs per case, the median quoted"
-bench_case a "fraud.yaml, 15 rules; $events events, $cards cards" examples/fraud.yaml "$normal"
-bench_case b "fraud.yaml with every window and within x60" "$slow" "$normal"
-bench_case c "100 rules, 90 of them on types the stream (nearly) lacks" "$rules100" "$normal"
-bench_case d "fraud.yaml, a new card, user, device, ip per event" examples/fraud.yaml "$distinct"
-bench_case e "fraud.yaml, adversarial: 100 cards and users, runs piling up" \
+# run_baselines FILE: cat and jq over FILE once
+run_baselines() {
+	local file=$1 t0
+
+	t0=$(us_now)
+	cat "$file" >/dev/null
+	cat_t[$file]+=" $(($(us_now) - t0))"
+	if [ "$have_jq" = 1 ]; then
+		t0=$(us_now)
+		jq -c 'select(.amount > 1000)' "$file" >/dev/null
+		jq_t[$file]+=" $(($(us_now) - t0))"
+	fi
+}
+
+# median_ratio "X1 X2 ..." "Y1 Y2 ..." [SCALE]: the median of SCALE * Xi / Yi
+median_ratio() {
+	awk -v xs="$1" -v ys="$2" -v k="${3:-1}" 'BEGIN {
+		n = split(xs, x, " ")
+		split(ys, y, " ")
+		for (i = 1; i <= n; i++)
+			r[i] = y[i] > 0 ? k * x[i] / y[i] : 0
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && r[j - 1] > r[j]; j--) {
+				t = r[j]; r[j] = r[j - 1]; r[j - 1] = t
+			}
+		printf "%.6f\n", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+	}'
+}
+
+add_case a "fraud.yaml, 15 rules; $events events, $cards cards" examples/fraud.yaml "$normal"
+add_case b "fraud.yaml with every window and within x60" "$slow" "$normal"
+add_case c "100 rules, 90 of them on types the stream (nearly) lacks" "$rules100" "$normal"
+add_case d "fraud.yaml, a new card, user, device, ip per event" examples/fraud.yaml "$distinct"
+add_case e "fraud.yaml, adversarial: 100 cards and users, runs piling up" \
 	examples/fraud.yaml "$adversarial" --max-runs 100 --stats
+
+for f in "${files[@]}"; do
+	cat "$f" >/dev/null # into the page cache: every program reads it from memory
+	n_lines[$f]=$(wc -l <"$f")
+	n_bytes[$f]=$(wc -c <"$f")
+	cat_t[$f]=
+	jq_t[$f]=
+done
+echo "== runs: $runs rounds of every case and baseline in turn, the median quoted"
+for n in "${cases[@]}"; do echo "   ($n) ${c_desc[$n]}"; done
+for ((round = 1; round <= runs; round++)); do
+	echo "   round $round of $runs"
+	for n in "${cases[@]}"; do run_case "$n"; done
+	for f in "${files[@]}"; do run_baselines "$f"; done
+done
+
+declare -A c_us cat_us jq_us c_jq c_cat c_rel
+for f in "${files[@]}"; do
+	# shellcheck disable=SC2086
+	cat_us[$f]=$(median ${cat_t[$f]})
+	jq_us[$f]=
+	# shellcheck disable=SC2086
+	[ "$have_jq" = 0 ] || jq_us[$f]=$(median ${jq_t[$f]})
+done
+for n in "${cases[@]}"; do
+	f=${c_file[$n]}
+	# shellcheck disable=SC2086
+	c_us[$n]=$(median ${c_t[$n]})
+	c_cat[$n]=$(median_ratio "${cat_t[$f]}" "${c_t[$n]}")
+	c_jq[$n]=
+	[ "$have_jq" = 0 ] || c_jq[$n]=$(median_ratio "${jq_t[$f]}" "${c_t[$n]}")
+	# ns/event over (a)'s, round by round
+	c_rel[$n]=$(median_ratio "${c_t[$n]}" "${c_t[a]}" \
+		"$(awk -v a="${n_lines[${c_file[a]}]}" -v b="${n_lines[$f]}" 'BEGIN { print a / b }')")
+done
 
 # --- report --------------------------------------------------------------------------------
 
@@ -237,15 +286,14 @@ bench_case e "fraud.yaml, adversarial: 100 cards and users, runs piling up" \
 row() {
 	local n=$1 f=${c_file[$1]}
 	awk -v ev="${n_lines[$f]}" -v by="${n_bytes[$f]}" -v us="${c_us[$n]}" -v rss="${c_rss[$n]}" \
-		-v al="${c_alerts[$n]}" -v jq="${jq_us[$f]}" -v ct="${cat_us[$f]}" \
-		-v base="${c_us[a]}" -v base_ev="${n_lines[${c_file[a]}]}" -v name="$n" 'BEGIN {
+		-v al="${c_alerts[$n]}" -v jq="${c_jq[$n]}" -v ct="${c_cat[$n]}" -v rel="${c_rel[$n]}" \
+		-v name="$n" 'BEGIN {
 		s = us / 1e6
 		if (s <= 0) s = 1e-6
 		ns = us * 1000 / ev
-		rel = ns / (base * 1000 / base_ev)
 		printf "(%s)\t%d\t%.1f\t%.3f\t%.0f\t%.1f\t%.0f\t%.1f\t%d\t%s\t%.3f\t%.2f\n", name, ev,
 		       by / 1e6, s, ev / s, by / 1e6 / s, ns, rss / 1024, al,
-		       jq == "" ? "-" : sprintf("%.2f", jq / us), ct / us, rel
+		       jq == "" ? "-" : sprintf("%.2f", jq), ct, rel
 	}'
 }
 
@@ -264,8 +312,10 @@ jq_version=$([ "$have_jq" = 1 ] && jq --version || echo "no jq")
 
 echo
 echo "commit $commit; $machine; $jq_version"
-echo "median of $runs runs; s = wall clock; RSS = peak resident set (GNU time, max of the runs);"
-echo "jq/tl and cat/tl = baseline time / tripline time on the same file (above 1: tripline faster)"
+echo "median of $runs rounds (each runs every case, then jq and cat on each file); s = wall clock;"
+echo "RSS = peak resident set (GNU time, max of the runs); jq/tl, cat/tl = baseline time / tripline"
+echo "time on the same file (above 1: tripline faster) and vs (a) = ns/event / (a)'s: each the"
+echo "median of its ratios within a round"
 echo
 column -t -s "$(printf '\t')" "$tmp/table" 2>/dev/null || tr '\t' ' ' <"$tmp/table"
 echo
@@ -273,7 +323,7 @@ for n in "${cases[@]}"; do
 	echo "($n) ${c_desc[$n]}${c_note[$n]:+; ${c_note[$n]}}"
 done
 echo
-echo "baselines, median of $runs runs:"
+echo "baselines, median of $runs rounds:"
 for f in "$normal" "$distinct" "$adversarial"; do
 	awk -v f="${f##*/}" -v c="${cat_us[$f]}" -v j="${jq_us[$f]}" 'BEGIN {
 		printf "   %-28s cat %.3f s, jq %s\n", f, c / 1e6, j == "" ? "-" : sprintf("%.3f s", j / 1e6)
@@ -285,7 +335,8 @@ for n in "${cases[@]}"; do echo "   ($n) ${c_digest[$n]}"; done
 
 {
 	echo "Run of $(date -u +%Y-%m-%d) at commit $commit, \`bash bench/run.sh $runs\`:"
-	echo "$machine; $jq_version. Median of $runs runs, wall clock; peak RSS from GNU time."
+	echo "$machine; $jq_version. Median of $runs rounds, each running every case once, then jq"
+	echo "and cat once on each file; wall clock; peak RSS from GNU time."
 	echo
 	echo "| $(sed 's/\t/ | /g' <<<"$header") |"
 	echo "|---|$(for _ in $(seq 11); do printf -- '--:|'; done)"
@@ -295,9 +346,10 @@ for n in "${cases[@]}"; do echo "   ($n) ${c_digest[$n]}"; done
 		echo "- ($n) ${c_desc[$n]}${c_note[$n]:+; ${c_note[$n]}}"
 	done
 	echo
-	echo "jq/tl, cat/tl: the baseline's time over tripline's on the same file (above 1: tripline"
-	echo "is faster), for \`jq -c 'select(.amount > 1000)' FILE > /dev/null\` and"
-	echo "\`cat FILE > /dev/null\`:"
+	echo "jq/tl, cat/tl: the baseline's time over tripline's on the same file in the same round"
+	echo "(above 1: tripline is faster), for \`jq -c 'select(.amount > 1000)' FILE > /dev/null\`"
+	echo "and \`cat FILE > /dev/null\`; vs (a): ns/event over (a)'s in the same round; each the"
+	echo "median over the rounds. Medians of the baselines' times:"
 	for f in "$normal" "$distinct" "$adversarial"; do
 		awk -v f="${f##*/}" -v c="${cat_us[$f]}" -v j="${jq_us[$f]}" 'BEGIN {
 			printf "%s, cat %.3f s, jq %s.\n", f, c / 1e6, j == "" ? "-" : sprintf("%.3f s", j / 1e6)
