@@ -211,53 +211,12 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 	pool_free(pool, run, mt_run_size(r));
 }
 
-struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
-			      const struct tl_value *slots, size_t n_slots,
-			      const struct tf_stamp *ts, uint64_t seq)
+/* A block for an event: the header, room for n_slots values, the line and its NUL, then extra
+ * bytes (refs 0; time and number not set). */
+static struct mt_event *event_block(struct pool *pool, const char *line, size_t len,
+				    size_t n_slots, size_t extra)
 {
-	size_t extra = 0, i, size;
-	const char *lo = line, *hi = line + len;
-	struct mt_event *ev;
-	char *copy, *p;
-
-	for (i = 0; i < n_slots; i++)
-		if (slots[i].type >= TL_STR && !(slots[i].str >= lo && slots[i].str < hi))
-			extra += slots[i].len;
-	size = sizeof *ev + n_slots * sizeof *slots + len + extra + 1;
-	ev = pool_alloc(pool, size);
-	if (!ev)
-		return NULL;
-	ev->refs = 0;
-	ev->seq = seq;
-	ev->ts = *ts;
-	ev->size = size;
-	ev->slots = (struct tl_value *)(ev + 1);
-	copy = (char *)(ev->slots + n_slots);
-	memcpy(copy, line, len);
-	copy[len] = '\0';
-	ev->line = copy;
-	ev->len = len;
-	p = copy + len + 1;
-	for (i = 0; i < n_slots; i++) {
-		struct tl_value v = slots[i];
-
-		if (v.type >= TL_STR) {
-			if (v.str >= lo && v.str < hi) {
-				v.str = copy + (v.str - lo);
-			} else {
-				memcpy(p, v.str, v.len);
-				v.str = p;
-				p += v.len;
-			}
-		}
-		ev->slots[i] = v;
-	}
-	return ev;
-}
-
-struct mt_event *mt_event_hold(struct pool *pool, const char *line, size_t len, size_t n_slots)
-{
-	size_t size = sizeof(struct mt_event) + n_slots * sizeof(struct tl_value) + len + 1;
+	size_t size = sizeof(struct mt_event) + n_slots * sizeof(struct tl_value) + len + 1 + extra;
 	struct mt_event *ev = pool_alloc(pool, size);
 	char *copy;
 
@@ -272,6 +231,46 @@ struct mt_event *mt_event_hold(struct pool *pool, const char *line, size_t len, 
 	ev->line = copy;
 	ev->len = len;
 	return ev;
+}
+
+struct mt_event *mt_event_new(struct pool *pool, const char *line, size_t len,
+			      const struct tl_value *slots, size_t n_slots,
+			      const struct tf_stamp *ts, uint64_t seq)
+{
+	size_t extra = 0, i;
+	const char *lo = line, *hi = line + len;
+	struct mt_event *ev;
+	char *p;
+
+	for (i = 0; i < n_slots; i++)
+		if (slots[i].type >= TL_STR && !(slots[i].str >= lo && slots[i].str < hi))
+			extra += slots[i].len;
+	ev = event_block(pool, line, len, n_slots, extra);
+	if (!ev)
+		return NULL;
+	ev->seq = seq;
+	ev->ts = *ts;
+	p = (char *)ev->line + len + 1;
+	for (i = 0; i < n_slots; i++) {
+		struct tl_value v = slots[i];
+
+		if (v.type >= TL_STR) {
+			if (v.str >= lo && v.str < hi) {
+				v.str = ev->line + (v.str - lo);
+			} else {
+				memcpy(p, v.str, v.len);
+				v.str = p;
+				p += v.len;
+			}
+		}
+		ev->slots[i] = v;
+	}
+	return ev;
+}
+
+struct mt_event *mt_event_hold(struct pool *pool, const char *line, size_t len, size_t n_slots)
+{
+	return event_block(pool, line, len, n_slots, 0);
 }
 
 void mt_event_release(struct pool *pool, struct mt_event *ev)
