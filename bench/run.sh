@@ -149,11 +149,15 @@ us_now() {
 	echo "${t//[!0-9]/}"
 }
 
-# median of integers
+# median_of: the median of the numbers on standard input, one per line
+median_of() {
+	sort -g | awk 'BEGIN { OFMT = "%.17g" } { v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2] + 0; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# median N...: the median of integers, as an integer
 median() {
-	printf '%s\n' "$@" | sort -n |
-		awk '{ v[NR] = $1 }
-		END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%.0f\n' "$(printf '%s\n' "$@" | median_of)"
 }
 
 # The runs go in rounds: each round runs every case once and then each baseline once, so that
@@ -226,16 +230,12 @@ run_baselines() {
 # median_ratio "X1 X2 ..." "Y1 Y2 ..." [SCALE]: the median of SCALE * Xi / Yi
 median_ratio() {
 	awk -v xs="$1" -v ys="$2" -v k="${3:-1}" 'BEGIN {
+		OFMT = "%.17g"
 		n = split(xs, x, " ")
 		split(ys, y, " ")
 		for (i = 1; i <= n; i++)
-			r[i] = y[i] > 0 ? k * x[i] / y[i] : 0
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && r[j - 1] > r[j]; j--) {
-				t = r[j]; r[j] = r[j - 1]; r[j - 1] = t
-			}
-		printf "%.6f\n", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
-	}'
+			print (y[i] > 0 ? k * x[i] / y[i] : 0)
+	}' | median_of
 }
 
 add_case a "fraud.yaml, 15 rules; $events events, $cards cards" examples/fraud.yaml "$normal"

@@ -428,6 +428,7 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 {
 	const struct rl_rule *r = sp->spec;
 	struct obuf *b = &sp->key;
+	const struct hashes *hs;
 
 	if (sp->pseq == e->pseq)
 		return sp->ok;
@@ -444,17 +445,12 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 	}
 	if (!b->buf)
 		ob_lit(b, "");
-	if (sp->ks.n_rules && e->use_hc) {
-		const struct hashes *hs = hashes_of(e, e->cur->seq, e->ev.slots);
-
-		/* made ahead, unless the space had few keys then */
-		if (hs->ok[sp - e->spaces])
-			sp->hash = hs->h[sp - e->spaces];
-		else
-			space_hash(sp, e->ev.slots, &sp->hash);
-	} else {
+	/* the hash made ahead, unless the space had few keys then */
+	hs = sp->ks.n_rules && e->use_hc ? hashes_of(e, e->cur->seq, e->ev.slots) : NULL;
+	if (hs && hs->ok[sp - e->spaces])
+		sp->hash = hs->h[sp - e->spaces];
+	else
 		space_hash(sp, e->ev.slots, &sp->hash);
-	}
 	sp->cur = ks_find(&sp->ks, b->buf ? b->buf : "", b->len, sp->hash);
 	sp->ok = 0;
 	return 0;
@@ -717,19 +713,19 @@ static struct mt_event *kept(struct tl_engine *e)
 {
 	const struct event *ev = e->cur;
 
-	if (!e->cur_kept && ev->held) {
+	if (e->cur_kept)
+		return e->cur_kept;
+	if (ev->held) {
 		/* the reorder buffer's copy serves: it is out of the buffer, and numbered now in
 		 * processing order (the buffer holds its own reference) */
 		e->cur_kept = ev->held;
 		e->cur_kept->seq = e->pseq;
 		e->cur_kept->refs++;
-	} else if (!e->cur_kept) {
-		e->cur_kept = mt_event_new(&e->pool, ev->line, ev->len, ev->slots, e->rs->n_slots,
-					   &ev->ts, e->pseq);
+	} else if ((e->cur_kept = mt_event_new(&e->pool, ev->line, ev->len, ev->slots,
+					       e->rs->n_slots, &ev->ts, e->pseq))) {
 		/* the engine's own reference until the event is processed: a run that binds it
 		 * may die before the event is done */
-		if (e->cur_kept)
-			e->cur_kept->refs = 1;
+		e->cur_kept->refs = 1;
 	}
 	return e->cur_kept;
 }
@@ -1342,6 +1338,7 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 	 * its values point into the copy as they are made */
 	int buffered = !(rs->lateness_us == 0 && e->n_heap == 0);
 	struct mt_event *held = NULL;
+	enum tl_feed result = TL_FEED_MALFORMED;
 
 	e->st.events_in++;
 	ev.line = line;
@@ -1355,9 +1352,7 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 	if (jd_decode(e->dec, ev.line, len, ev.slots, &jerr)) {
 		snprintf(reason, cap, "invalid JSON at byte %zu: %s", jerr.off + 1, jerr.msg);
 		e->st.malformed++;
-		if (held)
-			mt_event_release(&e->pool, held);
-		return TL_FEED_MALFORMED;
+		goto drop;
 	}
 	ev.len = len;
 	ev.seq = e->seq++;
@@ -1371,9 +1366,7 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 					      rs->time_segs[i]);
 		snprintf(reason, cap, "no valid event time in '%s': %s", path, terr);
 		e->st.malformed++;
-		if (held)
-			mt_event_release(&e->pool, held);
-		return TL_FEED_MALFORMED;
+		goto drop;
 	}
 	if (e->have_time && ev.ts.us < e->max_seen - rs->lateness_us) {
 		char t1[TF_JSON_MAX], t2[TF_JSON_MAX];
@@ -1385,9 +1378,8 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 		snprintf(reason, cap, "late event: time %s is behind the watermark %s", unquote(t1),
 			 unquote(t2));
 		e->st.late++;
-		if (held)
-			mt_event_release(&e->pool, held);
-		return TL_FEED_LATE;
+		result = TL_FEED_LATE;
+		goto drop;
 	}
 	if (!e->have_time || ev.ts.us > e->max_seen)
 		e->max_seen = ev.ts.us;
@@ -1421,6 +1413,10 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 	}
 	release(e, e->max_seen - rs->lateness_us, 0);
 	return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
+drop: /* a malformed or late line: its copy, if it had one, goes */
+	if (held)
+		mt_event_release(&e->pool, held);
+	return result;
 }
 
 int tl_engine_stop(struct tl_engine *e)
