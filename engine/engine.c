@@ -6,8 +6,10 @@
  * per key in key spaces shared by the rules keyed alike (engine/keys), one entry per key value
  * with every rule's state side by side; each rule keeps its keys in the order they were last
  * touched, so that expired keys are found at the head of that list in O(1) each: a key's
- * state can matter only while touched + max(window or within, suppress) >= now. A heap of
- * rules says when the next key can expire. Threshold windows and their aggregates are
+ * state can matter only while touched + horizon >= now, the horizon being max(within,
+ * suppress) for a sequence, suppress for a filter, and for a threshold its window, or
+ * max(window, suppress) once the key has alerted (such keys move to a second list, with that
+ * horizon). A heap of rules says when the next key can expire. Threshold windows and their aggregates are
  * engine/window, runs of sequences engine/match; alerts are written by engine/alert.
  */
 #include "tripline.h"
@@ -82,8 +84,12 @@ struct rstate {
 	int64_t xat;              /* in the expiry heap: when its oldest key may expire, at the
 				   * earliest */
 	ptrdiff_t xpos;           /* its place in the expiry heap, or -1 */
-	struct ktable keys;       /* its live key states */
+	struct ktable keys;       /* its live key states (but those in alerted) */
 	int64_t horizon;          /* how long after its last touch a key can still matter */
+	struct ktable alerted;    /* thresholds whose suppress outlasts their window: the keys
+				   * that have alerted, which matter for ahorizon after their last
+				   * touch (the others only for the window) */
+	int64_t ahorizon;         /* ... or 0: every key is in keys */
 	struct tl_value *args;    /* this event's aggregate arguments */
 	struct tl_value *results; /* aggregate values for when and emit */
 	struct win_plan *wp;      /* thresholds: the layout of its windows */
@@ -141,12 +147,44 @@ static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *
 
 /* ---- key states ---- */
 
+/* The list of rule rs that its live state k is in. */
+static struct ktable *klist(struct rstate *rs, const struct kstate *k)
+{
+	return k->has_alert && rs->ahorizon ? &rs->alerted : &rs->keys;
+}
+
+/* The state of rule rs touched longest ago, or NULL. */
+static struct kstate *oldest_key(const struct rstate *rs)
+{
+	struct kstate *a = rs->keys.oldest, *b = rs->alerted.oldest;
+
+	return !a || (b && b->touched < a->touched) ? b : a;
+}
+
+/* When the first key of rule rs can expire (INT64_MAX: it has none). Each list is in touch
+ * order and has one horizon, so its oldest key expires first. */
+static int64_t next_xat(const struct rstate *rs, const struct kstate **first)
+{
+	int64_t x = INT64_MAX;
+
+	*first = NULL;
+	if (rs->keys.oldest) {
+		*first = rs->keys.oldest;
+		x = rs->keys.oldest->touched + rs->horizon;
+	}
+	if (rs->alerted.oldest && rs->alerted.oldest->touched + rs->ahorizon < x) {
+		*first = rs->alerted.oldest;
+		x = rs->alerted.oldest->touched + rs->ahorizon;
+	}
+	return x;
+}
+
 /* Ends the live state k of rule rs (its own state already released). */
 static void key_drop(struct rstate *rs, struct kstate *k)
 {
 	struct kentry *ent = kt_entry(k);
 
-	if (kt_remove(&rs->keys, k) && rs->sp->cur == ent)
+	if (kt_remove(klist(rs, k), k) && rs->sp->cur == ent)
 		rs->sp->cur = NULL;
 }
 
@@ -203,7 +241,9 @@ static void xsift(struct tl_engine *e, size_t i)
  * rule. */
 static void xpush(struct tl_engine *e, struct rstate *rs)
 {
-	rs->xat = rs->keys.oldest->touched + rs->horizon;
+	const struct kstate *first;
+
+	rs->xat = next_xat(rs, &first);
 	rs->xpos = (ptrdiff_t)e->n_xheap;
 	e->xheap[e->n_xheap++] = rs;
 	xsift(e, e->n_xheap - 1);
@@ -211,30 +251,39 @@ static void xpush(struct tl_engine *e, struct rstate *rs)
 
 #define EXPIRE_BATCH 16
 
+/* Frees the keys of list t of rule rs that are due at e->now (touched more than horizon
+ * ago), a few at a time: their states and entries are asked for all together, then freed (a
+ * rule's keys are apart: freeing one leaves the others). 1 when more may be due. */
+static int expire_list(struct tl_engine *e, struct rstate *rs, struct ktable *t,
+		       int64_t horizon)
+{
+	struct kstate *due[EXPIRE_BATCH], *k;
+	size_t n = 0, i;
+
+	for (k = t->oldest; k && n < EXPIRE_BATCH && k->touched + horizon < e->now; k = k->next) {
+		__builtin_prefetch(k->state);
+		__builtin_prefetch(kt_entry(k));
+		due[n++] = k;
+	}
+	for (i = 0; i < n; i++)
+		key_free(e, rs, due[i]);
+	return n == EXPIRE_BATCH;
+}
+
 /* Frees the keys whose state can no longer matter at e->now, and notes when the next one
  * can. */
 static void expire(struct tl_engine *e)
 {
 	while (e->n_xheap && e->xheap[0]->xat < e->now) {
 		struct rstate *rs = e->xheap[0];
-		struct kstate *due[EXPIRE_BATCH], *k;
-		size_t n = 0, i;
+		const struct kstate *k;
+		int64_t x;
 
-		/* the keys due, a few at a time: their states and entries are asked for all
-		 * together, then freed (a rule's keys are apart: freeing one leaves the others) */
-		for (k = rs->keys.oldest; k && n < EXPIRE_BATCH && k->touched + rs->horizon < e->now;
-		     k = k->next) {
-			__builtin_prefetch(k->state);
-			__builtin_prefetch(kt_entry(k));
-			due[n++] = k;
-		}
-		for (i = 0; i < n; i++)
-			key_free(e, rs, due[i]);
-		if (n == EXPIRE_BATCH)
+		if (expire_list(e, rs, &rs->keys, rs->horizon) |
+		    (rs->alerted.oldest && expire_list(e, rs, &rs->alerted, rs->ahorizon)))
 			continue; /* more may be due */
-		if (rs->keys.oldest) {
-			const struct kstate *k = rs->keys.oldest;
-
+		x = next_xat(rs, &k);
+		if (k) {
 			/* it expires soon, most likely within a few events: ask the memory now for
 			 * what freeing it will read (its state, its entry, the key after it), cold
 			 * in cache since it was touched long ago */
@@ -242,7 +291,7 @@ static void expire(struct tl_engine *e)
 			__builtin_prefetch(kt_entry(k));
 			if (k->next)
 				__builtin_prefetch(k->next);
-			rs->xat = k->touched + rs->horizon;
+			rs->xat = x;
 			xsift(e, 0);
 		} else {
 			rs->xpos = -1;
@@ -260,18 +309,21 @@ static void expire(struct tl_engine *e)
 static int evict_oldest_key(struct tl_engine *e)
 {
 	struct rstate *best = NULL;
+	struct kstate *oldest = NULL;
 	size_t i;
 
 	for (i = 0; i < e->rs->n_rules; i++) {
 		struct rstate *rs = &e->rules[i];
+		struct kstate *k = oldest_key(rs);
 
-		if (rs->keys.oldest &&
-		    (!best || rs->keys.oldest->touched < best->keys.oldest->touched))
+		if (k && (!oldest || k->touched < oldest->touched)) {
 			best = rs;
+			oldest = k;
+		}
 	}
 	if (!best)
 		return 0;
-	key_free(e, best, best->keys.oldest);
+	key_free(e, best, oldest);
 	return 1;
 }
 
@@ -513,7 +565,7 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		}
 		return k;
 	}
-	kt_touch(&rs->keys, k, e->now);
+	kt_touch(klist(rs, k), k, e->now);
 	return k;
 }
 
@@ -528,6 +580,10 @@ static int suppressed(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 		e->rstats[rs->r - e->rs->rules].suppressed++;
 		return 1;
 	}
+	/* a threshold's key that alerts for the first time now matters for longer (it was
+	 * touched now: it is the newest of either list) */
+	if (!k->has_alert && rs->ahorizon)
+		kt_move(&rs->keys, &rs->alerted, k);
 	k->has_alert = 1;
 	k->last_alert = e->now;
 	return 0;
@@ -1041,7 +1097,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 		if (!(k = key_get(e, rs)))
 			return;
 	} else {
-		kt_touch(&rs->keys, k, e->now);
+		kt_touch(klist(rs, k), k, e->now);
 	}
 	mk = k->state;
 	rs->n_done = 0;
@@ -1556,11 +1612,11 @@ static int make_spaces(struct tl_engine *e)
 			tab[j] = (uint32_t)++e->n_spaces;
 		}
 		rs->sp = &e->spaces[tab[j] - 1];
-		rs->keys.space = &rs->sp->ks;
+		rs->keys.space = rs->alerted.space = &rs->sp->ks;
 		if (r->kind != RL_FILTER || r->suppress_us) {
 			if (!rs->sp->ks.n_rules)
 				e->hot[e->n_hot++] = (uint32_t)(rs->sp - e->spaces);
-			rs->keys.idx = rs->sp->ks.n_rules++;
+			rs->keys.idx = rs->alerted.idx = rs->sp->ks.n_rules++;
 		}
 	}
 	tl_free(tab);
@@ -1609,8 +1665,12 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		const struct rl_rule *rule = &rs->rules[i];
 
 		r->horizon = rule->suppress_us;
-		if (rule->kind == RL_THRESHOLD && rule->window_us > r->horizon)
+		if (rule->kind == RL_THRESHOLD) {
+			/* a key that never alerted matters for its window only */
 			r->horizon = rule->window_us;
+			if (rule->suppress_us > rule->window_us)
+				r->ahorizon = rule->suppress_us;
+		}
 		if (rule->n_aggs || rule->n_run_aggs) {
 			size_t n = rule->n_aggs > rule->n_run_aggs ? rule->n_aggs : rule->n_run_aggs;
 
@@ -1656,8 +1716,8 @@ void tl_engine_free(struct tl_engine *e)
 	for (i = 0; e->rules && i < e->rs->n_rules; i++) {
 		struct rstate *rs = &e->rules[i];
 
-		while (rs->keys.oldest)
-			key_free(e, rs, rs->keys.oldest);
+		while (oldest_key(rs))
+			key_free(e, rs, oldest_key(rs));
 		tl_free(rs->results);
 		tl_free(rs->args);
 		win_plan_free(rs->wp);

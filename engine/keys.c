@@ -291,6 +291,14 @@ void kt_touch(struct ktable *t, struct kstate *k, int64_t now)
 	link_newest(t, k);
 }
 
+void kt_move(struct ktable *t, struct ktable *to, struct kstate *k)
+{
+	unlink_order(t, k);
+	t->n--;
+	link_newest(to, k);
+	to->n++;
+}
+
 int kt_remove(struct ktable *t, struct kstate *k)
 {
 	struct kentry *e = kt_entry(k);

@@ -99,6 +99,9 @@ static inline struct kstate *kt_state(const struct ktable *t, struct kentry *e)
 void kt_live(struct ktable *t, struct kstate *k, int64_t now);
 /* Marks k as touched at now and moves it to the newest end. */
 void kt_touch(struct ktable *t, struct kstate *k, int64_t now);
+/* Moves the live state k from t to the newest end of to, another list of the same rule (a
+ * rule may keep its states in two lists, each in touch order: see engine.c). */
+void kt_move(struct ktable *t, struct ktable *to, struct kstate *k);
 /* The entry a state belongs to. */
 struct kentry *kt_entry(const struct kstate *k);
 /* Ends a live state (not k->state); frees its entry when no state of it is live. Returns 1

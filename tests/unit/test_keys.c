@@ -1,6 +1,7 @@
-/* test_keys.c - key spaces against a plain model: random adds, finds, touches and removals,
- * with hashes that collide on purpose so that probing and backward-shift deletion are
- * exercised; the touch order of every rule and the key text of every state are checked. */
+/* test_keys.c - key spaces against a plain model: random adds, finds, touches, moves to a
+ * rule's second list and removals, with hashes that collide on purpose so that probing and
+ * backward-shift deletion are exercised; the touch order of both lists of every rule and the
+ * key text of every state are checked. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@ enum { N_KEYS = 300, N_RULES = 3, STEPS = 60000 };
 struct model {
 	int live[N_KEYS][N_RULES];
 	long touched[N_KEYS][N_RULES]; /* order of the last touch, per rule */
+	int second[N_KEYS][N_RULES];   /* in the rule's second list */
 };
 
 static void key_text(int k, char *buf)
@@ -58,22 +60,27 @@ static void check_model(struct kspace *s, struct ktable *t, const struct model *
 			ck_assert_int_eq(memcmp(key, buf, len), 0);
 		}
 	}
-	/* each rule's list: its live states, oldest touch first */
-	for (r = 0; r < N_RULES; r++) {
+	/* each list of each rule: its live states, oldest touch first */
+	for (r = 0; r < 2 * N_RULES; r++) {
 		const struct kstate *ks;
 		long last = -1;
-		size_t n = 0;
+		size_t n = 0, want = 0;
+		int rule = r % N_RULES, second = r >= N_RULES;
 
 		for (ks = t[r].oldest; ks; ks = ks->next, n++) {
 			int key;
 
 			ck_assert(ks->live);
 			ck_assert_int_eq(sscanf(kt_key(ks, &(size_t){ 0 }), "\"k%d\"", &key), 1);
-			ck_assert(m->live[key][r]);
-			ck_assert_int_gt(m->touched[key][r], last);
-			last = m->touched[key][r];
+			ck_assert(m->live[key][rule]);
+			ck_assert_int_eq(m->second[key][rule], second);
+			ck_assert_int_gt(m->touched[key][rule], last);
+			last = m->touched[key][rule];
 		}
 		ck_assert_uint_eq(n, t[r].n);
+		for (k = 0; k < N_KEYS; k++)
+			want += m->live[k][rule] && m->second[k][rule] == second;
+		ck_assert_uint_eq(n, want);
 	}
 }
 
@@ -82,7 +89,7 @@ START_TEST(random_operations_match_the_model)
 	static struct model m;
 	struct pool pool = { 0 };
 	struct kspace s = { 0 };
-	struct ktable t[N_RULES];
+	struct ktable t[2 * N_RULES]; /* rule r's lists: t[r] and t[N_RULES + r] */
 	unsigned seed = 3;
 	long clock = 0;
 	int step, r;
@@ -90,17 +97,19 @@ START_TEST(random_operations_match_the_model)
 	memset(&m, 0, sizeof m);
 	s.pool = &pool;
 	s.n_rules = N_RULES;
-	for (r = 0; r < N_RULES; r++) {
+	for (r = 0; r < 2 * N_RULES; r++) {
 		memset(&t[r], 0, sizeof t[r]);
 		t[r].space = &s;
-		t[r].idx = (uint32_t)r;
+		t[r].idx = (uint32_t)(r % N_RULES);
 	}
 	for (step = 0; step < STEPS; step++) {
-		int k = rand_r(&seed) % N_KEYS, op = rand_r(&seed) % 3;
+		int k = rand_r(&seed) % N_KEYS, op = rand_r(&seed) % 4;
 		struct kentry *e = find(&s, k);
 		struct kstate *ks;
+		struct ktable *list;
 
 		r = rand_r(&seed) % N_RULES;
+		list = &t[m.second[k][r] ? N_RULES + r : r];
 		if (op < 2) { /* a rule takes an event of key k: live and touched */
 			char buf[32];
 
@@ -109,19 +118,29 @@ START_TEST(random_operations_match_the_model)
 				e = ks_add(&s, buf, strlen(buf), weak_hash(k));
 				ck_assert_ptr_nonnull(e);
 			}
-			ks = kt_state(&t[r], e);
-			if (ks->live)
-				kt_touch(&t[r], ks, clock);
-			else
-				kt_live(&t[r], ks, clock);
+			ks = kt_state(list, e);
+			if (ks->live) {
+				kt_touch(list, ks, clock);
+			} else {
+				list = &t[r];
+				kt_live(list, ks, clock);
+				m.second[k][r] = 0;
+			}
 			m.live[k][r] = 1;
 			m.touched[k][r] = clock++;
-		} else if (e && kt_state(&t[r], e)->live) { /* the rule's state for k ends */
+		} else if (op == 2 && e && kt_state(list, e)->live && !m.second[k][r]) {
+			/* touched, then moved to the rule's second list (as a key that alerts) */
+			ks = kt_state(list, e);
+			kt_touch(list, ks, clock);
+			kt_move(list, &t[N_RULES + r], ks);
+			m.second[k][r] = 1;
+			m.touched[k][r] = clock++;
+		} else if (op == 3 && e && kt_state(list, e)->live) { /* the rule's state for k ends */
 			int others = 0, i;
 
 			for (i = 0; i < N_RULES; i++)
 				others += i != r && m.live[k][i];
-			ck_assert_int_eq(kt_remove(&t[r], kt_state(&t[r], e)), others == 0);
+			ck_assert_int_eq(kt_remove(list, kt_state(list, e)), others == 0);
 			m.live[k][r] = 0;
 		}
 		if (step % 997 == 0)
@@ -129,7 +148,7 @@ START_TEST(random_operations_match_the_model)
 	}
 	check_model(&s, t, &m);
 	/* and everything goes */
-	for (r = 0; r < N_RULES; r++)
+	for (r = 0; r < 2 * N_RULES; r++)
 		while (t[r].oldest)
 			kt_remove(&t[r], t[r].oldest);
 	ck_assert_uint_eq(s.n, 0);
