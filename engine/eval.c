@@ -539,6 +539,24 @@ void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out
 	}
 }
 
+/* A comparison marked by the compiler (fn): a field or an aggregate, read in place, against
+ * a number literal; 1, 0, or -1 for unknown, as comparison() would give it. */
+static inline int num_vs_literal(const struct ex_node *n, const struct ev_ctx *c)
+{
+	const struct ex_node *l = n->kids[0];
+	const struct tl_value *a = l->kind == EX_FIELD ? &c->slots[l->slot] : &c->aggs[l->slot];
+	double y = n->kids[1]->val.num;
+
+	if (a->type != TL_NUM)
+		return -1;
+	switch (n->kind) {
+	case EX_LT: return a->num < y;
+	case EX_LE: return a->num <= y;
+	case EX_GT: return a->num > y;
+	default: return a->num >= y;
+	}
+}
+
 /* The truth of condition n (1, 0, or -1 for unknown), as ev_eval then truth() would give it,
  * without making values for the logic between: conditions are mostly && and || over
  * comparisons of fields with literals. */
@@ -563,7 +581,11 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 	case EX_NOT:
 		a = truth_of(n->kids[0], c);
 		return a < 0 ? -1 : !a;
-	case EX_EQ: case EX_NE: case EX_LT: case EX_LE: case EX_GT: case EX_GE:
+	case EX_LT: case EX_LE: case EX_GT: case EX_GE:
+		if (n->fn)
+			return num_vs_literal(n, c);
+		/* fall through */
+	case EX_EQ: case EX_NE:
 		pa = operand(n->kids[0], c, &ta);
 		pb = operand(n->kids[1], c, &tb);
 		return comparison(n, pa, pb);
@@ -576,6 +598,9 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 int ev_holds(const struct ex_node *n, struct ev_ctx *c)
 {
 	int t;
+
+	if (n->kind >= EX_LT && n->kind <= EX_GE && n->fn)
+		return num_vs_literal(n, c) == 1; /* the commonest condition, made no string */
 
 	if (c->scratch_want)
 		ev_reset(c);

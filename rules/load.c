@@ -884,6 +884,8 @@ static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_n
 				st_name(a), st_name(b), ex_kind_text[n->kind]);
 			return ST_ERR;
 		}
+		n->fn = (uint8_t)((n->kids[0]->kind == EX_FIELD || n->kids[0]->kind == EX_AGG) &&
+				  n->kids[1]->kind == EX_LIT && n->kids[1]->val.type == TL_NUM);
 		return ST_BOOL;
 	case EX_CONTAINS: case EX_STARTSWITH: case EX_ENDSWITH:
 		if ((a != ST_ANY && a != ST_STR) || (b != ST_ANY && b != ST_STR)) {

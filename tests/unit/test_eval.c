@@ -130,6 +130,79 @@ START_TEST(table)
 }
 END_TEST
 
+/* The compiler marks a field or an aggregate ordered against a number literal, which the
+ * evaluator then judges without its walk: both ways must agree, for values of every type. */
+static int holds_both_ways(struct ex_node *n, struct ev_ctx *ctx)
+{
+	int fast, walked;
+
+	ck_assert_int_eq(n->fn, 1);
+	fast = ev_holds(n, ctx);
+	n->fn = 0;
+	walked = ev_holds(n, ctx);
+	n->fn = 1;
+	ck_assert_int_eq(fast, walked);
+	return fast;
+}
+
+START_TEST(number_literal_shortcut_agrees_with_the_walk)
+{
+	static const char *const fields[] = { "amount", "n", "zero", "neg", "card", "flag",
+					      "off", "nul", "arr", "obj", "missing", "geo.country" };
+	static const char *const ops[] = { "<", "<=", ">", ">=" };
+	static const char *const lits[] = { "-3", "0", "7", "120.5", "1e300", "-1e300" };
+	static const char *const aggs[] = { "count()", "sum(amount)", "max(card)" };
+	struct tl_value agg_vals[] = { { .type = TL_NUM, .num = 7 }, { .type = TL_MISSING },
+				       { .type = TL_STR, .str = "7", .len = 1 } };
+	size_t f, o, l, held = 0;
+
+	for (f = 0; f < sizeof fields / sizeof *fields + sizeof aggs / sizeof *aggs; f++)
+		for (o = 0; o < 4; o++)
+			for (l = 0; l < sizeof lits / sizeof *lits; l++) {
+				int is_agg = f >= sizeof fields / sizeof *fields;
+				const char *lhs = is_agg ? aggs[f - sizeof fields / sizeof *fields]
+							 : fields[f];
+				char rules[512];
+				struct dg_sink sink = { stderr, 0, 0 };
+				struct rl_ruleset *rs;
+				struct jd_decoder *dec;
+				struct tl_value *slots;
+				struct jd_error jerr;
+				struct ev_ctx ctx;
+				struct ex_node *n;
+
+				if (is_agg)
+					snprintf(rules, sizeof rules,
+						 "rules:\n  - id: t\n    threshold: {window: 1m, "
+						 "when: \"%s %s %s\"}\n", lhs, ops[o], lits[l]);
+				else
+					snprintf(rules, sizeof rules,
+						 "rules:\n  - id: t\n    where: \"%s %s %s\"\n",
+						 lhs, ops[o], lits[l]);
+				rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
+				ck_assert_msg(rs != NULL, "%s", rules);
+				dec = jd_decoder_new(rs->fields);
+				slots = calloc(rs->n_slots, sizeof *slots);
+				ck_assert_int_eq(jd_decode(dec, ev_default, strlen(ev_default), slots,
+							   &jerr), 0);
+				ck_assert_int_eq(ev_init(&ctx), 0);
+				ctx.slots = slots;
+				n = (struct ex_node *)(is_agg ? rs->rules[0].when : rs->rules[0].where);
+				if (is_agg) { /* the rule's one aggregate, given one value each */
+					ck_assert_uint_eq(n->kids[0]->slot, 0);
+					ctx.aggs = &agg_vals[f - sizeof fields / sizeof *fields];
+				}
+				held += (size_t)holds_both_ways(n, &ctx);
+				ev_fini(&ctx);
+				free(slots);
+				jd_decoder_free(dec);
+				rl_free(rs);
+			}
+	ck_assert_uint_gt(held, 0); /* some held, some did not */
+	ck_assert_uint_lt(held, 4 * 6 * (sizeof fields / sizeof *fields + 3));
+}
+END_TEST
+
 START_TEST(case_mapping_matches_a_byte_at_a_time)
 {
 	/* lower() and upper() map eight bytes at a time: against a plain byte loop, over strings
@@ -253,6 +326,7 @@ int main(void)
 	tcase_add_test(tc, scratch_grows_for_long_strings);
 	tcase_add_test(tc, cidr_reads_ipv4_as_inet_pton);
 	tcase_add_test(tc, case_mapping_matches_a_byte_at_a_time);
+	tcase_add_test(tc, number_literal_shortcut_agrees_with_the_walk);
 	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
