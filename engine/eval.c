@@ -108,6 +108,23 @@ static int set_has(const struct rl_set *s, const struct tl_value *v)
 		}
 		return lo < s->n_nums && s->nums[lo] == v->num;
 	case TL_STR:
+		if (s->words) {
+			uint64_t w;
+
+			if (v->len > 7)
+				return 0;
+			w = rl_word(v->str, v->len);
+			hi = s->n_strs;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+
+				if (s->words[mid] < w)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			return lo < s->n_strs && s->words[lo] == w;
+		}
 		hi = s->n_strs;
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;

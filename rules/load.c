@@ -255,6 +255,13 @@ static int cmp_str(const void *a, const void *b)
 	return x->len < y->len ? -1 : x->len > y->len;
 }
 
+static int cmp_word(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Builds a set from literal values. */
 static struct rl_set *make_set(struct file_ld *ld, const struct tl_value *vals, size_t n)
 {
@@ -279,6 +286,17 @@ static struct rl_set *make_set(struct file_ld *ld, const struct tl_value *vals, 
 	}
 	qsort(s->nums, s->n_nums, sizeof *s->nums, cmp_num);
 	qsort(s->strs, s->n_strs, sizeof *s->strs, cmp_str);
+	for (i = 0; i < s->n_strs && s->strs[i].len <= 7; i++)
+		;
+	if (s->n_strs && i == s->n_strs) {
+		/* short strings (country codes, categories) are found as numbers */
+		s->words = arena_alloc(&ld->rs->arena, s->n_strs * sizeof *s->words);
+		if (!s->words)
+			return NULL;
+		for (i = 0; i < s->n_strs; i++)
+			s->words[i] = rl_word(s->strs[i].str, s->strs[i].len);
+		qsort(s->words, s->n_strs, sizeof *s->words, cmp_word);
+	}
 	return s;
 }
 

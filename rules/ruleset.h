@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "diag.h"
@@ -92,8 +93,32 @@ struct rl_set {
 	size_t n_nums;
 	struct tl_value *strs; /* TL_STR values sorted bytewise */
 	size_t n_strs;
+	uint64_t *words;       /* when every string is at most 7 bytes: each as rl_word() makes
+				* it, sorted (else NULL) */
 	uint8_t has_true, has_false;
 };
+
+/* A string of at most 7 bytes as one number: its bytes (little-endian), its length in the
+ * top byte; two strings are equal exactly when their numbers are. */
+static inline uint64_t rl_word(const char *s, uint32_t len)
+{
+	uint64_t w;
+
+	if (len >= 4) { /* two loads of 4 that overlap: the bytes in common are the same */
+		uint32_t lo, hi;
+
+		memcpy(&lo, s, 4);
+		memcpy(&hi, s + len - 4, 4);
+		w = lo | (uint64_t)hi << (8 * (len - 4));
+	} else if (len) {
+		w = (uint64_t)(unsigned char)s[0] |
+		    (uint64_t)(unsigned char)s[len / 2] << (8 * (len / 2)) |
+		    (uint64_t)(unsigned char)s[len - 1] << (8 * (len - 1));
+	} else {
+		w = 0;
+	}
+	return w | (uint64_t)len << 56;
+}
 
 /* A CIDR network of cidr(ip, "net"), parsed when rules load. */
 struct rl_cidr {

@@ -53,6 +53,12 @@ static const struct {
 	{ "card in [\"c1\", \"c2\"]", T }, { "n in [1, 7]", T }, { "n in [\"7\"]", F },
 	{ "missing in [1]", U }, { "missing not in [1]", U }, { "nul in [1]", U },
 	{ "flag in [true]", T }, { "off in [true]", F },
+	/* lists of short strings are searched as numbers: lengths, prefixes, longer values */
+	{ "card in [\"c\", \"c10\", \"C1\"]", F }, { "card in [\"c\", \"c1\", \"c10\"]", T },
+	{ "s in [\"\xc3\xa9t\", \"\xc3\xa9t\xc3\xa9\"]", T }, { "name in [\"Alice S\", \"Alice\"]", F },
+	{ "`user-agent` in [\"curl/8.\", \"url/8.0\"]", F },
+	{ "`user-agent` in [\"curl/8.0\", \"x\"]", T }, { "geo.country in [\"NGA\", \"N\"]", F },
+	{ "geo.country not in [\"RU\", \"NG\", \"\"]", F }, { "missing in [\"NG\"]", U },
 	/* strings */
 	{ "name contains \"Smith\"", T }, { "name startswith \"Ali\"", T },
 	{ "name endswith \"Smith\"", T }, { "name endswith \"Alice\"", F },
@@ -203,6 +209,28 @@ START_TEST(number_literal_shortcut_agrees_with_the_walk)
 }
 END_TEST
 
+/* rl_word: two strings of up to 7 bytes give the same number exactly when they are equal
+ * (bytes from a small alphabet, NUL among them, so that near misses are many). */
+START_TEST(short_string_words_tell_strings_apart)
+{
+	static const char alphabet[] = { 'a', 'b', '\0', '\xff' };
+	unsigned seed = 11;
+	int i;
+
+	for (i = 0; i < 200000; i++) {
+		char a[8], b[8];
+		uint32_t la = (uint32_t)(rand_r(&seed) % 8), lb = (uint32_t)(rand_r(&seed) % 8), j;
+
+		for (j = 0; j < la; j++)
+			a[j] = alphabet[rand_r(&seed) % 4];
+		for (j = 0; j < lb; j++)
+			b[j] = rand_r(&seed) % 3 ? (j < la ? a[j] : 'a') : alphabet[rand_r(&seed) % 4];
+		ck_assert_int_eq(rl_word(a, la) == rl_word(b, lb),
+				 la == lb && memcmp(a, b, la) == 0);
+	}
+}
+END_TEST
+
 START_TEST(case_mapping_matches_a_byte_at_a_time)
 {
 	/* lower() and upper() map eight bytes at a time: against a plain byte loop, over strings
@@ -327,6 +355,7 @@ int main(void)
 	tcase_add_test(tc, cidr_reads_ipv4_as_inet_pton);
 	tcase_add_test(tc, case_mapping_matches_a_byte_at_a_time);
 	tcase_add_test(tc, number_literal_shortcut_agrees_with_the_walk);
+	tcase_add_test(tc, short_string_words_tell_strings_apart);
 	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
