@@ -123,7 +123,11 @@ struct tl_engine {
 	int64_t max_seen;    /* greatest event time taken */
 	int have_time;
 	int64_t now;         /* time of the event being processed */
-	struct mt_event **heap; /* reorder buffer: min-heap on (time, arrival) */
+	struct mt_event **ring; /* reorder buffer (see buf_push): the events that came in
+				 * order, a ring of ring_cap (a power of two) from ring_at */
+	size_t ring_cap, ring_at, ring_n;
+	struct mt_event **heap; /* ... and those that came before the ring's back: a min-heap
+				 * on (time, arrival) */
 	size_t n_heap, cap_heap;
 	struct mt_run **dl;  /* deadlines of pending runs: min-heap on (deadline, rule, start) */
 	size_t n_dl, cap_dl;
@@ -1222,8 +1226,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
  * bound and held events) and the tables that index it. */
 static uint64_t state_bytes(const struct tl_engine *e)
 {
-	return e->pool.in_use + e->cap_heap * sizeof *e->heap + e->cap_dl * sizeof *e->dl +
-	       e->table_bytes;
+	return e->pool.in_use + e->cap_heap * sizeof *e->heap + e->ring_cap * sizeof *e->ring +
+	       e->cap_dl * sizeof *e->dl + e->table_bytes;
 }
 
 /* --max-memory: after an event, evicts key states, oldest first, until the state fits (or
@@ -1331,35 +1335,108 @@ static struct mt_event *heap_pop(struct tl_engine *e)
 	return top;
 }
 
-/* The events processed next are the top of the reorder heap, then the least of its two
- * children, then the second least of the six in the two levels below the top (the third
- * least of a heap is there). Each is asked a stage further ahead. */
+/* The reorder buffer's ring: nearly every event comes at or after the one before (within
+ * the lateness), and goes to the back of the ring, with nothing to sort; an event that comes
+ * before the ring's back goes to the heap. The next event is the lesser of the ring's front
+ * and the heap's top. */
+static size_t buf_n(const struct tl_engine *e)
+{
+	return e->ring_n + e->n_heap;
+}
+
+static struct mt_event *ring_get(const struct tl_engine *e, size_t i)
+{
+	return e->ring[(e->ring_at + i) & (e->ring_cap - 1)];
+}
+
+/* Holds event c until the watermark passes it. 0, or -1 when memory ran out. */
+static int buf_push(struct tl_engine *e, struct mt_event *c)
+{
+	if (e->ring_n && ev_before(c, ring_get(e, e->ring_n - 1))) {
+		if (tl_grow((void **)&e->heap, &e->cap_heap, e->n_heap + 1, sizeof *e->heap))
+			return -1;
+		e->heap[e->n_heap] = c;
+		heap_up(e->heap, e->n_heap++);
+		return 0;
+	}
+	if (e->ring_n == e->ring_cap) {
+		size_t cap = e->ring_cap ? 2 * e->ring_cap : 64, i;
+		struct mt_event **r = cap <= SIZE_MAX / sizeof *r ? tl_malloc(cap * sizeof *r) : NULL;
+
+		if (!r)
+			return -1;
+		for (i = 0; i < e->ring_n; i++)
+			r[i] = ring_get(e, i);
+		tl_free(e->ring);
+		e->ring = r;
+		e->ring_cap = cap;
+		e->ring_at = 0;
+	}
+	e->ring[(e->ring_at + e->ring_n++) & (e->ring_cap - 1)] = c;
+	return 0;
+}
+
+/* The next event of the buffer (not empty). */
+static struct mt_event *buf_next(const struct tl_engine *e)
+{
+	if (e->n_heap && (!e->ring_n || ev_before(e->heap[0], ring_get(e, 0))))
+		return e->heap[0];
+	return ring_get(e, 0);
+}
+
+/* Takes the next event out of the buffer (not empty). */
+static struct mt_event *buf_pop(struct tl_engine *e)
+{
+	struct mt_event *c;
+
+	if (e->n_heap && (!e->ring_n || ev_before(e->heap[0], ring_get(e, 0))))
+		return heap_pop(e);
+	c = ring_get(e, 0);
+	e->ring_at = (e->ring_at + 1) & (e->ring_cap - 1);
+	e->ring_n--;
+	return c;
+}
+
+/* The three events processed next, each asked a stage further ahead: the first three of the
+ * ring merged with the heap's three least (its top, then the least of its two children, then
+ * the second least of the six in the two levels below the top, where the third least of a
+ * heap is). */
 static void prefetch_ahead(struct tl_engine *e)
 {
-	struct mt_event **h = e->heap;
-	size_t n = e->n_heap < 7 ? e->n_heap : 7, i, a = 0, b = 0;
+	static const int stage[3] = { PF_STATES, PF_ENTRIES, PF_SLOTS };
+	struct mt_event **h = e->heap, *least[3];
+	size_t nh = 0, nr = e->ring_n < 3 ? e->ring_n : 3, r = 0, k, i;
 
-	if (!n)
-		return;
-	prefetch(e, h[0], PF_STATES);
-	for (i = 1; i < n; i++) {
-		if (!a || ev_before(h[i], h[a])) {
-			b = a;
-			a = i;
-		} else if (!b || ev_before(h[i], h[b])) {
-			b = i;
+	if (e->n_heap) {
+		size_t n = e->n_heap < 7 ? e->n_heap : 7, a = 0, b = 0;
+
+		for (i = 1; i < n; i++) {
+			if (!a || ev_before(h[i], h[a])) {
+				b = a;
+				a = i;
+			} else if (!b || ev_before(h[i], h[b])) {
+				b = i;
+			}
 		}
+		least[nh++] = h[0];
+		if (a)
+			least[nh++] = h[a];
+		if (b)
+			least[nh++] = h[b];
 	}
-	if (a)
-		prefetch(e, h[a], PF_ENTRIES);
-	if (b)
-		prefetch(e, h[b], PF_SLOTS);
+	for (k = i = 0; k < 3 && (r < nr || i < nh); k++) {
+		struct mt_event *ev = r < nr && (i == nh || ev_before(ring_get(e, r), least[i]))
+					      ? ring_get(e, r++)
+					      : least[i++];
+
+		prefetch(e, ev, stage[k]);
+	}
 }
 
 static void release(struct tl_engine *e, int64_t watermark, int all)
 {
-	while (e->n_heap && (all || e->heap[0]->ts.us <= watermark)) {
-		struct mt_event *held = heap_pop(e);
+	while (buf_n(e) && (all || buf_next(e)->ts.us <= watermark)) {
+		struct mt_event *held = buf_pop(e);
 		struct event ev = { held->line, held->len, held->slots, held->ts, held->seq, held };
 
 		if (e->use_hc)
@@ -1369,7 +1446,7 @@ static void release(struct tl_engine *e, int64_t watermark, int all)
 		if (--held->refs == 0)
 			mt_event_release(&e->pool, held);
 	}
-	e->st.buffered = e->n_heap;
+	e->st.buffered = buf_n(e);
 }
 
 static const char *unquote(char *s)
@@ -1392,7 +1469,7 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 	const char *terr;
 	/* an event that will wait in the reorder buffer is decoded from its copy there, so that
 	 * its values point into the copy as they are made */
-	int buffered = !(rs->lateness_us == 0 && e->n_heap == 0);
+	int buffered = !(rs->lateness_us == 0 && buf_n(e) == 0);
 	struct mt_event *held = NULL;
 	enum tl_feed result = TL_FEED_MALFORMED;
 
@@ -1457,15 +1534,13 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 			c->ts = ev.ts;
 			c->seq = ev.seq;
 		}
-		if (!c || tl_grow((void **)&e->heap, &e->cap_heap, e->n_heap + 1, sizeof *e->heap)) {
+		if (!c || buf_push(e, c)) {
 			if (c)
 				mt_event_release(&e->pool, c);
 			return TL_FEED_NOMEM;
 		}
-		e->heap[e->n_heap] = c;
-		heap_up(e->heap, e->n_heap++);
-		if (e->n_heap > e->st.peak_buffered)
-			e->st.peak_buffered = e->n_heap;
+		if (buf_n(e) > e->st.peak_buffered)
+			e->st.peak_buffered = buf_n(e);
 	}
 	release(e, e->max_seen - rs->lateness_us, 0);
 	return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
@@ -1733,7 +1808,10 @@ void tl_engine_free(struct tl_engine *e)
 	}
 	for (i = 0; i < e->n_heap; i++)
 		mt_event_release(&e->pool, e->heap[i]);
+	for (i = 0; i < e->ring_n; i++)
+		mt_event_release(&e->pool, ring_get(e, i));
 	tl_free(e->heap);
+	tl_free(e->ring);
 	tl_free(e->dl);
 	tl_free(e->rules);
 	tl_free(e->xheap);

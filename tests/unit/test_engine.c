@@ -181,6 +181,72 @@ START_TEST(reorder_buffer_and_late)
 }
 END_TEST
 
+/* The reorder buffer against a sort: events mostly in order, some behind by up to more than
+ * the lateness (late, or held in order among the rest), many equal times; what comes out is
+ * every event that was not late, by time, then arrival. */
+static int by_time_then_arrival(const void *a, const void *b)
+{
+	const long *x = a, *y = b;
+
+	return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : (x[1] < y[1] ? -1 : x[1] > y[1]);
+}
+
+START_TEST(reorder_buffer_matches_a_sort)
+{
+	enum { N = 20000 };
+	static long want[N][2];
+	struct run r;
+	unsigned seed = 5;
+	long t = 1000, max_seen = 0;
+	size_t n_want = 0, i;
+	int have = 0;
+	const char *p;
+
+	start(&r, "time: {lateness: 20s}\n"
+		  "rules:\n"
+		  "  - id: none\n"
+		  "    where: n < 0\n",
+	      1, 0);
+	for (i = 0; i < N; i++) {
+		char line[64];
+		long ts;
+		int pick = rand_r(&seed) % 10;
+
+		t += rand_r(&seed) % 3; /* forward by 0 to 2 seconds: equal times are common */
+		ts = pick < 7 ? t : t - rand_r(&seed) % 26; /* 3 in 10 behind, by 0 to 25 s */
+		snprintf(line, sizeof line, "{\"ts\":%ld,\"n\":%zu}", ts, i);
+		if (have && ts < max_seen - 20) {
+			ck_assert_int_eq(feed(&r, line), TL_FEED_LATE);
+			continue;
+		}
+		ck_assert_int_eq(feed(&r, line), TL_FEED_OK);
+		if (!have || ts > max_seen)
+			max_seen = ts;
+		have = 1;
+		want[n_want][0] = ts;
+		want[n_want][1] = (long)i;
+		n_want++;
+	}
+	tl_engine_finish(r.e);
+	qsort(want, n_want, sizeof want[0], by_time_then_arrival);
+	ck_assert_uint_gt(n_want, N / 2);
+	ck_assert_uint_lt(n_want, N);
+	p = r.out.buf;
+	for (i = 0; i < n_want; i++) {
+		long ts, n;
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_int_eq(sscanf(p, "{\"ts\":%ld,\"n\":%ld}", &ts, &n), 2);
+		ck_assert_msg(ts == want[i][0] && n == want[i][1], "event %zu: got %ld/%ld, want %ld/%ld",
+			      i, ts, n, want[i][0], want[i][1]);
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	ck_assert(!p || !*p);
+	stop(&r);
+}
+END_TEST
+
 /* Events held by the reorder buffer are the engine's own copies: their values (escaped strings
  * too) and their lines, bound by runs, outlive the caller's buffer, and copies of lines that
  * turn out malformed or late are given back (the sanitizer and valgrind runs check that). */
@@ -452,6 +518,7 @@ int main(void)
 	tcase_add_test(tc, threshold_inclusive_window_and_consume);
 	tcase_add_test(tc, suppress_drops_but_consumes);
 	tcase_add_test(tc, reorder_buffer_and_late);
+	tcase_add_test(tc, reorder_buffer_matches_a_sort);
 	tcase_add_test(tc, held_events_are_copies);
 	tcase_add_test(tc, malformed_reasons);
 	tcase_add_test(tc, keys_expire_and_are_capped);
