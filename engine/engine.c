@@ -137,7 +137,11 @@ struct tl_engine {
 	struct mt_event *cur_kept; /* its copy, once a run binds it */
 	struct dp_index *dp; /* the rules an event can matter to */
 	const struct dp_rest *rest; /* per rule, what is left of its where (NULL: all of it) */
-	int64_t next_expire; /* no key of any rule can expire before this time */
+	int64_t next_expire; /* expire runs once now passes this: when the first key can
+			      * expire, plus xgrace */
+	int64_t xgrace;      /* how long a key may outlive its horizon: a sixteenth of the
+			      * shortest, so that one run of expire frees the keys of several
+			      * events (and sifts the heap once for them) */
 	struct rstate **xheap; /* rules with keys, a min-heap on xat (lazy: see expire) */
 	size_t n_xheap;
 	size_t table_bytes;  /* of the key spaces' tables */
@@ -306,7 +310,7 @@ static void expire(struct tl_engine *e)
 			}
 		}
 	}
-	e->next_expire = e->n_xheap ? e->xheap[0]->xat : INT64_MAX;
+	e->next_expire = e->n_xheap ? e->xheap[0]->xat + e->xgrace : INT64_MAX;
 }
 
 /* Evicts the key state touched longest ago, of any rule; 0 when there is none. */
@@ -564,8 +568,8 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 			e->st.peak_keys = e->st.keys;
 		if (rs->xpos < 0) {
 			xpush(e, rs);
-			if (rs->xat < e->next_expire)
-				e->next_expire = rs->xat;
+			if (rs->xat + e->xgrace < e->next_expire)
+				e->next_expire = rs->xat + e->xgrace;
 		}
 		return k;
 	}
@@ -1706,6 +1710,7 @@ static int make_spaces(struct tl_engine *e)
 struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_engine_opts *opts)
 {
 	struct tl_engine *e = tl_calloc(1, sizeof *e);
+	int64_t shortest = 0; /* the shortest horizon of a rule with keys */
 	size_t i, j, k;
 
 	if (!e)
@@ -1775,7 +1780,11 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 			r->horizon = rule->within_us > rule->suppress_us ? rule->within_us
 									 : rule->suppress_us;
 		}
+		if ((rule->kind != RL_FILTER || rule->suppress_us) &&
+		    (!shortest || r->horizon < shortest))
+			shortest = r->horizon;
 	}
+	e->xgrace = shortest / 16;
 	return e;
 fail:
 	tl_engine_free(e);
