@@ -1702,8 +1702,9 @@ static int make_spaces(struct tl_engine *e)
 	for (i = 0; i < e->n_spaces; i++)
 		if (!(e->spaces[i].state_size = tl_calloc(e->spaces[i].ks.n_rules + 1, sizeof(uint32_t))))
 			return -1;
-	/* with many key spaces, hashing every event's keys ahead costs more than it saves */
-	e->use_hc = e->n_hot <= HC_MAX_SPACES;
+	/* with many key spaces, hashing every event's keys ahead costs more than it saves; with
+	 * none, there is nothing to ask for */
+	e->use_hc = e->n_hot > 0 && e->n_hot <= HC_MAX_SPACES;
 	return 0;
 }
 

@@ -574,6 +574,23 @@ static inline int num_vs_literal(const struct ex_node *n, const struct ev_ctx *c
 	}
 }
 
+/* An || of cidr() over one field, marked by the compiler (fn): as truth_of would judge it,
+ * the field read once. */
+static int cidr_any(const struct ex_node *n, struct ev_ctx *c, const struct tl_value *ip)
+{
+	int a, b;
+
+	if (n->kind != EX_OR)
+		return ip->type == TL_STR ? in_cidr(c, n->ref, ip, 1) : -1;
+	a = cidr_any(n->kids[0], c, ip);
+	if (a == 1)
+		return 1;
+	b = cidr_any(n->kids[1], c, ip);
+	if (b == 1)
+		return 1;
+	return a < 0 || b < 0 ? -1 : 0;
+}
+
 /* The truth of condition n (1, 0, or -1 for unknown), as ev_eval then truth() would give it,
  * without making values for the logic between: conditions are mostly && and || over
  * comparisons of fields with literals. */
@@ -587,6 +604,8 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 	case EX_AND: case EX_OR: {
 		int stop = n->kind == EX_OR; /* the value that decides alone */
 
+		if (n->fn)
+			return cidr_any(n, c, &c->slots[n->slot]);
 		a = truth_of(n->kids[0], c);
 		if (a == stop)
 			return stop;

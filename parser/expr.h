@@ -80,7 +80,8 @@ struct ex_node {
 	uint8_t fn;          /* EX_FUNC: which function (rules/ruleset.h); EX_EQ, EX_NE: 1 when
 			      * one side is the literal null (a test for absence); EX_LT to
 			      * EX_GE: 1 when kids[0] is a field or an aggregate and kids[1] a
-			      * number literal (judged without the walk: amount < 5) */
+			      * number literal (judged without the walk: amount < 5); EX_OR: 1
+			      * when its sides are all cidr() of the field at slot */
 	uint32_t off, len;   /* span in the expression text */
 	struct tl_value val; /* EX_LIT */
 	struct ex_node **kids;

@@ -834,6 +834,28 @@ static enum st lit_type(const struct tl_value *v)
 }
 
 /* Resolves names in place and returns the static type, or ST_ERR after reporting. */
+/* The field slot that cidr() at n reads, when n is one (or an || of them, marked), or -1. */
+static long cidr_field(const struct ex_node *n)
+{
+	if (n->kind == EX_FUNC && n->fn == RL_FN_CIDR && n->kids[0]->kind == EX_FIELD)
+		return (long)n->kids[0]->slot;
+	if (n->kind == EX_OR && n->fn)
+		return (long)n->slot;
+	return -1;
+}
+
+/* Marks an || whose sides are all cidr() of one field (a block list: cidr(ip, "...") ||
+ * cidr(ip, "...")): fn 1, slot the field's; the evaluator reads the field once for all. */
+static void mark_cidr_any(struct ex_node *n)
+{
+	long a = cidr_field(n->kids[0]);
+
+	if (a >= 0 && a == cidr_field(n->kids[1])) {
+		n->fn = 1;
+		n->slot = (uint32_t)a;
+	}
+}
+
 static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
 {
 	enum st a, b;
@@ -883,6 +905,8 @@ static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_n
 				st_name((a != ST_ANY && a != ST_BOOL) ? a : b));
 			return ST_ERR;
 		}
+		if (n->kind == EX_OR)
+			mark_cidr_any(n);
 		return ST_BOOL;
 	case EX_EQ: case EX_NE:
 		/* `f == null` tests for absence; every other comparison with a null is unknown */

@@ -82,6 +82,13 @@ static const struct {
 	{ "cidr(ip6, \"10.0.0.0/8\") || cidr(ip6, \"2001:db8::/32\")", T },
 	{ "cidr(ip, \"10.0.0.0/8\") && cidr(ip6, \"2001:db8::/32\") && cidr(ip, \"10.1.0.0/16\")", T },
 	{ "cidr(lower(ip), \"10.0.0.0/8\") && cidr(lower(ip6), \"2001:db8::/32\")", T },
+	/* block lists: an || of cidr() over one field, judged as one */
+	{ "cidr(ip, \"11.0.0.0/8\") || cidr(ip, \"12.0.0.0/8\")", F },
+	{ "cidr(ip, \"2001:db8::/32\") || cidr(ip, \"11.0.0.0/8\")", U },
+	{ "cidr(ip, \"11.0.0.0/8\") || cidr(ip, \"12.0.0.0/8\") || cidr(ip, \"10.1.2.3/32\")", T },
+	{ "cidr(card, \"10.0.0.0/8\") || cidr(card, \"11.0.0.0/8\")", U },
+	{ "cidr(missing, \"10.0.0.0/8\") || cidr(missing, \"11.0.0.0/8\")", U },
+	{ "cidr(ip, \"11.0.0.0/8\") || cidr(ip6, \"2001:db8::/32\")", T },
 	/* macros */
 	{ "txn && big", T }, { "txn && !big", F },
 };
@@ -211,6 +218,88 @@ END_TEST
 
 /* rl_word: two strings of up to 7 bytes give the same number exactly when they are equal
  * (bytes from a small alphabet, NUL among them, so that near misses are many). */
+/* Clears the compiler's mark on every || of a cidr() chain: the walk, for reference. */
+static void unmark(struct ex_node *n, int fn)
+{
+	if (n->kind != EX_OR)
+		return;
+	n->fn = (uint8_t)fn;
+	unmark(n->kids[0], fn);
+	unmark(n->kids[1], fn);
+}
+
+/* An || of cidr() over one field is judged in one pass over the chain: as the walk judges it,
+ * for addresses of both families, values that are not addresses or not strings, chains of 2
+ * and 3 networks of both families, and under '!'. */
+START_TEST(cidr_chain_agrees_with_the_walk)
+{
+	static const char *const fields[] = { "ip", "ip6", "card", "n", "nul", "missing",
+					      "arr", "name", "zero" };
+	static const char *const nets[] = { "10.0.0.0/8", "11.0.0.0/8", "2001:db8::/32",
+					    "2001:db9::/32", "0.0.0.0/0", "10.1.2.3/32" };
+	enum { NN = sizeof nets / sizeof *nets };
+	size_t f, a, b, k, seen[3] = { 0 };
+
+	for (f = 0; f < sizeof fields / sizeof *fields; f++)
+		for (a = 0; a < NN; a++)
+			for (b = 0; b < NN; b++)
+				for (k = 0; k <= NN; k++) { /* k == NN: a chain of two */
+					char expr[256], rules[512];
+					struct dg_sink sink = { stderr, 0, 0 };
+					struct rl_ruleset *rs;
+					struct jd_decoder *dec;
+					struct tl_value *slots;
+					struct jd_error jerr;
+					struct ev_ctx ctx;
+					int i;
+
+					if (k == NN)
+						snprintf(expr, sizeof expr,
+							 "cidr(%s, '%s') || cidr(%s, '%s')",
+							 fields[f], nets[a], fields[f], nets[b]);
+					else
+						snprintf(expr, sizeof expr,
+							 "cidr(%s, '%s') || cidr(%s, '%s') || "
+							 "cidr(%s, '%s')",
+							 fields[f], nets[a], fields[f], nets[b],
+							 fields[f], nets[k]);
+					snprintf(rules, sizeof rules,
+						 "rules:\n  - id: t\n    where: \"%s\"\n"
+						 "  - id: f\n    where: \"!(%s)\"\n", expr, expr);
+					rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
+					ck_assert_msg(rs != NULL, "%s", rules);
+					dec = jd_decoder_new(rs->fields);
+					slots = calloc(rs->n_slots, sizeof *slots);
+					ck_assert_int_eq(jd_decode(dec, ev_default, strlen(ev_default),
+								   slots, &jerr), 0);
+					ck_assert_int_eq(ev_init(&ctx), 0);
+					ctx.slots = slots;
+					for (i = 0; i < 2; i++) {
+						struct ex_node *n = rs->rules[i].where;
+						int fast, walked;
+
+						if (i)
+							n = n->kids[0]; /* under the '!' */
+						ck_assert_msg(n->kind == EX_OR && n->fn == 1, "%s", expr);
+						fast = ev_holds(rs->rules[i].where, &ctx);
+						unmark(n, 0);
+						walked = ev_holds(rs->rules[i].where, &ctx);
+						unmark(n, 1);
+						ck_assert_msg(fast == walked, "%s (rule %d): %d, walked %d",
+							      expr, i, fast, walked);
+					}
+					/* true, false or unknown: each comes up */
+					seen[ev_holds(rs->rules[0].where, &ctx) ? 0
+					     : ev_holds(rs->rules[1].where, &ctx) ? 1 : 2]++;
+					ev_fini(&ctx);
+					free(slots);
+					jd_decoder_free(dec);
+					rl_free(rs);
+				}
+	ck_assert(seen[0] && seen[1] && seen[2]);
+}
+END_TEST
+
 START_TEST(short_string_words_tell_strings_apart)
 {
 	static const char alphabet[] = { 'a', 'b', '\0', '\xff' };
@@ -356,6 +445,7 @@ int main(void)
 	tcase_add_test(tc, case_mapping_matches_a_byte_at_a_time);
 	tcase_add_test(tc, number_literal_shortcut_agrees_with_the_walk);
 	tcase_add_test(tc, short_string_words_tell_strings_apart);
+	tcase_add_test(tc, cidr_chain_agrees_with_the_walk);
 	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
