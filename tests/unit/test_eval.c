@@ -244,7 +244,7 @@ START_TEST(cidr_chain_agrees_with_the_walk)
 		for (a = 0; a < NN; a++)
 			for (b = 0; b < NN; b++)
 				for (k = 0; k <= NN; k++) { /* k == NN: a chain of two */
-					char expr[256], rules[512];
+					char expr[256], rules[640];
 					struct dg_sink sink = { stderr, 0, 0 };
 					struct rl_ruleset *rs;
 					struct jd_decoder *dec;
