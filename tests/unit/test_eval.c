@@ -143,6 +143,36 @@ START_TEST(table)
 }
 END_TEST
 
+/* A rule set loaded from text, and the default event decoded for it. */
+struct loaded {
+	struct rl_ruleset *rs;
+	struct jd_decoder *dec;
+	struct tl_value *slots;
+	struct ev_ctx ctx;
+};
+
+static void load_with_event(struct loaded *l, const char *rules)
+{
+	struct dg_sink sink = { stderr, 0, 0 };
+	struct jd_error jerr;
+
+	l->rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
+	ck_assert_msg(l->rs != NULL, "%s", rules);
+	l->dec = jd_decoder_new(l->rs->fields);
+	l->slots = calloc(l->rs->n_slots, sizeof *l->slots);
+	ck_assert_int_eq(jd_decode(l->dec, ev_default, strlen(ev_default), l->slots, &jerr), 0);
+	ck_assert_int_eq(ev_init(&l->ctx), 0);
+	l->ctx.slots = l->slots;
+}
+
+static void unload(struct loaded *l)
+{
+	ev_fini(&l->ctx);
+	free(l->slots);
+	jd_decoder_free(l->dec);
+	rl_free(l->rs);
+}
+
 /* The compiler marks a field or an aggregate ordered against a number literal, which the
  * evaluator then judges without its walk: both ways must agree, for values of every type. */
 static int holds_both_ways(struct ex_node *n, struct ev_ctx *ctx)
@@ -176,12 +206,7 @@ START_TEST(number_literal_shortcut_agrees_with_the_walk)
 				const char *lhs = is_agg ? aggs[f - sizeof fields / sizeof *fields]
 							 : fields[f];
 				char rules[512];
-				struct dg_sink sink = { stderr, 0, 0 };
-				struct rl_ruleset *rs;
-				struct jd_decoder *dec;
-				struct tl_value *slots;
-				struct jd_error jerr;
-				struct ev_ctx ctx;
+				struct loaded ld;
 				struct ex_node *n;
 
 				if (is_agg)
@@ -192,24 +217,14 @@ START_TEST(number_literal_shortcut_agrees_with_the_walk)
 					snprintf(rules, sizeof rules,
 						 "rules:\n  - id: t\n    where: \"%s %s %s\"\n",
 						 lhs, ops[o], lits[l]);
-				rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
-				ck_assert_msg(rs != NULL, "%s", rules);
-				dec = jd_decoder_new(rs->fields);
-				slots = calloc(rs->n_slots, sizeof *slots);
-				ck_assert_int_eq(jd_decode(dec, ev_default, strlen(ev_default), slots,
-							   &jerr), 0);
-				ck_assert_int_eq(ev_init(&ctx), 0);
-				ctx.slots = slots;
-				n = (struct ex_node *)(is_agg ? rs->rules[0].when : rs->rules[0].where);
+				load_with_event(&ld, rules);
+				n = is_agg ? ld.rs->rules[0].when : ld.rs->rules[0].where;
 				if (is_agg) { /* the rule's one aggregate, given one value each */
 					ck_assert_uint_eq(n->kids[0]->slot, 0);
-					ctx.aggs = &agg_vals[f - sizeof fields / sizeof *fields];
+					ld.ctx.aggs = &agg_vals[f - sizeof fields / sizeof *fields];
 				}
-				held += (size_t)holds_both_ways(n, &ctx);
-				ev_fini(&ctx);
-				free(slots);
-				jd_decoder_free(dec);
-				rl_free(rs);
+				held += (size_t)holds_both_ways(n, &ld.ctx);
+				unload(&ld);
 			}
 	ck_assert_uint_gt(held, 0); /* some held, some did not */
 	ck_assert_uint_lt(held, 4 * 6 * (sizeof fields / sizeof *fields + 3));
@@ -245,12 +260,7 @@ START_TEST(cidr_chain_agrees_with_the_walk)
 			for (b = 0; b < NN; b++)
 				for (k = 0; k <= NN; k++) { /* k == NN: a chain of two */
 					char expr[256], rules[640];
-					struct dg_sink sink = { stderr, 0, 0 };
-					struct rl_ruleset *rs;
-					struct jd_decoder *dec;
-					struct tl_value *slots;
-					struct jd_error jerr;
-					struct ev_ctx ctx;
+					struct loaded l;
 					int i;
 
 					if (k == NN)
@@ -266,35 +276,24 @@ START_TEST(cidr_chain_agrees_with_the_walk)
 					snprintf(rules, sizeof rules,
 						 "rules:\n  - id: t\n    where: \"%s\"\n"
 						 "  - id: f\n    where: \"!(%s)\"\n", expr, expr);
-					rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
-					ck_assert_msg(rs != NULL, "%s", rules);
-					dec = jd_decoder_new(rs->fields);
-					slots = calloc(rs->n_slots, sizeof *slots);
-					ck_assert_int_eq(jd_decode(dec, ev_default, strlen(ev_default),
-								   slots, &jerr), 0);
-					ck_assert_int_eq(ev_init(&ctx), 0);
-					ctx.slots = slots;
+					load_with_event(&l, rules);
 					for (i = 0; i < 2; i++) {
-						struct ex_node *n = rs->rules[i].where;
+						struct ex_node *root = l.rs->rules[i].where;
+						struct ex_node *n = i ? root->kids[0] : root; /* under '!' */
 						int fast, walked;
 
-						if (i)
-							n = n->kids[0]; /* under the '!' */
 						ck_assert_msg(n->kind == EX_OR && n->fn == 1, "%s", expr);
-						fast = ev_holds(rs->rules[i].where, &ctx);
+						fast = ev_holds(root, &l.ctx);
 						unmark(n, 0);
-						walked = ev_holds(rs->rules[i].where, &ctx);
+						walked = ev_holds(root, &l.ctx);
 						unmark(n, 1);
 						ck_assert_msg(fast == walked, "%s (rule %d): %d, walked %d",
 							      expr, i, fast, walked);
 					}
 					/* true, false or unknown: each comes up */
-					seen[ev_holds(rs->rules[0].where, &ctx) ? 0
-					     : ev_holds(rs->rules[1].where, &ctx) ? 1 : 2]++;
-					ev_fini(&ctx);
-					free(slots);
-					jd_decoder_free(dec);
-					rl_free(rs);
+					seen[ev_holds(l.rs->rules[0].where, &l.ctx) ? 0
+					     : ev_holds(l.rs->rules[1].where, &l.ctx) ? 1 : 2]++;
+					unload(&l);
 				}
 	ck_assert(seen[0] && seen[1] && seen[2]);
 }
