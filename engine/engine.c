@@ -9,8 +9,9 @@
  * state can matter only while touched + horizon >= now, the horizon being max(within,
  * suppress) for a sequence, suppress for a filter, and for a threshold its window, or
  * max(window, suppress) once the key has alerted (such keys move to a second list, with that
- * horizon). A heap of rules says when the next key can expire. Threshold windows and their aggregates are
- * engine/window, runs of sequences engine/match; alerts are written by engine/alert.
+ * horizon). A heap of rules says when the next key can expire. Threshold windows and their
+ * aggregates are engine/window, runs of sequences engine/match; alerts are written by
+ * engine/alert.
  */
 #include "tripline.h"
 
@@ -568,6 +569,12 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 			e->st.peak_keys = e->st.keys;
 		if (rs->xpos < 0) {
 			xpush(e, rs);
+			if (rs->xat + e->xgrace < e->next_expire)
+				e->next_expire = rs->xat + e->xgrace;
+		} else if (rs->keys.oldest == k && e->now + rs->horizon < rs->xat) {
+			/* the first of its list, due before every key of the rule's other list */
+			rs->xat = e->now + rs->horizon;
+			xsift(e, (size_t)rs->xpos);
 			if (rs->xat + e->xgrace < e->next_expire)
 				e->next_expire = rs->xat + e->xgrace;
 		}

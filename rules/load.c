@@ -833,7 +833,6 @@ static enum st lit_type(const struct tl_value *v)
 	}
 }
 
-/* Resolves names in place and returns the static type, or ST_ERR after reporting. */
 /* The field slot that cidr() at n reads, when n is one (or an || of them, marked), or -1. */
 static long cidr_field(const struct ex_node *n)
 {
@@ -856,6 +855,7 @@ static void mark_cidr_any(struct ex_node *n)
 	}
 }
 
+/* Resolves names in place and returns the static type, or ST_ERR after reporting. */
 static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
 {
 	enum st a, b;

@@ -13,7 +13,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "alloc.h"
 #include "diag.h"
@@ -98,18 +97,23 @@ struct rl_set {
 	uint8_t has_true, has_false;
 };
 
-/* A string of at most 7 bytes as one number: its bytes (little-endian), its length in the
- * top byte; two strings are equal exactly when their numbers are. */
+/* The 4 bytes at s as a number, the first the lowest (one load where the machine is
+ * little-endian). */
+static inline uint32_t rl_le32(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A string of at most 7 bytes as one number: byte i at bits 8i, the length in the top byte;
+ * two strings are equal exactly when their numbers are. */
 static inline uint64_t rl_word(const char *s, uint32_t len)
 {
 	uint64_t w;
 
-	if (len >= 4) { /* two loads of 4 that overlap: the bytes in common are the same */
-		uint32_t lo, hi;
-
-		memcpy(&lo, s, 4);
-		memcpy(&hi, s + len - 4, 4);
-		w = lo | (uint64_t)hi << (8 * (len - 4));
+	if (len >= 4) { /* two reads of 4 that overlap: the bytes in common are the same */
+		w = rl_le32(s) | (uint64_t)rl_le32(s + len - 4) << (8 * (len - 4));
 	} else if (len) {
 		w = (uint64_t)(unsigned char)s[0] |
 		    (uint64_t)(unsigned char)s[len / 2] << (8 * (len / 2)) |

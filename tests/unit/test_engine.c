@@ -347,6 +347,27 @@ START_TEST(keys_expire_and_are_capped)
 	ck_assert_uint_eq(st.keys, 50);
 	ck_assert_uint_eq(st.evicted_keys, 950);
 	stop(&r);
+
+	/* a key that alerted is kept for the suppress, the others for the window only, also when
+	 * one of them comes after the alerted key and alone in its list */
+	start(&r, "rules:\n"
+		  "  - id: v\n"
+		  "    key: k\n"
+		  "    threshold: {window: 10s, when: count() >= 2}\n"
+		  "    suppress: 1000s\n",
+	      0, 0);
+	feed(&r, "{\"ts\":0,\"k\":\"a\"}");
+	feed(&r, "{\"ts\":1,\"k\":\"a\"}"); /* alerts: a is kept until 1001 */
+	/* at 20, expiry first finds nothing due but a, at 1001; then b comes, due at 30 */
+	feed(&r, "{\"ts\":20,\"k\":\"b\"}");
+	ck_assert_int_eq(r.out.n_alerts, 1);
+	feed(&r, "{\"ts\":100,\"k\":\"c\"}");
+	tl_engine_stats(r.e, &st);
+	ck_assert_uint_eq(st.keys, 2); /* a and c */
+	feed(&r, "{\"ts\":1100,\"k\":\"c\"}");
+	tl_engine_stats(r.e, &st);
+	ck_assert_uint_eq(st.keys, 1); /* c, touched again */
+	stop(&r);
 }
 END_TEST
 
