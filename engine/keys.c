@@ -248,6 +248,8 @@ void ks_fini(struct kspace *s)
 
 static void unlink_order(struct ktable *t, struct kstate *k)
 {
+	if (t->look == k)
+		t->look = k->next;
 	if (k->prev)
 		k->prev->next = k->next;
 	else

@@ -78,6 +78,9 @@ struct ktable {
 	uint32_t idx;
 	struct kstate *oldest, *newest;
 	size_t n;
+	struct kstate *look;        /* a state of the list that its owner walks ahead of expiry
+				     * (engine.c), or NULL; when it leaves the list, the one after
+				     * it takes its place */
 };
 
 /* The entry of a key, or NULL. The hash is the caller's: any function of the key that it

@@ -1,7 +1,7 @@
 /* test_keys.c - key spaces against a plain model: random adds, finds, touches, moves to a
  * rule's second list and removals, with hashes that collide on purpose so that probing and
- * backward-shift deletion are exercised; the touch order of both lists of every rule and the
- * key text of every state are checked. */
+ * backward-shift deletion are exercised; the touch order of both lists of every rule, the
+ * key text of every state, and that a list's look stays one of its states are checked. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +67,12 @@ static void check_model(struct kspace *s, struct ktable *t, const struct model *
 		size_t n = 0, want = 0;
 		int rule = r % N_RULES, second = r >= N_RULES;
 
+		int look_seen = t[r].look == NULL;
+
 		for (ks = t[r].oldest; ks; ks = ks->next, n++) {
 			int key;
 
+			look_seen |= ks == t[r].look;
 			ck_assert(ks->live);
 			ck_assert_int_eq(sscanf(kt_key(ks, &(size_t){ 0 }), "\"k%d\"", &key), 1);
 			ck_assert(m->live[key][rule]);
@@ -78,6 +81,7 @@ static void check_model(struct kspace *s, struct ktable *t, const struct model *
 			last = m->touched[key][rule];
 		}
 		ck_assert_uint_eq(n, t[r].n);
+		ck_assert_msg(look_seen, "list %d: its look is not in it", r);
 		for (k = 0; k < N_KEYS; k++)
 			want += m->live[k][rule] && m->second[k][rule] == second;
 		ck_assert_uint_eq(n, want);
@@ -103,7 +107,7 @@ START_TEST(random_operations_match_the_model)
 		t[r].idx = (uint32_t)(r % N_RULES);
 	}
 	for (step = 0; step < STEPS; step++) {
-		int k = rand_r(&seed) % N_KEYS, op = rand_r(&seed) % 4;
+		int k = rand_r(&seed) % N_KEYS, op = rand_r(&seed) % 5;
 		struct kentry *e = find(&s, k);
 		struct kstate *ks;
 		struct ktable *list;
@@ -135,6 +139,13 @@ START_TEST(random_operations_match_the_model)
 			kt_move(list, &t[N_RULES + r], ks);
 			m.second[k][r] = 1;
 			m.touched[k][r] = clock++;
+		} else if (op == 4) { /* a walk ahead stops at a state of a list: it must stay in it */
+			struct ktable *w = &t[rand_r(&seed) % (2 * N_RULES)];
+			int steps = rand_r(&seed) % 6;
+
+			for (ks = w->oldest; ks && steps--; ks = ks->next)
+				;
+			w->look = ks;
 		} else if (op == 3 && e && kt_state(list, e)->live) { /* the rule's state for k ends */
 			int others = 0, i;
 
