@@ -707,10 +707,12 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 		e->nomem = 1;
 		return;
 	}
-	win_results(w, rs->wp, rs->results);
+	win_results_when(w, rs->wp, rs->results);
 	e->ev.aggs = rs->results;
 	if (ev_holds(r->when, &e->ev)) {
 		struct al_alert a = { r, &ev->ts, NULL, 0, win_time(w, 0), w, NULL, 0, NULL };
+
+		win_results(w, rs->wp, rs->results); /* and the others, for emit */
 
 		a.key = kt_key(k, &a.key_len);
 		if (!suppressed(e, rs, k))

@@ -425,8 +425,9 @@ struct wp_op {
 /* Where the value of an aggregate of the rule comes from. */
 struct wp_res {
 	uint32_t kind; /* the aggregate's own kind */
-	uint32_t op;   /* its op (but count) */
+	uint32_t op;   /* its op (but count); lazy: the sum op over the same argument */
 	size_t off;    /* of its op's state in the window block */
+	uint8_t lazy;  /* a min or max that keeps no state: read off the sum's ring values */
 };
 
 struct win_plan {
@@ -438,6 +439,8 @@ struct win_plan {
 	uint8_t too_big;     /* the ring's entries do not fit: win_new fails */
 	size_t n_aggs;
 	struct wp_res *res;  /* n_aggs */
+	uint32_t *when_res;  /* the aggregates the rule's when reads (indices in res) */
+	size_t n_when;
 	struct wp_op ops[];
 };
 
@@ -497,12 +500,26 @@ static int same_arg(const struct ex_node *a, const struct ex_node *b)
 
 #define DEDUP_SCAN 256 /* an aggregate is compared with this many ops of its group at most */
 
+/* Marks in reads[] the aggregates that expression n reads. */
+static void mark_reads(const struct ex_node *n, uint8_t *reads, size_t n_aggs)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	if (n->kind == EX_AGG && n->slot < n_aggs)
+		reads[n->slot] = 1;
+	for (i = 0; i < n->n_kids; i++)
+		mark_reads(n->kids[i], reads, n_aggs);
+}
+
 struct win_plan *win_plan_new(const struct rl_rule *r)
 {
 	static const uint8_t groups[] = { RL_AGG_MIN, RL_AGG_MAX, RL_AGG_DISTINCT, RL_AGG_SUM };
 	struct win_plan *p;
 	size_t i, g, n_vals;
 	uint32_t j, first;
+	uint8_t *reads;
 
 	if (r->n_aggs > UINT32_MAX / 2)
 		return NULL;
@@ -510,15 +527,35 @@ struct win_plan *win_plan_new(const struct rl_rule *r)
 	if (!p)
 		return NULL;
 	p->res = tl_calloc(r->n_aggs ? r->n_aggs : 1, sizeof *p->res);
-	if (!p->res) {
-		tl_free(p);
+	p->when_res = tl_calloc(r->n_aggs ? r->n_aggs : 1, sizeof *p->when_res);
+	reads = tl_calloc(r->n_aggs ? r->n_aggs : 1, 1);
+	if (!p->res || !p->when_res || !reads) {
+		tl_free(reads);
+		win_plan_free(p);
 		return NULL;
 	}
 	p->n_aggs = r->n_aggs;
+	mark_reads(r->when, reads, r->n_aggs);
+	for (i = 0; i < r->n_aggs; i++) {
+		if (reads[i])
+			p->when_res[p->n_when++] = (uint32_t)i;
+		/* a min or max that when does not read, over the argument of a sum (sum(amount)
+		 * and max(amount)), is needed only for an alert: it keeps no deque, and is read
+		 * off the sum's values in the ring then */
+		if ((r->aggs[i].kind == RL_AGG_MIN || r->aggs[i].kind == RL_AGG_MAX) && !reads[i])
+			for (j = 0; j < r->n_aggs; j++)
+				if (op_kind(r->aggs[j].kind) == RL_AGG_SUM &&
+				    same_arg(r->aggs[j].arg, r->aggs[i].arg)) {
+					p->res[i].lazy = 1;
+					p->res[i].op = j; /* for now the sum's aggregate */
+					break;
+				}
+	}
+	tl_free(reads);
 	for (g = 0; g < sizeof groups; g++) {
 		first = p->n_ops;
 		for (i = 0; i < r->n_aggs; i++) {
-			if (op_kind(r->aggs[i].kind) != groups[g])
+			if (op_kind(r->aggs[i].kind) != groups[g] || p->res[i].lazy)
 				continue;
 			for (j = first; j < p->n_ops && j - first < DEDUP_SCAN; j++)
 				if (p->ops[j].kind == groups[g] &&
@@ -537,6 +574,8 @@ struct win_plan *win_plan_new(const struct rl_rule *r)
 			p->n_dist = p->n_ops - p->n_mono;
 	}
 	for (i = 0; i < r->n_aggs; i++) {
+		if (p->res[i].lazy)
+			p->res[i].op = p->res[p->res[i].op].op;
 		p->res[i].kind = r->aggs[i].kind;
 		p->res[i].off = offsetof(struct window, aggs) + p->res[i].op * sizeof(union agg_state);
 	}
@@ -555,6 +594,7 @@ void win_plan_free(struct win_plan *p)
 	if (!p)
 		return;
 	tl_free(p->res);
+	tl_free(p->when_res);
 	tl_free(p);
 }
 
@@ -885,42 +925,80 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 	return 0;
 }
 
+/* A lazy min or max: the extreme of the numbers among its sum's ring values (of equal ones,
+ * the newest, as the deque keeps); unknown when there is none. */
+static void ring_extreme(const struct window *w, const struct win_plan *p,
+			 const struct wp_res *res, struct tl_value *v)
+{
+	uint32_t first = w->next_seq - w->n, k = res->op - p->n_mono, s;
+	int is_max = res->kind == RL_AGG_MAX, found = 0;
+	double best = 0;
+
+	for (s = 0; s < w->n; s++) {
+		double d = entry_vals(p, entry(w, first + s))[k].d;
+
+		if (isnan(d))
+			continue;
+		if (!found || (is_max ? d >= best : d <= best))
+			best = d;
+		found = 1;
+	}
+	if (found)
+		v->num = best;
+	else
+		v->type = TL_MISSING;
+}
+
+static void result(const struct window *w, const struct win_plan *p, const struct wp_res *res,
+		   struct tl_value *v)
+{
+	const union agg_state *a = (const union agg_state *)((const char *)w + res->off);
+
+	v->type = TL_NUM;
+	switch (res->kind) {
+	case RL_AGG_COUNT:
+		v->num = (double)w->n;
+		break;
+	case RL_AGG_SUM:
+		v->num = a->s.sum + a->s.comp;
+		break;
+	case RL_AGG_AVG:
+		if (a->s.n)
+			v->num = (a->s.sum + a->s.comp) / (double)a->s.n;
+		else
+			v->type = TL_MISSING;
+		break;
+	case RL_AGG_MIN: case RL_AGG_MAX:
+		if (res->lazy)
+			ring_extreme(w, p, res, v);
+		else if (a->q.n)
+			v->num = a->q.ents[a->q.head].v;
+		else
+			v->type = TL_MISSING;
+		break;
+	case RL_AGG_DISTINCT:
+		v->num = (double)a->d.n;
+		break;
+	default:
+		v->type = TL_MISSING;
+		break;
+	}
+}
+
 void win_results(const struct window *w, const struct win_plan *p, struct tl_value *out)
 {
-	const struct wp_res *res = p->res, *end = res + p->n_aggs;
-	struct tl_value *v = out;
+	size_t i;
 
-	for (; res < end; res++, v++) {
-		const union agg_state *a = (const union agg_state *)((const char *)w + res->off);
+	for (i = 0; i < p->n_aggs; i++)
+		result(w, p, &p->res[i], &out[i]);
+}
 
-		v->type = TL_NUM;
-		switch (res->kind) {
-		case RL_AGG_COUNT:
-			v->num = (double)w->n;
-			break;
-		case RL_AGG_SUM:
-			v->num = a->s.sum + a->s.comp;
-			break;
-		case RL_AGG_AVG:
-			if (a->s.n)
-				v->num = (a->s.sum + a->s.comp) / (double)a->s.n;
-			else
-				v->type = TL_MISSING;
-			break;
-		case RL_AGG_MIN: case RL_AGG_MAX:
-			if (a->q.n)
-				v->num = a->q.ents[a->q.head].v;
-			else
-				v->type = TL_MISSING;
-			break;
-		case RL_AGG_DISTINCT:
-			v->num = (double)a->d.n;
-			break;
-		default:
-			v->type = TL_MISSING;
-			break;
-		}
-	}
+void win_results_when(const struct window *w, const struct win_plan *p, struct tl_value *out)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_when; i++)
+		result(w, p, &p->res[p->when_res[i]], &out[p->when_res[i]]);
 }
 
 size_t win_count(const struct window *w)

@@ -47,6 +47,9 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 /* The aggregate values, out[i] for r->aggs[i]: count and distinct as numbers; sum of no
  * number is 0; avg, min and max of no number are unknown. */
 void win_results(const struct window *w, const struct win_plan *p, struct tl_value *out);
+/* Only the values the rule's when reads (the others in out are left as they were): what
+ * deciding needs, the rest being needed for an alert only. */
+void win_results_when(const struct window *w, const struct win_plan *p, struct tl_value *out);
 
 /* Empties the window (after it fired: its events are consumed). */
 void win_clear(struct window *w, const struct win_plan *p);

@@ -1,6 +1,7 @@
 /* test_window.c - threshold windows: every aggregate against a naive rescan after each push
  * and eviction, on random values, in short windows and in long streams whose windows grow to
- * hundreds of events and empty again; an empty window holds nothing but its own block;
+ * hundreds of events and empty again, min and max both kept in deques (when the rule's when
+ * reads them) and read off the sum's values; an empty window holds nothing but its own block;
  * allocation failures leave the window unchanged. */
 #include <check.h>
 #include <math.h>
@@ -27,6 +28,19 @@ static struct rl_agg aggs_mixed[N_AGGS] = {
 	{ RL_AGG_AVG, &dummy_arg },      { RL_AGG_DISTINCT, &dummy_arg }, { RL_AGG_MIN, &dummy_arg },
 	{ RL_AGG_SUM, &dummy_arg },
 };
+
+/* A when that reads min and max (aggs[3] and aggs[4]): they keep deques. Without it they are
+ * read off the ring values of the sum over the same argument. */
+static struct ex_node reads_min = { .kind = EX_AGG, .slot = 3 }, reads_max = { .kind = EX_AGG,
+									      .slot = 4 };
+static struct ex_node *reads_kids[] = { &reads_min, &reads_max };
+static struct ex_node when_min_max = { .kind = EX_AND, .kids = reads_kids, .n_kids = 2 };
+/* ... the same for aggs_mixed, whose min and max are aggs_mixed[5] and [1] */
+static struct ex_node reads_min_mixed = { .kind = EX_AGG, .slot = 5 },
+		      reads_max_mixed = { .kind = EX_AGG, .slot = 1 };
+static struct ex_node *reads_kids_mixed[] = { &reads_min_mixed, &reads_max_mixed };
+static struct ex_node when_min_max_mixed = { .kind = EX_AND, .kids = reads_kids_mixed,
+					     .n_kids = 2 };
 
 /* Check's assertions each write a mark to a file: for checks in inner loops, assert only what
  * fails. */
@@ -151,12 +165,15 @@ START_TEST(random_streams_match_naive)
 	for (trial = 0; trial < 200; trial++) {
 		struct rl_rule r = make_rule(trial % 2);
 		struct pool pool = { 0 };
-		struct win_plan *wp = win_plan_new(&r);
-		struct window *w = win_new(&pool, wp);
+		struct win_plan *wp;
+		struct window *w;
 		struct item *items = calloc(600, sizeof *items);
 		size_t n = 0, lo = 0;
 		int64_t t = 0, span = 1 + rand_r(&seed) % 40;
 
+		r.when = trial % 4 >= 2 ? &when_min_max : NULL;
+		wp = win_plan_new(&r);
+		w = win_new(&pool, wp);
 		ck_assert_ptr_nonnull(w);
 		while (n < 600) {
 			t += rand_r(&seed) % 5;
@@ -392,6 +409,8 @@ START_TEST(long_streams_match_naive)
 
 		if (trial / 2 % 2)
 			r.aggs = aggs_mixed;
+		if (trial >= 4)
+			r.when = r.aggs == aggs_mixed ? &when_min_max_mixed : &when_min_max;
 		wp = win_plan_new(&r);
 		w = win_new(&pool, wp);
 		base = pool.in_use;
@@ -565,6 +584,73 @@ START_TEST(same_argument_shares_state_others_do_not)
 	win_plan_free(wp);
 	ck_assert_uint_eq(pool.in_use, 0);
 	pool_destroy(&pool);
+}
+END_TEST
+
+/* What when reads is worked out first, the rest only for an alert: a min or max that when does
+ * not read keeps no state (read off the ring values of the sum over its argument), one that it
+ * reads keeps its deque; win_results_when fills in only what when reads. */
+START_TEST(when_decides_with_its_own_aggregates)
+{
+	static struct ex_node fx = { .kind = EX_FIELD, .slot = 2 };
+	static struct ex_node count_node = { .kind = EX_AGG, .slot = 0 };
+	static struct ex_node max_node = { .kind = EX_AGG, .slot = 2 };
+	static struct ex_node *both[] = { &count_node, &max_node };
+	static struct ex_node when_count = { .kind = EX_AGG, .slot = 0 };
+	static struct ex_node when_count_max = { .kind = EX_AND, .kids = both, .n_kids = 2 };
+	struct rl_agg ag[] = {
+		{ RL_AGG_COUNT, NULL }, { RL_AGG_SUM, &fx }, { RL_AGG_MAX, &fx }, { RL_AGG_MIN, &fx },
+	};
+	static const double vals[] = { 5, -1, 9, NAN, 2 };
+	const struct ex_node *whens[] = { &when_count, &when_count_max };
+	size_t sizes[2];
+	int v;
+
+	for (v = 0; v < 2; v++) {
+		struct rl_rule r = make_rule(0);
+		struct pool pool = { 0 };
+		struct win_plan *wp;
+		struct window *w;
+		struct tl_value args[4], out[4];
+		struct tf_stamp ts = { .us = 0, .kind = TF_EPOCH_S };
+		size_t i, k;
+
+		r.aggs = ag;
+		r.n_aggs = 4;
+		r.when = (struct ex_node *)whens[v];
+		wp = win_plan_new(&r);
+		ck_assert_ptr_nonnull(wp);
+		sizes[v] = win_block_size(wp);
+		w = win_new(&pool, wp);
+		ck_assert_ptr_nonnull(w);
+		for (k = 0; k < 5; k++) {
+			for (i = 0; i < 4; i++)
+				args[i] = isnan(vals[k]) ? str_value("x") : num_value(vals[k]);
+			ts.us = (int64_t)k;
+			ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+		}
+		for (i = 0; i < 4; i++)
+			out[i].type = TL_BOOL; /* not touched unless asked for */
+		win_results_when(w, wp, out);
+		ck_assert(out[0].type == TL_NUM && out[0].num == 5);
+		ck_assert(out[1].type == TL_BOOL && out[3].type == TL_BOOL);
+		ck_assert(v ? out[2].type == TL_NUM && out[2].num == 9 : out[2].type == TL_BOOL);
+		win_results(w, wp, out);
+		ck_assert(out[1].num == 15 && out[2].num == 9 && out[3].num == -1);
+		win_evict_before(w, wp, 3); /* 5, -1 and 9 leave: "x" and 2 are left */
+		win_results(w, wp, out);
+		ck_assert(out[0].num == 2 && out[1].num == 2 && out[2].num == 2 && out[3].num == 2);
+		win_evict_before(w, wp, 4); /* only 2 is left */
+		win_evict_before(w, wp, 5); /* nothing */
+		win_results(w, wp, out);
+		ck_assert(out[0].num == 0 && out[1].num == 0);
+		ck_assert(out[2].type == TL_MISSING && out[3].type == TL_MISSING);
+		win_free(w, wp);
+		win_plan_free(wp);
+		ck_assert_uint_eq(pool.in_use, 0);
+		pool_destroy(&pool);
+	}
+	ck_assert_uint_gt(sizes[1], sizes[0]); /* the max read by when has a deque's state */
 }
 END_TEST
 
@@ -749,6 +835,7 @@ int main(void)
 	tcase_add_test(tc, long_streams_match_naive);
 	tcase_add_test(tc, allocation_failure_leaves_window_unchanged);
 	tcase_add_test(tc, same_argument_shares_state_others_do_not);
+	tcase_add_test(tc, when_decides_with_its_own_aggregates);
 	tcase_add_test(tc, evicting_all_at_once_empties_the_window);
 	tcase_add_test(tc, block_size_is_what_a_window_takes);
 	tcase_add_test(tc, short_values_inline_compare_exactly);
