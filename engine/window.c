@@ -19,7 +19,11 @@
  * - The ring stays inside the window block while it holds at most 2 events; beyond, it is a
  *   block of its own that doubles, and it comes back inside when the window empties.
  * - count needs nothing but the ring's length; min and max keep a monotonic deque of
- *   (sequence number, value) pairs in one array, so their values need no room in the ring.
+ *   (sequence number, value) pairs in one array, so their values need no room in the ring;
+ *   but a min or max that the rule's when does not read, over the argument of a sum, keeps
+ *   nothing: it is needed only for an alert, and read off the sum's values in the ring then.
+ * - After a push, only the aggregates when reads are worked out (win_results_when); the others
+ *   when it holds.
  * - distinct keeps a set of one short value (up to 10 bytes) inside its state, one longer value
  *   in a block, and from the second value on, an open-addressing table (linear probing,
  *   capacity a power of two from 4, at most 3/4 full, backward-shift deletion, no tombstones)
