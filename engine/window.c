@@ -547,7 +547,7 @@ struct win_plan *win_plan_new(const struct rl_rule *r)
 		 * and max(amount)), is needed only for an alert: it keeps no deque, and is read
 		 * off the sum's values in the ring then */
 		if ((r->aggs[i].kind == RL_AGG_MIN || r->aggs[i].kind == RL_AGG_MAX) && !reads[i])
-			for (j = 0; j < r->n_aggs; j++)
+			for (j = 0; j < r->n_aggs && j < DEDUP_SCAN; j++)
 				if (op_kind(r->aggs[j].kind) == RL_AGG_SUM &&
 				    same_arg(r->aggs[j].arg, r->aggs[i].arg)) {
 					p->res[i].lazy = 1;
