@@ -595,15 +595,15 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 			e->st.peak_keys = e->st.keys;
 		if (rs->xpos < 0) {
 			xpush(e, rs);
-			if (rs->xat + e->xgrace < e->next_expire)
-				e->next_expire = rs->xat + e->xgrace;
 		} else if (rs->keys.oldest == k && e->now + rs->horizon < rs->xat) {
 			/* the first of its list, due before every key of the rule's other list */
 			rs->xat = e->now + rs->horizon;
 			xsift(e, (size_t)rs->xpos);
-			if (rs->xat + e->xgrace < e->next_expire)
-				e->next_expire = rs->xat + e->xgrace;
+		} else {
+			return k;
 		}
+		if (rs->xat + e->xgrace < e->next_expire)
+			e->next_expire = rs->xat + e->xgrace;
 		return k;
 	}
 	kt_touch(klist(rs, k), k, e->now);
@@ -1416,12 +1416,16 @@ static int buf_push(struct tl_engine *e, struct mt_event *c)
 	return 0;
 }
 
+/* 1 when the next event of the buffer (not empty) is the heap's top, 0 the ring's front. */
+static int heap_first(const struct tl_engine *e)
+{
+	return e->n_heap && (!e->ring_n || ev_before(e->heap[0], ring_get(e, 0)));
+}
+
 /* The next event of the buffer (not empty). */
 static struct mt_event *buf_next(const struct tl_engine *e)
 {
-	if (e->n_heap && (!e->ring_n || ev_before(e->heap[0], ring_get(e, 0))))
-		return e->heap[0];
-	return ring_get(e, 0);
+	return heap_first(e) ? e->heap[0] : ring_get(e, 0);
 }
 
 /* Takes the next event out of the buffer (not empty). */
@@ -1429,7 +1433,7 @@ static struct mt_event *buf_pop(struct tl_engine *e)
 {
 	struct mt_event *c;
 
-	if (e->n_heap && (!e->ring_n || ev_before(e->heap[0], ring_get(e, 0))))
+	if (heap_first(e))
 		return heap_pop(e);
 	c = ring_get(e, 0);
 	e->ring_at = (e->ring_at + 1) & (e->ring_cap - 1);
@@ -1781,12 +1785,20 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		struct rstate *r = &e->rules[i];
 		const struct rl_rule *rule = &rs->rules[i];
 
-		r->horizon = rule->suppress_us;
-		if (rule->kind == RL_THRESHOLD) {
+		switch (rule->kind) {
+		case RL_THRESHOLD:
 			/* a key that never alerted matters for its window only */
 			r->horizon = rule->window_us;
 			if (rule->suppress_us > rule->window_us)
 				r->ahorizon = rule->suppress_us;
+			break;
+		case RL_SEQUENCE:
+			r->horizon = rule->within_us > rule->suppress_us ? rule->within_us
+									 : rule->suppress_us;
+			break;
+		default:
+			r->horizon = rule->suppress_us;
+			break;
 		}
 		if (rule->n_aggs || rule->n_run_aggs) {
 			size_t n = rule->n_aggs > rule->n_run_aggs ? rule->n_aggs : rule->n_run_aggs;
@@ -1814,8 +1826,6 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 				for (k = 0; k < r->post[j].n; k++)
 					if (add_reads(r, r->post[j].c[k]))
 						goto fail;
-			r->horizon = rule->within_us > rule->suppress_us ? rule->within_us
-									 : rule->suppress_us;
 		}
 		if ((rule->kind != RL_FILTER || rule->suppress_us) &&
 		    (!shortest || r->horizon < shortest))
@@ -1836,9 +1846,10 @@ void tl_engine_free(struct tl_engine *e)
 		return;
 	for (i = 0; e->rules && i < e->rs->n_rules; i++) {
 		struct rstate *rs = &e->rules[i];
+		struct kstate *k;
 
-		while (oldest_key(rs))
-			key_free(e, rs, oldest_key(rs));
+		while ((k = oldest_key(rs)))
+			key_free(e, rs, k);
 		tl_free(rs->results);
 		tl_free(rs->args);
 		win_plan_free(rs->wp);
