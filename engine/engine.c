@@ -87,6 +87,7 @@ struct rstate {
 	ptrdiff_t xpos;           /* its place in the expiry heap, or -1 */
 	struct ktable keys;       /* its live key states (but those in alerted) */
 	int64_t horizon;          /* how long after its last touch a key can still matter */
+	int64_t look_due;         /* expire_ahead: its walk waits for this time */
 	struct ktable alerted;    /* thresholds whose suppress outlasts their window: the keys
 				   * that have alerted, which matter for ahorizon after their last
 				   * touch (the others only for the window) */
@@ -314,29 +315,40 @@ static void expire(struct tl_engine *e)
 	e->next_expire = e->n_xheap ? e->xheap[0]->xat + e->xgrace : INT64_MAX;
 }
 
-/* Walks, one key per event, down the list of the rule whose keys expire next, asking for
- * each key's memory (its state, its entry, the key after it) an event or more before expire
- * reads it: expire then follows the list through the cache instead of from one miss to the
- * next (keys are touched at random, so the list jumps all over memory). It stops at a key
- * that the next run of expire will not free. */
+/* Walks, one key per event, down the list of each rule that has keys due, asking for each
+ * key's memory (its state, its entry, the key after it) an event or more before expire reads
+ * it: expire then follows the list through the cache instead of from one miss to the next
+ * (keys are touched at random, so a list jumps all over memory). A rule's walk stops at its
+ * first key that is not due yet: expire runs in batches (see xgrace), so the keys it frees
+ * are due some events before, and a walk of one key per event keeps up with a rule that frees
+ * fewer keys than it takes events. A rule notes when its walk can next go on (look_due, a
+ * lower bound: the list is in touch order), so that a rule not due costs no key read. */
 static void expire_ahead(struct tl_engine *e)
 {
-	struct rstate *rs;
-	struct ktable *t;
-	struct kstate *k;
+	size_t i;
 
-	if (!e->n_xheap)
-		return;
-	rs = e->xheap[0];
-	t = &rs->keys;
-	k = t->look ? t->look : t->oldest;
-	if (!k || k->touched + rs->horizon > rs->xat + 2 * e->xgrace)
-		return;
-	__builtin_prefetch(k->state);
-	__builtin_prefetch(kt_entry(k));
-	if (k->next) {
-		__builtin_prefetch(k->next);
-		t->look = k->next;
+	for (i = 0; i < e->n_xheap; i++) {
+		struct rstate *rs = e->xheap[i];
+		struct ktable *t;
+		struct kstate *k;
+
+		if (rs->look_due > e->now)
+			continue;
+		t = &rs->keys;
+		k = t->look ? t->look : t->oldest;
+		if (!k) {
+			rs->look_due = e->now + rs->horizon; /* a key made from now on */
+			continue;
+		}
+		rs->look_due = k->touched + rs->horizon;
+		if (rs->look_due > e->now)
+			continue;
+		__builtin_prefetch(k->state);
+		__builtin_prefetch(kt_entry(k));
+		if (k->next) {
+			__builtin_prefetch(k->next);
+			t->look = k->next;
+		}
 	}
 }
 
