@@ -294,13 +294,8 @@ static void expire(struct tl_engine *e)
 			continue; /* more may be due */
 		x = next_xat(rs, &k);
 		if (k) {
-			/* it expires soon, most likely within a few events: ask the memory now for
-			 * what freeing it will read (its state, its entry, the key after it), cold
-			 * in cache since it was touched long ago */
-			__builtin_prefetch(k->state);
-			__builtin_prefetch(kt_entry(k));
-			if (k->next)
-				__builtin_prefetch(k->next);
+			/* what freeing it reads is asked for by expire_ahead once it is due (in
+			 * keys; those in alerted are few) */
 			rs->xat = x;
 			xsift(e, 0);
 		} else {
