@@ -98,7 +98,7 @@ void al_write(struct obuf *b, struct obuf *scratch, const struct rl_ruleset *rs,
 			ob_quote(b, st->name, strlen(st->name));
 			ob_lit(b, rep ? ":[" : ":");
 			for (j = 0; j < a->run->n_bound; j++) {
-				if (a->run->bound_step[j] != i)
+				if (mt_bound_step(a->run)[j] != i)
 					continue;
 				if (k++)
 					ob_lit(b, ",");

@@ -73,12 +73,6 @@ struct hashes {
 		   * told apart by arrival number (events come back a little out of order) */
 #define HC_MAX_SPACES 16
 
-/* A field of a bound event that a condition read per run reads: asked for ahead of the run. */
-struct alias_read {
-	uint32_t step, slot;
-	uint8_t last; /* the step's last bound event, not its first */
-};
-
 struct rstate {
 	const struct rl_rule *r;
 	struct espace *sp;        /* its key space */
@@ -103,8 +97,10 @@ struct rstate {
 				   * left to evaluate per run */
 	struct mt_run **done;     /* sequences: runs completed by this event */
 	size_t n_done, cap_done;
-	struct alias_read *reads; /* sequences: the fields of bound events that post reads */
-	size_t n_reads;
+	struct ev_read *reads;    /* sequences: the fields of bound events that post reads */
+	uint32_t n_reads;         /* (each run keeps their values: mt_rv) */
+	struct ev_bound *first, *last; /* sequences: per real step, the events of the run that
+					* fires (mt_views) */
 };
 
 struct tl_engine {
@@ -881,14 +877,17 @@ static int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step 
 	if (!run)
 		return 0;
 	mt_values(rs->r, run, rs->results);
-	e->ev.first = run->first;
-	e->ev.last = run->last;
+	e->ev.first = e->ev.last = NULL; /* what the conditions read of the run is in rv */
 	e->ev.aggs = rs->results;
+	e->ev.reads = rs->reads;
+	e->ev.n_reads = rs->n_reads;
+	e->ev.rv = mt_rv(run);
 	post = &rs->post[st->id];
 	for (i = 0; i < post->n; i++)
 		if (!ev_holds(post->c[i], &e->ev))
-			return 0;
-	return 1;
+			break;
+	e->ev.rv = NULL; /* what else evaluates reads the events */
+	return i == post->n;
 }
 
 static int any_guard(struct tl_engine *e, struct rstate *rs, const struct rl_step *g, size_t n,
@@ -933,7 +932,7 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
 	struct mt_event *ev;
 
 	if (run->count < st->max && !(st->min == 1 && st->max == 1) && matches(e, rs, st, run)) {
-		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev))
+		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev, rs->reads))
 			return T_FAIL;
 		run->count++;
 		/* its state changes only when the count reaches min or max */
@@ -944,7 +943,7 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
 		return T_BOUND;
 	}
 	if (run->count >= st->min && next && matches(e, rs, next, run)) {
-		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step + 1, ev))
+		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step + 1, ev, rs->reads))
 			return T_FAIL;
 		run->step++;
 		run->count = 1;
@@ -993,8 +992,9 @@ static void fire_run(struct tl_engine *e, struct rstate *rs, struct kstate *k, s
 	e->now = ts->us;
 	if (!suppressed(e, rs, k)) {
 		mt_values(r, run, rs->results);
-		e->ev.first = run->first;
-		e->ev.last = run->last;
+		mt_views(r, run, rs->first, rs->last);
+		e->ev.first = rs->first;
+		e->ev.last = rs->last;
 		e->ev.aggs = rs->results;
 		e->ev.slots = slots;
 		e->ev.gen++;
@@ -1088,32 +1088,22 @@ static int by_start(const void *a, const void *b)
 
 /* A walk over the runs of a group asks for the memory of the runs ahead of the one it is at,
  * in stages, each reading what the stage before asked for: the run's block RUN_AHEAD runs
- * ahead, then the end of its bound array and the values its conditions read of its bound
- * events (BOUND_AHEAD), then the strings of those values (STR_AHEAD). */
+ * ahead (with the values its conditions read, which it keeps), then the ends of its bound
+ * arrays (BOUND_AHEAD), then the strings of those values too long to be kept in the block
+ * (STR_AHEAD). */
 #define RUN_AHEAD 6
 #define BOUND_AHEAD 3
 #define STR_AHEAD 1
 
-static inline const struct tl_value *read_value(const struct mt_run *run,
-						 const struct alias_read *rd)
+/* Asks for the strings a run keeps of its bound events that are not in its block. */
+static inline void prefetch_reads(const struct rstate *rs, const struct mt_run *run)
 {
-	const struct ev_bound *b = rd->last ? &run->last[rd->step] : &run->first[rd->step];
-
-	return b->slots ? &b->slots[rd->slot] : NULL;
-}
-
-static inline void prefetch_reads(const struct rstate *rs, const struct mt_run *run, int strings)
-{
+	const struct tl_value *rv = mt_rv(run);
 	size_t i;
 
-	for (i = 0; i < rs->n_reads; i++) {
-		const struct tl_value *v = read_value(run, &rs->reads[i]);
-
-		if (v && !strings)
-			__builtin_prefetch(v);
-		else if (v && v->type >= TL_STR)
-			__builtin_prefetch(v->str);
-	}
+	for (i = 0; i < rs->n_reads; i++)
+		if (rv[i].type >= TL_STR && (rv[i].type != TL_STR || rv[i].len > MT_READ_INLINE))
+			__builtin_prefetch(rv[i].str);
 }
 
 /* Asks for the part of a run's block that an event offered to it reads (from `seen` on). */
@@ -1154,7 +1144,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	/* runs too old to complete: the oldest are first */
 	while (mk->head && e->now - mk->head->bound[0]->ts.us > r->within_us)
 		run_kill(e, rs, k, mk->head);
-	rsize = mt_run_size(r);
+	rsize = mt_run_size(r, rs->n_reads);
 	for (g = 0; g < mk->n_groups; g++) {
 		uint32_t at;
 
@@ -1172,10 +1162,10 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 				const struct mt_run *b = mk->groups[g].runs[at - BOUND_AHEAD];
 
 				__builtin_prefetch(b->bound + b->n_bound, 1);
-				prefetch_reads(rs, b, 0);
+				__builtin_prefetch(mt_bound_step(b) + b->n_bound, 1);
 			}
 			if (rs->n_reads && at >= STR_AHEAD)
-				prefetch_reads(rs, mk->groups[g].runs[at - STR_AHEAD], 1);
+				prefetch_reads(rs, mk->groups[g].runs[at - STR_AHEAD]);
 			run = mk->groups[g].runs[at];
 			if (run->seen == e->pseq)
 				continue; /* moved here by this event */
@@ -1217,8 +1207,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 				e->st.evicted_runs++;
 			}
 		}
-		run = kev ? mt_run_new(&e->pool, r, (uint32_t)(rs - e->rules)) : NULL;
-		if (run && mt_bind(&e->pool, r, run, 0, kev)) {
+		run = kev ? mt_run_new(&e->pool, r, (uint32_t)(rs - e->rules), rs->n_reads) : NULL;
+		if (run && mt_bind(&e->pool, r, run, 0, kev, rs->reads)) {
 			mt_run_free(&e->pool, r, run);
 			run = NULL;
 		}
@@ -1645,8 +1635,8 @@ static int add_reads(struct rstate *rs, const struct ex_node *n)
 {
 	size_t i;
 
-	if (n->kind == EX_ALIAS && n->slot != EX_ALIAS_TIME) {
-		struct alias_read rd = { n->step, n->slot, n->fn == EX_ALIAS_LAST }, *nr;
+	if (n->kind == EX_ALIAS) {
+		struct ev_read rd = { n->step, n->slot, n->fn == EX_ALIAS_LAST }, *nr;
 
 		for (i = 0; i < rs->n_reads; i++)
 			if (rs->reads[i].step == rd.step && rs->reads[i].slot == rd.slot &&
@@ -1833,6 +1823,10 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 				for (k = 0; k < r->post[j].n; k++)
 					if (add_reads(r, r->post[j].c[k]))
 						goto fail;
+			r->first = tl_calloc(2 * (size_t)rule->n_steps, sizeof *r->first);
+			if (!r->first)
+				goto fail;
+			r->last = r->first + rule->n_steps;
 		}
 		if ((rule->kind != RL_FILTER || rule->suppress_us) &&
 		    (!shortest || r->horizon < shortest))
@@ -1867,6 +1861,7 @@ void tl_engine_free(struct tl_engine *e)
 			tl_free(rs->post[j].c);
 		tl_free(rs->post);
 		tl_free(rs->reads);
+		tl_free(rs->first);
 		tl_free(rs->pre);
 		tl_free(rs->done);
 	}

@@ -7,41 +7,36 @@
 #include "agg.h"
 #include "alloc.h"
 
-/* The arrays after a run (first, last, acc, n_taken) need no padding: each size is a
- * multiple of the next one's alignment. */
-_Static_assert(sizeof(struct mt_run) % 8 == 0 && sizeof(struct ev_bound) % 8 == 0 &&
-		       sizeof(struct mt_acc) % 4 == 0,
+/* The arrays after a run (values, their bytes, accumulators, counts) need no padding: each
+ * size is a multiple of the next one's alignment. */
+_Static_assert(sizeof(struct mt_run) % 8 == 0 && sizeof(struct tl_value) % 8 == 0 &&
+		       MT_READ_INLINE % 8 == 0 && sizeof(struct mt_acc) % 4 == 0,
 	       "a run's arrays are aligned without padding");
 
-size_t mt_run_size(const struct rl_rule *r)
+size_t mt_run_size(const struct rl_rule *r, uint32_t n_reads)
 {
-	return sizeof(struct mt_run) + r->n_steps * (2 * sizeof(struct ev_bound) + sizeof(uint32_t)) +
-	       r->n_run_aggs * sizeof(struct mt_acc);
+	return sizeof(struct mt_run) + n_reads * (sizeof(struct tl_value) + MT_READ_INLINE) +
+	       r->n_run_aggs * sizeof(struct mt_acc) + r->n_steps * sizeof(uint32_t);
 }
 
-struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule)
+struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule,
+			  uint32_t n_reads)
 {
-	struct mt_run *run = pool_calloc(pool, mt_run_size(r));
-	char *p;
+	struct mt_run *run = pool_calloc(pool, mt_run_size(r, n_reads)); /* values TL_MISSING */
+	struct mt_acc *acc;
 	size_t i;
 
 	if (!run)
 		return NULL;
-	p = (char *)(run + 1);
-	run->first = (struct ev_bound *)p;
-	p += r->n_steps * sizeof(struct ev_bound);
-	run->last = (struct ev_bound *)p;
-	p += r->n_steps * sizeof(struct ev_bound);
-	run->acc = (struct mt_acc *)p;
-	p += r->n_run_aggs * sizeof(struct mt_acc);
-	run->n_taken = (uint32_t *)p;
 	run->rule = rule;
 	run->heap_idx = -1;
+	run->n_reads = n_reads;
+	acc = mt_acc(run);
 	for (i = 0; i < r->n_run_aggs; i++) {
 		if (r->run_aggs[i].kind == RL_AGG_MIN)
-			run->acc[i].m = INFINITY;
+			acc[i].m = INFINITY;
 		else if (r->run_aggs[i].kind == RL_AGG_MAX)
-			run->acc[i].m = -INFINITY;
+			acc[i].m = -INFINITY;
 	}
 	return run;
 }
@@ -100,26 +95,54 @@ static size_t bound_size(uint32_t cap)
 	return cap ? cap * (sizeof(struct mt_event *) + sizeof(uint32_t)) : 0;
 }
 
-int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
-	    struct mt_event *ev)
+/* Keeps in the run the values that its reads take from ev, just bound to step (first: the
+ * step's first event). */
+static void keep_reads(struct mt_run *run, uint32_t step, const struct mt_event *ev, int first,
+		       const struct ev_read *reads)
 {
+	struct tl_value *rv = mt_rv(run);
+	char *bytes = (char *)(rv + run->n_reads);
+	uint32_t i;
+
+	for (i = 0; i < run->n_reads; i++) {
+		struct tl_value *v = &rv[i];
+
+		if (reads[i].step != step || (!reads[i].last && !first))
+			continue;
+		if (reads[i].slot == EX_ALIAS_TIME) {
+			v->type = TL_NUM; /* as the evaluator gives time(step) */
+			v->num = (double)ev->ts.us / 1e6;
+			continue;
+		}
+		*v = ev->slots[reads[i].slot];
+		if (v->type == TL_STR && v->len <= MT_READ_INLINE) {
+			if (v->len)
+				memcpy(bytes + i * MT_READ_INLINE, v->str, v->len);
+			v->str = bytes + i * MT_READ_INLINE;
+		}
+	}
+}
+
+int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
+	    struct mt_event *ev, const struct ev_read *reads)
+{
+	struct mt_acc *acc = mt_acc(run);
+	uint32_t *taken = mt_taken(r, run);
 	size_t i;
 
 	if (run->n_bound == run->cap_bound) {
 		/* both arrays in one block: the events, then their steps */
 		uint32_t nc = run->cap_bound ? run->cap_bound * 2 : 4;
 		struct mt_event **nb = pool_alloc(pool, bound_size(nc));
-		uint32_t *ns = (uint32_t *)(nb + nc);
 
 		if (!nb)
 			return -1;
 		if (run->n_bound) {
 			memcpy(nb, run->bound, run->n_bound * sizeof *nb);
-			memcpy(ns, run->bound_step, run->n_bound * sizeof *ns);
+			memcpy(nb + nc, mt_bound_step(run), run->n_bound * sizeof(uint32_t));
 		}
 		pool_free(pool, run->bound, bound_size(run->cap_bound));
 		run->bound = nb;
-		run->bound_step = ns;
 		run->cap_bound = nc;
 	}
 	for (i = 0; i < r->n_run_aggs; i++) {
@@ -130,24 +153,37 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 			continue;
 		if (ra->kind == RL_AGG_DISTINCT) {
 			if (v->type != TL_MISSING && v->type != TL_NULL &&
-			    acc_distinct(pool, &run->acc[i], v))
+			    acc_distinct(pool, &acc[i], v))
 				return -1;
 		} else if (v->type == TL_NUM) {
-			acc_add(&run->acc[i], ra->kind, v->num);
+			acc_add(&acc[i], ra->kind, v->num);
 		}
 	}
 	run->bound[run->n_bound] = ev;
-	run->bound_step[run->n_bound] = step;
+	mt_bound_step(run)[run->n_bound] = step;
 	run->n_bound++;
 	ev->refs++;
-	if (!run->first[step].slots) {
-		run->first[step].slots = ev->slots;
-		run->first[step].time_us = ev->ts.us;
-	}
-	run->last[step].slots = ev->slots;
-	run->last[step].time_us = ev->ts.us;
-	run->n_taken[step]++;
+	if (run->n_reads)
+		keep_reads(run, step, ev, taken[step] == 0, reads);
+	taken[step]++;
 	return 0;
+}
+
+void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,
+	      struct ev_bound *last)
+{
+	const uint32_t *steps = mt_bound_step(run);
+	uint32_t i;
+
+	memset(first, 0, r->n_steps * sizeof *first);
+	memset(last, 0, r->n_steps * sizeof *last);
+	for (i = 0; i < run->n_bound; i++) {
+		struct ev_bound b = { run->bound[i]->slots, run->bound[i]->ts.us };
+
+		if (!first[steps[i]].slots)
+			first[steps[i]] = b;
+		last[steps[i]] = b;
+	}
 }
 
 void mt_values(const struct rl_rule *r, const struct mt_run *run, struct tl_value *out)
@@ -156,12 +192,12 @@ void mt_values(const struct rl_rule *r, const struct mt_run *run, struct tl_valu
 
 	for (i = 0; i < r->n_run_aggs; i++) {
 		const struct rl_run_agg *ra = &r->run_aggs[i];
-		const struct mt_acc *a = &run->acc[i];
+		const struct mt_acc *a = &mt_acc(run)[i];
 		struct tl_value *v = &out[i];
 
 		v->type = TL_NUM;
 		switch (ra->kind) {
-		case RL_AGG_COUNT: v->num = run->n_taken[ra->step]; break;
+		case RL_AGG_COUNT: v->num = mt_taken(r, run)[ra->step]; break;
 		case RL_AGG_SUM: v->num = a->s.sum + a->s.comp; break;
 		case RL_AGG_AVG:
 			if (a->n)
@@ -196,7 +232,7 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 			mt_event_release(pool, run->bound[i]);
 	pool_free(pool, run->bound, bound_size(run->cap_bound));
 	for (i = 0; i < r->n_run_aggs; i++) {
-		struct mt_acc *a = &run->acc[i];
+		struct mt_acc *a = &mt_acc(run)[i];
 
 		if (r->run_aggs[i].kind != RL_AGG_DISTINCT)
 			continue;
@@ -208,7 +244,7 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 		}
 		pool_free(pool, a->d.vals, a->d.cap_vals * sizeof *a->d.vals);
 	}
-	pool_free(pool, run, mt_run_size(r));
+	pool_free(pool, run, mt_run_size(r, run->n_reads));
 }
 
 /* A block for an event: the header, room for n_slots values, the line and its NUL, then extra

@@ -2,9 +2,11 @@
  *
  * Pipeline position: engine. A run is at a real step with a count of events that step took,
  * and holds the events bound so far (shared by reference count: one event can be bound by many
- * runs), per-step views for the evaluator (first and last bound event of each step) and the
- * aggregates of the rule's run aggregates (count, sum, avg, min, max, distinct over a step),
- * updated as events are bound, never recomputed. engine.c drives the transitions of
+ * runs), a copy of what the conditions tried on it read of them (the value of a.f, first(a).f,
+ * last(a).f or time(a): conditions tried on many runs per event read the run's block only),
+ * and the aggregates of the rule's run aggregates (count, sum, avg, min, max, distinct over a
+ * step), updated as events are bound, never recomputed. The first and last bound event of each
+ * step, which an alert reads, are worked out when it fires. engine.c drives the transitions of
  * docs/semantics.md; this module keeps the data.
  *
  * Ownership: runs and bound events come from the engine's pool; mt_run_free releases a run's
@@ -47,9 +49,11 @@ struct mt_acc {
 	uint64_t n;                       /* numbers seen (sum, avg, min, max) */
 };
 
-/* A run and its per-step arrays are one block: the fields that an event offered to the run
- * reads come last, next to the arrays (first, last, acc, n_taken) that follow the struct, so
- * that binding an event touches as few cache lines as it can. */
+/* A run and its arrays are one block: the struct, then a value per read of the rule (see
+ * mt_bind) and room for the bytes of each, then an accumulator per run aggregate, then a count
+ * per real step. The fields that an event offered to the run reads come last in the struct,
+ * next to the arrays, so that trying and binding an event touch as few cache lines as they
+ * can: nothing of the run is a pointer that could be worked out. */
 struct mt_run {
 	struct mt_run *prev, *next; /* the key's runs, in the order they started */
 	void *key;                  /* the key state that owns the run */
@@ -62,15 +66,43 @@ struct mt_run {
 	uint32_t gidx;              /* its place in its group's array */
 	/* read for every event offered to the run */
 	uint64_t seen;              /* the last event that was offered to it */
-	struct mt_event **bound;    /* the bound events in order */
-	uint32_t *bound_step;       /* the real step of each (in bound's block, after it) */
-	struct ev_bound *first, *last; /* per real step */
-	struct mt_acc *acc;         /* per run aggregate of the rule */
-	uint32_t *n_taken;          /* per real step */
+	struct mt_event **bound;    /* the bound events in order, then (mt_bound_step) the real
+				     * step of each, in one block of cap_bound of each */
 	uint32_t group;             /* its state: step * 3 + repeat class (mt_group) */
 	uint32_t step, count;       /* the real step it is at, events that step took */
 	uint32_t n_bound, cap_bound;
+	uint32_t n_reads;           /* values kept (mt_rv) */
 };
+
+/* Strings a run keeps of its reads in its own block: up to this many bytes (a longer one is
+ * read in its bound event). */
+#define MT_READ_INLINE 16
+
+/* The values a run keeps, rv[i] for reads[i] of mt_bind: a field (or the time, as a number of
+ * seconds) of its bound events, TL_MISSING until the step binds one. */
+static inline struct tl_value *mt_rv(const struct mt_run *run)
+{
+	return (struct tl_value *)((uintptr_t)run + sizeof *run);
+}
+
+/* Its accumulators, one per run aggregate of its rule. */
+static inline struct mt_acc *mt_acc(const struct mt_run *run)
+{
+	return (struct mt_acc *)((uintptr_t)run + sizeof *run +
+				 run->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE));
+}
+
+/* The events each real step of rule r took. */
+static inline uint32_t *mt_taken(const struct rl_rule *r, const struct mt_run *run)
+{
+	return (uint32_t *)(mt_acc(run) + r->n_run_aggs);
+}
+
+/* The real step of each bound event. */
+static inline uint32_t *mt_bound_step(const struct mt_run *run)
+{
+	return (uint32_t *)(run->bound + run->cap_bound);
+}
 
 /* The runs of a key in one state, in no particular order: an array rather than a list, so
  * that a walk over them can ask for the memory of the runs ahead of the one it is at. */
@@ -102,13 +134,21 @@ size_t mt_key_size(const struct rl_rule *r);
  * into its place. */
 int mt_regroup(struct pool *pool, const struct rl_rule *r, struct mt_key *k, struct mt_run *run);
 
-/* The bytes of a run of rule r with its arrays: one block. */
-size_t mt_run_size(const struct rl_rule *r);
-/* A new run of rule r (index rule) at step 0 with no event bound yet; NULL on failure. */
-struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule);
-/* Binds ev to real step `step` of the run (ev->refs is taken); 0 or -1. */
+/* The bytes of a run of rule r with its arrays, keeping n_reads values: one block. */
+size_t mt_run_size(const struct rl_rule *r, uint32_t n_reads);
+/* A new run of rule r (index rule) at step 0 with no event bound yet, keeping n_reads values;
+ * NULL on failure. */
+struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule,
+			  uint32_t n_reads);
+/* Binds ev to real step `step` of the run (ev->refs is taken) and keeps in mt_rv(run)[i] what
+ * reads[i] reads of it, for each of the run's n_reads (reads may be NULL when it keeps none);
+ * 0 or -1. */
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
-	    struct mt_event *ev);
+	    struct mt_event *ev, const struct ev_read *reads);
+/* The first and the last event bound to each real step, as the evaluator reads them (slots
+ * NULL for a step with none): first and last have r->n_steps entries. */
+void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,
+	      struct ev_bound *last);
 /* Releases the run's events and memory (the caller has unlinked it). */
 void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run);
 /* The run aggregates' values, out[i] for r->run_aggs[i]. */

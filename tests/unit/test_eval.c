@@ -389,6 +389,72 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 }
 END_TEST
 
+/* A step's field as a condition tried on a run reads it: from the values the run keeps, when
+ * the context has them (rv), else from the step's first or last bound event. */
+static struct tl_value alias_of(struct ev_ctx *c, uint8_t fn, uint32_t step, uint32_t slot)
+{
+	struct ex_node n = { .kind = EX_ALIAS, .height = 1, .fn = fn, .slot = slot, .step = step };
+	struct tl_value out;
+
+	ev_reset(c);
+	ev_eval(&n, c, &out);
+	return out;
+}
+
+START_TEST(aliases_read_the_run_values_or_the_bound_events)
+{
+	const struct ev_read reads[] = { { 0, 1, 0 }, { 0, 1, 1 }, { 0, EX_ALIAS_TIME, 0 } };
+	struct tl_value rv[3], s1[2], s2[2], v;
+	struct ev_bound first[2] = { { s1, 2500000 }, { NULL, 0 } };
+	struct ev_bound last[2] = { { s2, 4000000 }, { NULL, 0 } };
+	struct ev_ctx c;
+
+	memset(rv, 0, sizeof rv);
+	memset(s1, 0, sizeof s1);
+	memset(s2, 0, sizeof s2);
+	rv[0].type = rv[1].type = s1[1].type = s2[1].type = TL_STR;
+	rv[0].str = "kept-first";
+	rv[0].len = 10;
+	rv[1].str = "kept-last";
+	rv[1].len = 9;
+	rv[2].type = TL_NUM;
+	rv[2].num = 3.5;
+	s1[1].str = "bound-first";
+	s1[1].len = 11;
+	s2[1].str = "bound-last";
+	s2[1].len = 10;
+	ck_assert_int_eq(ev_init(&c), 0);
+	c.first = first;
+	c.last = last;
+	/* through the bound events */
+	v = alias_of(&c, EX_ALIAS_ONLY, 0, 1);
+	ck_assert(v.type == TL_STR && v.len == 11 && memcmp(v.str, "bound-first", 11) == 0);
+	v = alias_of(&c, EX_ALIAS_FIRST, 0, 1);
+	ck_assert(v.type == TL_STR && v.len == 11);
+	v = alias_of(&c, EX_ALIAS_LAST, 0, 1);
+	ck_assert(v.type == TL_STR && v.len == 10 && memcmp(v.str, "bound-last", 10) == 0);
+	v = alias_of(&c, EX_ALIAS_ONLY, 0, EX_ALIAS_TIME);
+	ck_assert(v.type == TL_NUM && v.num == 2.5);
+	ck_assert_int_eq(alias_of(&c, EX_ALIAS_ONLY, 1, 1).type, TL_MISSING);
+	/* through the values the run keeps: the same reads give them, not the events */
+	c.rv = rv;
+	c.reads = reads;
+	c.n_reads = 3;
+	v = alias_of(&c, EX_ALIAS_ONLY, 0, 1);
+	ck_assert(v.type == TL_STR && v.len == 10 && memcmp(v.str, "kept-first", 10) == 0);
+	v = alias_of(&c, EX_ALIAS_FIRST, 0, 1);
+	ck_assert(v.type == TL_STR && v.len == 10);
+	v = alias_of(&c, EX_ALIAS_LAST, 0, 1);
+	ck_assert(v.type == TL_STR && v.len == 9 && memcmp(v.str, "kept-last", 9) == 0);
+	v = alias_of(&c, EX_ALIAS_ONLY, 0, EX_ALIAS_TIME);
+	ck_assert(v.type == TL_NUM && v.num == 3.5);
+	/* one the run does not keep is unknown: the bound events are not read */
+	ck_assert_int_eq(alias_of(&c, EX_ALIAS_LAST, 0, EX_ALIAS_TIME).type, TL_MISSING);
+	ck_assert_int_eq(alias_of(&c, EX_ALIAS_ONLY, 1, 1).type, TL_MISSING);
+	ev_fini(&c);
+}
+END_TEST
+
 START_TEST(cidr_memo_holds_within_one_event_only)
 {
 	/* two strings made by lower() at the same place of the scratch, in two evaluations of
@@ -446,6 +512,7 @@ int main(void)
 	tcase_add_test(tc, short_string_words_tell_strings_apart);
 	tcase_add_test(tc, cidr_chain_agrees_with_the_walk);
 	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
+	tcase_add_test(tc, aliases_read_the_run_values_or_the_bound_events);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

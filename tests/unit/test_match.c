@@ -178,29 +178,124 @@ START_TEST(bindings_and_aggregates)
 	struct mt_run *run1, *run2;
 	struct mt_event *e1, *e2, *e3;
 	struct tl_value vals[8];
+	struct ev_bound first[3], last[3];
 
 	ck_assert_ptr_nonnull(rs);
-	run1 = mt_run_new(&pool, r, 0);
-	run2 = mt_run_new(&pool, r, 0);
+	ck_assert_uint_eq(r->n_steps, 3);
+	run1 = mt_run_new(&pool, r, 0, 0);
+	run2 = mt_run_new(&pool, r, 0, 0);
 	e1 = event(&pool, rs, 4, "x", 1);
 	e2 = event(&pool, rs, 10, "y", 2);
 	e3 = event(&pool, rs, 10, "y", 3);
-	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e1), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e2), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e3), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run2, 0, e2), 0); /* shared */
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e1, NULL), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e2, NULL), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e3, NULL), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run2, 0, e2, NULL), 0); /* shared */
 	ck_assert_uint_eq(e2->refs, 2);
 	mt_values(r, run1, vals);
 	ck_assert_double_eq(vals[0].num, 10); /* max(a.v) */
 	ck_assert_double_eq(vals[1].num, 3);  /* count(a) */
 	ck_assert_double_eq(vals[2].num, 24); /* sum(a.v) */
 	ck_assert_double_eq(vals[3].num, 2);  /* distinct(a.g): every slot is v here: 4, 10 */
-	ck_assert_int_eq(run1->first[0].time_us, 1);
-	ck_assert_int_eq(run1->last[0].time_us, 3);
-	ck_assert_ptr_null(run1->first[1].slots);
+	mt_views(r, run1, first, last);
+	ck_assert_int_eq(first[0].time_us, 1);
+	ck_assert_ptr_eq(first[0].slots, e1->slots);
+	ck_assert_int_eq(last[0].time_us, 3);
+	ck_assert_ptr_eq(last[0].slots, e3->slots);
+	ck_assert_ptr_null(first[1].slots);
+	ck_assert_ptr_null(last[1].slots);
+	ck_assert_ptr_null(first[2].slots);
 	mt_run_free(&pool, r, run1);
 	ck_assert_uint_eq(e2->refs, 1); /* e1 and e3 went with run1 */
 	mt_run_free(&pool, r, run2);
+	finish(&pool, rs, err);
+}
+END_TEST
+
+/* An event with a short string in slot 0, a long one in slot 1 and a number in slot 2. */
+static struct mt_event *event_str(struct pool *pool, const struct rl_ruleset *rs,
+				  const char *shrt, const char *lng, int64_t us)
+{
+	struct tl_value *slots = calloc(rs->n_slots, sizeof *slots);
+	struct tf_stamp ts = { .us = us, .kind = TF_EPOCH_S };
+	struct mt_event *ev;
+
+	ck_assert_uint_ge(rs->n_slots, 3);
+	slots[0].type = slots[1].type = TL_STR;
+	slots[0].str = shrt;
+	slots[0].len = (uint32_t)strlen(shrt);
+	slots[1].str = lng;
+	slots[1].len = (uint32_t)strlen(lng);
+	slots[2].type = TL_NUM;
+	slots[2].num = 7;
+	ev = mt_event_new(pool, "{}", 2, slots, rs->n_slots, &ts, (uint64_t)us);
+	free(slots);
+	return ev;
+}
+
+/* What a run keeps of its bound events for the conditions tried on it: the first or the last
+ * event of a step, its time, a short string in the run's own block, a long one where the
+ * event has it, and nothing (unknown) for a step not bound yet. */
+START_TEST(a_run_keeps_what_its_conditions_read)
+{
+	static const char long1[] = "a string longer than sixteen bytes, first";
+	static const char long2[] = "a string longer than sixteen bytes, second";
+	const struct ev_read reads[] = {
+		{ 0, 0, 0 },             /* first(a).s */
+		{ 0, 0, 1 },             /* last(a).s */
+		{ 0, 1, 1 },             /* last(a).l */
+		{ 0, EX_ALIAS_TIME, 0 }, /* time of first(a) */
+		{ 0, 2, 0 },             /* first(a).n */
+		{ 1, 0, 0 },             /* b.s: b binds nothing here */
+		{ 0, 3, 0 },             /* a field the events lack */
+	};
+	char *err = NULL;
+	struct rl_ruleset *rs = load(seq_rules, &err);
+	const struct rl_rule *r = &rs->rules[0];
+	struct pool pool = { 0 };
+	struct mt_run *run;
+	struct mt_event *e1, *e2;
+	const struct tl_value *rv;
+	const char *lo, *hi;
+
+	ck_assert_ptr_nonnull(rs);
+	ck_assert_uint_ge(rs->n_slots, 4);
+	run = mt_run_new(&pool, r, 0, 7);
+	ck_assert_ptr_nonnull(run);
+	rv = mt_rv(run);
+	lo = (const char *)run;
+	hi = lo + mt_run_size(r, 7);
+	e1 = event_str(&pool, rs, "DE", long1, 1500000);
+	e2 = event_str(&pool, rs, "FR-sixteen-bytes", long2, 2250000);
+	ck_assert_int_eq(rv[0].type, TL_MISSING); /* nothing bound yet */
+	ck_assert_int_eq(mt_bind(&pool, r, run, 0, e1, reads), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run, 0, e2, reads), 0);
+	/* first(a).s: "DE" from e1, copied into the run */
+	ck_assert_int_eq(rv[0].type, TL_STR);
+	ck_assert_uint_eq(rv[0].len, 2);
+	ck_assert_mem_eq(rv[0].str, "DE", 2);
+	ck_assert(rv[0].str >= lo && rv[0].str + rv[0].len <= hi);
+	/* last(a).s: 16 bytes from e2, still in the run */
+	ck_assert_uint_eq(rv[1].len, 16);
+	ck_assert_mem_eq(rv[1].str, "FR-sixteen-bytes", 16);
+	ck_assert(rv[1].str >= lo && rv[1].str + rv[1].len <= hi);
+	/* last(a).l: longer, read where e2 holds it */
+	ck_assert_uint_eq(rv[2].len, sizeof long2 - 1);
+	ck_assert_ptr_eq(rv[2].str, e2->slots[1].str);
+	ck_assert_mem_eq(rv[2].str, long2, sizeof long2 - 1);
+	/* time(a): e1's, in seconds */
+	ck_assert_int_eq(rv[3].type, TL_NUM);
+	ck_assert_double_eq(rv[3].num, 1.5);
+	ck_assert_int_eq(rv[4].type, TL_NUM);
+	ck_assert_double_eq(rv[4].num, 7);
+	ck_assert_int_eq(rv[5].type, TL_MISSING);
+	ck_assert_int_eq(rv[6].type, TL_MISSING);
+	/* the accumulators and counts after the values are the run's own */
+	ck_assert_uint_eq(mt_taken(r, run)[0], 2);
+	ck_assert_uint_eq(mt_taken(r, run)[1], 0);
+	ck_assert_uint_eq(run->n_bound, 2);
+	ck_assert_uint_eq(mt_bound_step(run)[1], 0);
+	mt_run_free(&pool, r, run);
 	finish(&pool, rs, err);
 }
 END_TEST
@@ -231,11 +326,11 @@ START_TEST(each_kind_of_run_aggregate)
 	ck_assert_msg(rs != NULL, "%s", err);
 	r = &rs->rules[0];
 	ck_assert_uint_eq(r->n_run_aggs, 6);
-	run = mt_run_new(&pool, r, 0);
-	empty = mt_run_new(&pool, r, 0);
+	run = mt_run_new(&pool, r, 0, 0);
+	empty = mt_run_new(&pool, r, 0, 0);
 	for (i = 0; i < 4; i++) {
 		ev[i] = event(&pool, rs, v[i], NULL, i + 1);
-		ck_assert_int_eq(mt_bind(&pool, r, run, 0, ev[i]), 0);
+		ck_assert_int_eq(mt_bind(&pool, r, run, 0, ev[i], NULL), 0);
 	}
 	mt_values(r, run, vals);
 	for (i = 0; i < 6; i++)
@@ -306,7 +401,7 @@ START_TEST(runs_grouped_by_state)
 	k = pool_calloc(&pool, mt_key_size(r));
 	k->n_groups = (uint32_t)(3 * r->n_steps);
 	for (i = 0; i < 9; i++) { /* more than the first array holds */
-		runs[i] = mt_run_new(&pool, r, 0);
+		runs[i] = mt_run_new(&pool, r, 0, 0);
 		runs[i]->count = 1;
 		runs[i]->group = mt_group(r, 0, 1);
 		ck_assert_int_eq(mt_key_link(&pool, k, runs[i]), 0);
@@ -366,6 +461,7 @@ int main(void)
 	tcase_add_test(tc, within_is_required);
 	tcase_add_test(tc, bindings_and_aggregates);
 	tcase_add_test(tc, each_kind_of_run_aggregate);
+	tcase_add_test(tc, a_run_keeps_what_its_conditions_read);
 	tcase_add_test(tc, runs_grouped_by_state);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
