@@ -9,8 +9,10 @@
 
 char *ob_room(struct obuf *b, size_t n)
 {
-	if (b->cap - b->len < n) {
-		if (n > SIZE_MAX - b->len || tl_grow((void **)&b->buf, &b->cap, b->len + n, 1)) {
+	/* an empty buffer has no memory yet: even room for nothing makes some */
+	if (b->cap - b->len < n || !b->buf) {
+		if (n > SIZE_MAX - b->len - 1 ||
+		    tl_grow((void **)&b->buf, &b->cap, b->len + (n ? n : 1), 1)) {
 			b->oom = 1;
 			return NULL;
 		}
@@ -20,8 +22,11 @@ char *ob_room(struct obuf *b, size_t n)
 
 void ob_put(struct obuf *b, const char *s, size_t n)
 {
-	char *p = ob_room(b, n);
+	char *p;
 
+	if (!n) /* s may be NULL then */
+		return;
+	p = ob_room(b, n);
 	if (!p)
 		return;
 	memcpy(p, s, n);

@@ -121,7 +121,8 @@ char *arena_strndup(struct arena *a, const char *s, size_t len)
 	d = arena_alloc(a, len + 1);
 	if (!d)
 		return NULL;
-	memcpy(d, s, len);
+	if (len) /* s may be NULL then (a YAML node with no text) */
+		memcpy(d, s, len);
 	d[len] = '\0';
 	return d;
 }

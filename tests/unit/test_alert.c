@@ -65,6 +65,27 @@ static const char *write_one(const char *rules, const char *event, const char *k
 	return line;
 }
 
+/* The output buffer: nothing put into an empty one (a template part with no text, which has
+ * no bytes at all) leaves it empty, and room for nothing is still a place to write. */
+START_TEST(buffer_takes_nothing_then_something)
+{
+	struct obuf b = { 0 };
+	char *p;
+
+	ob_put(&b, NULL, 0);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(b.oom, 0);
+	p = ob_room(&b, 0);
+	ck_assert_ptr_nonnull(p);
+	ob_put(&b, "ab", 2);
+	ob_put(&b, NULL, 0);
+	ob_lit(&b, "c");
+	ck_assert_uint_eq(b.len, 3);
+	ck_assert(memcmp(b.buf, "abc", 3) == 0);
+	ob_free(&b);
+}
+END_TEST
+
 START_TEST(filter_alert)
 {
 	struct tf_stamp ts = { .us = 1700000000000000LL, .kind = TF_EPOCH_S };
@@ -156,6 +177,7 @@ int main(void)
 	SRunner *sr;
 	int failed;
 
+	tcase_add_test(tc, buffer_takes_nothing_then_something);
 	tcase_add_test(tc, filter_alert);
 	tcase_add_test(tc, global_rule_and_nested_rfc3339_time);
 	tcase_add_test(tc, epoch_ms_with_fraction);

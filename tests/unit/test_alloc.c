@@ -340,6 +340,9 @@ START_TEST(test_arena_strndup)
 	ck_assert_str_eq(s, "");
 	s = arena_strndup(&a, "a\0b", 3);
 	ck_assert(memcmp(s, "a\0b", 4) == 0);
+	s = arena_strndup(&a, NULL, 0); /* a node with no text */
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s, "");
 	arena_free(&a);
 }
 END_TEST
