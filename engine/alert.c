@@ -87,26 +87,27 @@ void al_write(struct obuf *b, struct obuf *scratch, const struct rl_ruleset *rs,
 	}
 	put_emits(b, scratch, r, ctx);
 	if (a->run) {
+		const uint32_t *taken = mt_taken(r, a->run);
+		size_t j = 0; /* the first bound event of step i: the steps took them in order */
+
 		ob_lit(b, ",\"events\":{");
 		for (i = 0; i < r->n_steps; i++) {
 			const struct rl_step *st = &r->steps[i];
 			int rep = !(st->min == 1 && st->max == 1);
-			size_t j, k = 0;
+			size_t k;
 
 			if (i)
 				ob_lit(b, ",");
 			ob_quote(b, st->name, strlen(st->name));
 			ob_lit(b, rep ? ":[" : ":");
-			for (j = 0; j < a->run->n_bound; j++) {
-				if (mt_bound_step(a->run)[j] != i)
-					continue;
-				if (k++)
+			for (k = 0; k < taken[i]; k++, j++) {
+				if (k)
 					ob_lit(b, ",");
 				ob_line(b, a->run->bound[j]->line, a->run->bound[j]->len);
 			}
 			if (rep)
 				ob_lit(b, "]");
-			else if (!k)
+			else if (!taken[i])
 				ob_lit(b, "null");
 		}
 		ob_lit(b, "}");

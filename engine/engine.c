@@ -1088,8 +1088,8 @@ static int by_start(const void *a, const void *b)
 
 /* A walk over the runs of a group asks for the memory of the runs ahead of the one it is at,
  * in stages, each reading what the stage before asked for: the run's block RUN_AHEAD runs
- * ahead (with the values its conditions read, which it keeps), then the ends of its bound
- * arrays (BOUND_AHEAD), then the strings of those values too long to be kept in the block
+ * ahead (with the values its conditions read, which it keeps), then the end of its bound
+ * array (BOUND_AHEAD), then the strings of those values too long to be kept in the block
  * (STR_AHEAD). */
 #define RUN_AHEAD 6
 #define BOUND_AHEAD 3
@@ -1162,7 +1162,6 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 				const struct mt_run *b = mk->groups[g].runs[at - BOUND_AHEAD];
 
 				__builtin_prefetch(b->bound + b->n_bound, 1);
-				__builtin_prefetch(mt_bound_step(b) + b->n_bound, 1);
 			}
 			if (rs->n_reads && at >= STR_AHEAD)
 				prefetch_reads(rs, mk->groups[g].runs[at - STR_AHEAD]);

@@ -89,10 +89,10 @@ static void acc_add(struct mt_acc *a, int kind, double x)
 	a->n++;
 }
 
-/* The block of a run's bound events and their steps, for cap of each. */
+/* The block of a run's bound events, for cap of them. */
 static size_t bound_size(uint32_t cap)
 {
-	return cap ? cap * (sizeof(struct mt_event *) + sizeof(uint32_t)) : 0;
+	return cap * sizeof(struct mt_event *);
 }
 
 /* Keeps in the run the values that its reads take from ev, just bound to step (first: the
@@ -131,16 +131,13 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 	size_t i;
 
 	if (run->n_bound == run->cap_bound) {
-		/* both arrays in one block: the events, then their steps */
 		uint32_t nc = run->cap_bound ? run->cap_bound * 2 : 4;
 		struct mt_event **nb = pool_alloc(pool, bound_size(nc));
 
 		if (!nb)
 			return -1;
-		if (run->n_bound) {
+		if (run->n_bound)
 			memcpy(nb, run->bound, run->n_bound * sizeof *nb);
-			memcpy(nb + nc, mt_bound_step(run), run->n_bound * sizeof(uint32_t));
-		}
 		pool_free(pool, run->bound, bound_size(run->cap_bound));
 		run->bound = nb;
 		run->cap_bound = nc;
@@ -160,7 +157,6 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 		}
 	}
 	run->bound[run->n_bound] = ev;
-	mt_bound_step(run)[run->n_bound] = step;
 	run->n_bound++;
 	ev->refs++;
 	if (run->n_reads)
@@ -172,17 +168,23 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,
 	      struct ev_bound *last)
 {
-	const uint32_t *steps = mt_bound_step(run);
-	uint32_t i;
+	const uint32_t *taken = mt_taken(r, run);
+	uint32_t s, j = 0; /* the first bound event of step s */
 
-	memset(first, 0, r->n_steps * sizeof *first);
-	memset(last, 0, r->n_steps * sizeof *last);
-	for (i = 0; i < run->n_bound; i++) {
-		struct ev_bound b = { run->bound[i]->slots, run->bound[i]->ts.us };
+	for (s = 0; s < r->n_steps; j += taken[s], s++) {
+		const struct mt_event *f, *l;
 
-		if (!first[steps[i]].slots)
-			first[steps[i]] = b;
-		last[steps[i]] = b;
+		if (!taken[s]) {
+			first[s].slots = last[s].slots = NULL;
+			first[s].time_us = last[s].time_us = 0;
+			continue;
+		}
+		f = run->bound[j];
+		l = run->bound[j + taken[s] - 1];
+		first[s].slots = f->slots;
+		first[s].time_us = f->ts.us;
+		last[s].slots = l->slots;
+		last[s].time_us = l->ts.us;
 	}
 }
 

@@ -66,8 +66,8 @@ struct mt_run {
 	uint32_t gidx;              /* its place in its group's array */
 	/* read for every event offered to the run */
 	uint64_t seen;              /* the last event that was offered to it */
-	struct mt_event **bound;    /* the bound events in order, then (mt_bound_step) the real
-				     * step of each, in one block of cap_bound of each */
+	struct mt_event **bound;    /* the bound events in order (cap_bound of them): those of
+				     * step 0, then of step 1... (mt_taken says how many each) */
 	uint32_t group;             /* its state: step * 3 + repeat class (mt_group) */
 	uint32_t step, count;       /* the real step it is at, events that step took */
 	uint32_t n_bound, cap_bound;
@@ -92,16 +92,11 @@ static inline struct mt_acc *mt_acc(const struct mt_run *run)
 				 run->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE));
 }
 
-/* The events each real step of rule r took. */
+/* The events each real step of rule r took: a run takes the steps in order, so that its first
+ * taken[0] bound events are those of step 0, the next taken[1] those of step 1, and so on. */
 static inline uint32_t *mt_taken(const struct rl_rule *r, const struct mt_run *run)
 {
 	return (uint32_t *)(mt_acc(run) + r->n_run_aggs);
-}
-
-/* The real step of each bound event. */
-static inline uint32_t *mt_bound_step(const struct mt_run *run)
-{
-	return (uint32_t *)(run->bound + run->cap_bound);
 }
 
 /* The runs of a key in one state, in no particular order: an array rather than a list, so
