@@ -401,10 +401,33 @@ static struct tl_value alias_of(struct ev_ctx *c, uint8_t fn, uint32_t step, uin
 	return out;
 }
 
+static void expect_str(const struct tl_value *v, const char *want)
+{
+	ck_assert_int_eq(v->type, TL_STR);
+	ck_assert_uint_eq(v->len, strlen(want));
+	ck_assert(memcmp(v->str, want, v->len) == 0);
+}
+
+/* What c gives for step 0's field 1, read as a.f, first(a).f and last(a).f, and for time(a). */
+static void expect_step(struct ev_ctx *c, const char *first, const char *last, double t)
+{
+	struct tl_value v;
+
+	v = alias_of(c, EX_ALIAS_ONLY, 0, 1);
+	expect_str(&v, first);
+	v = alias_of(c, EX_ALIAS_FIRST, 0, 1);
+	expect_str(&v, first);
+	v = alias_of(c, EX_ALIAS_LAST, 0, 1);
+	expect_str(&v, last);
+	v = alias_of(c, EX_ALIAS_ONLY, 0, EX_ALIAS_TIME);
+	ck_assert_int_eq(v.type, TL_NUM);
+	ck_assert_double_eq(v.num, t);
+}
+
 START_TEST(aliases_read_the_run_values_or_the_bound_events)
 {
 	const struct ev_read reads[] = { { 0, 1, 0 }, { 0, 1, 1 }, { 0, EX_ALIAS_TIME, 0 } };
-	struct tl_value rv[3], s1[2], s2[2], v;
+	struct tl_value rv[3], s1[2], s2[2];
 	struct ev_bound first[2] = { { s1, 2500000 }, { NULL, 0 } };
 	struct ev_bound last[2] = { { s2, 4000000 }, { NULL, 0 } };
 	struct ev_ctx c;
@@ -427,27 +450,13 @@ START_TEST(aliases_read_the_run_values_or_the_bound_events)
 	c.first = first;
 	c.last = last;
 	/* through the bound events */
-	v = alias_of(&c, EX_ALIAS_ONLY, 0, 1);
-	ck_assert(v.type == TL_STR && v.len == 11 && memcmp(v.str, "bound-first", 11) == 0);
-	v = alias_of(&c, EX_ALIAS_FIRST, 0, 1);
-	ck_assert(v.type == TL_STR && v.len == 11);
-	v = alias_of(&c, EX_ALIAS_LAST, 0, 1);
-	ck_assert(v.type == TL_STR && v.len == 10 && memcmp(v.str, "bound-last", 10) == 0);
-	v = alias_of(&c, EX_ALIAS_ONLY, 0, EX_ALIAS_TIME);
-	ck_assert(v.type == TL_NUM && v.num == 2.5);
+	expect_step(&c, "bound-first", "bound-last", 2.5);
 	ck_assert_int_eq(alias_of(&c, EX_ALIAS_ONLY, 1, 1).type, TL_MISSING);
 	/* through the values the run keeps: the same reads give them, not the events */
 	c.rv = rv;
 	c.reads = reads;
 	c.n_reads = 3;
-	v = alias_of(&c, EX_ALIAS_ONLY, 0, 1);
-	ck_assert(v.type == TL_STR && v.len == 10 && memcmp(v.str, "kept-first", 10) == 0);
-	v = alias_of(&c, EX_ALIAS_FIRST, 0, 1);
-	ck_assert(v.type == TL_STR && v.len == 10);
-	v = alias_of(&c, EX_ALIAS_LAST, 0, 1);
-	ck_assert(v.type == TL_STR && v.len == 9 && memcmp(v.str, "kept-last", 9) == 0);
-	v = alias_of(&c, EX_ALIAS_ONLY, 0, EX_ALIAS_TIME);
-	ck_assert(v.type == TL_NUM && v.num == 3.5);
+	expect_step(&c, "kept-first", "kept-last", 3.5);
 	/* one the run does not keep is unknown: the bound events are not read */
 	ck_assert_int_eq(alias_of(&c, EX_ALIAS_LAST, 0, EX_ALIAS_TIME).type, TL_MISSING);
 	ck_assert_int_eq(alias_of(&c, EX_ALIAS_ONLY, 1, 1).type, TL_MISSING);
