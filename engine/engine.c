@@ -1141,8 +1141,9 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	}
 	mk = k->state;
 	rs->n_done = 0;
-	/* runs too old to complete: the oldest are first */
-	while (mk->head && e->now - mk->head->bound[0]->ts.us > r->within_us)
+	/* runs too old to complete: the oldest are first (a run's deadline is its first event's
+	 * time + within: its header tells, without its bound events) */
+	while (mk->head && mk->head->deadline < e->now)
 		run_kill(e, rs, k, mk->head);
 	rsize = mt_run_size(r, rs->n_reads);
 	for (g = 0; g < mk->n_groups; g++) {
