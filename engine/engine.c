@@ -97,8 +97,6 @@ struct rstate {
 				   * left to evaluate per run */
 	struct mt_run **done;     /* sequences: runs completed by this event */
 	size_t n_done, cap_done;
-	struct ev_read *reads;    /* sequences: the fields of bound events that post reads */
-	uint32_t n_reads;         /* (each run keeps their values: mt_rv) */
 	struct ev_bound *first, *last; /* sequences: per real step, the events of the run that
 					* fires (mt_views) */
 };
@@ -879,8 +877,6 @@ static int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step 
 	mt_values(rs->r, run, rs->results);
 	e->ev.first = e->ev.last = NULL; /* what the conditions read of the run is in rv */
 	e->ev.aggs = rs->results;
-	e->ev.reads = rs->reads;
-	e->ev.n_reads = rs->n_reads;
 	e->ev.rv = mt_rv(run);
 	post = &rs->post[st->id];
 	for (i = 0; i < post->n; i++)
@@ -932,7 +928,7 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
 	struct mt_event *ev;
 
 	if (run->count < st->max && !(st->min == 1 && st->max == 1) && matches(e, rs, st, run)) {
-		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev, rs->reads))
+		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev))
 			return T_FAIL;
 		run->count++;
 		/* its state changes only when the count reaches min or max */
@@ -943,7 +939,7 @@ static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
 		return T_BOUND;
 	}
 	if (run->count >= st->min && next && matches(e, rs, next, run)) {
-		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step + 1, ev, rs->reads))
+		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step + 1, ev))
 			return T_FAIL;
 		run->step++;
 		run->count = 1;
@@ -1101,7 +1097,7 @@ static inline void prefetch_reads(const struct rstate *rs, const struct mt_run *
 	const struct tl_value *rv = mt_rv(run);
 	size_t i;
 
-	for (i = 0; i < rs->n_reads; i++)
+	for (i = 0; i < rs->r->n_reads; i++)
 		if (rv[i].type >= TL_STR && (rv[i].type != TL_STR || rv[i].len > MT_READ_INLINE))
 			__builtin_prefetch(rv[i].str);
 }
@@ -1145,7 +1141,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	 * time + within: its header tells, without its bound events) */
 	while (mk->head && mk->head->deadline < e->now)
 		run_kill(e, rs, k, mk->head);
-	rsize = mt_run_size(r, rs->n_reads);
+	rsize = mt_run_size(r);
 	for (g = 0; g < mk->n_groups; g++) {
 		uint32_t at;
 
@@ -1164,7 +1160,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 
 				__builtin_prefetch(b->bound + b->n_bound, 1);
 			}
-			if (rs->n_reads && at >= STR_AHEAD)
+			if (r->n_reads && at >= STR_AHEAD)
 				prefetch_reads(rs, mk->groups[g].runs[at - STR_AHEAD]);
 			run = mk->groups[g].runs[at];
 			if (run->seen == e->pseq)
@@ -1207,8 +1203,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 				e->st.evicted_runs++;
 			}
 		}
-		run = kev ? mt_run_new(&e->pool, r, (uint32_t)(rs - e->rules), rs->n_reads) : NULL;
-		if (run && mt_bind(&e->pool, r, run, 0, kev, rs->reads)) {
+		run = kev ? mt_run_new(&e->pool, r, (uint32_t)(rs - e->rules)) : NULL;
+		if (run && mt_bind(&e->pool, r, run, 0, kev)) {
 			mt_run_free(&e->pool, r, run);
 			run = NULL;
 		}
@@ -1630,31 +1626,6 @@ static int add_pre(const struct ex_node *n, struct conds *pre, struct conds *pos
 	return 0;
 }
 
-/* Adds the fields of bound events that n reads to rs->reads (once each); 0 or -1. */
-static int add_reads(struct rstate *rs, const struct ex_node *n)
-{
-	size_t i;
-
-	if (n->kind == EX_ALIAS) {
-		struct ev_read rd = { n->step, n->slot, n->fn == EX_ALIAS_LAST }, *nr;
-
-		for (i = 0; i < rs->n_reads; i++)
-			if (rs->reads[i].step == rd.step && rs->reads[i].slot == rd.slot &&
-			    rs->reads[i].last == rd.last)
-				return 0;
-		nr = tl_realloc(rs->reads, (rs->n_reads + 1) * sizeof *nr);
-		if (!nr)
-			return -1;
-		rs->reads = nr;
-		rs->reads[rs->n_reads++] = rd;
-		return 0;
-	}
-	for (i = 0; i < n->n_kids; i++)
-		if (add_reads(rs, n->kids[i]))
-			return -1;
-	return 0;
-}
-
 /* The pre and post of every step of sequence r that reads runs, by step id. */
 static int make_pre(const struct rl_rule *r, struct conds *pre, struct conds *post)
 {
@@ -1749,7 +1720,7 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 {
 	struct tl_engine *e = tl_calloc(1, sizeof *e);
 	int64_t shortest = 0; /* the shortest horizon of a rule with keys */
-	size_t i, j, k;
+	size_t i;
 
 	if (!e)
 		return NULL;
@@ -1819,10 +1790,6 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 			r->post = tl_calloc(rule->n_seq_items, sizeof *r->post);
 			if (!r->memo || !r->pre || !r->post || make_pre(rule, r->pre, r->post))
 				goto fail;
-			for (j = 0; j < rule->n_seq_items; j++)
-				for (k = 0; k < r->post[j].n; k++)
-					if (add_reads(r, r->post[j].c[k]))
-						goto fail;
 			r->first = tl_calloc(2 * (size_t)rule->n_steps, sizeof *r->first);
 			if (!r->first)
 				goto fail;
@@ -1860,7 +1827,6 @@ void tl_engine_free(struct tl_engine *e)
 		for (j = 0; rs->post && j < rs->r->n_seq_items; j++)
 			tl_free(rs->post[j].c);
 		tl_free(rs->post);
-		tl_free(rs->reads);
 		tl_free(rs->first);
 		tl_free(rs->pre);
 		tl_free(rs->done);

@@ -417,18 +417,9 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 		return;
 	case EX_ALIAS: {
 		const struct ev_bound *b;
-		uint32_t i;
 
-		if (c->rv) {
-			/* a condition tried on a run: what it reads is among the run's values */
-			for (i = 0; i < c->n_reads; i++)
-				if (c->reads[i].slot == n->slot && c->reads[i].step == n->step &&
-				    c->reads[i].last == (n->fn == EX_ALIAS_LAST))
-					break;
-			if (i < c->n_reads)
-				*out = c->rv[i];
-			else
-				out->type = TL_MISSING; /* not kept: the engine keeps all it reads */
+		if (c->rv && n->read) { /* a condition tried on a run: the run keeps the value */
+			*out = c->rv[n->read - 1];
 			return;
 		}
 		b = n->fn == EX_ALIAS_LAST ? &c->last[n->step] : &c->first[n->step];

@@ -23,21 +23,13 @@ struct ev_bound {
 	int64_t time_us;
 };
 
-/* A field of a bound event that a condition evaluated per run reads: step.slot, or
- * first(step).slot / last(step).slot; slot EX_ALIAS_TIME is its time, time(step). */
-struct ev_read {
-	uint32_t step, slot;
-	uint8_t last; /* the step's last bound event, not its first */
-};
-
 struct ev_ctx {
 	const struct ev_bound *first;  /* sequences: per real step, its first bound event */
 	const struct ev_bound *last;   /* ... and its last one */
-	const struct tl_value *rv;     /* sequences, a condition tried on a run: what reads[i]
-					* reads has the value rv[i] (the run keeps them); NULL:
-					* bound events are read through first and last */
-	const struct ev_read *reads;
-	uint32_t n_reads;
+	const struct tl_value *rv;     /* sequences, a condition tried on a run: the values the
+					* run keeps, rv[i] for its rule's reads[i] (an alias node
+					* says which: read); NULL: bound events are read through
+					* first and last */
 	const struct tl_value *slots;  /* the event's fields, by decoder slot */
 	int64_t time_us;               /* the event's time */
 	const struct tl_value *aggs;   /* threshold: aggregate values, by EX_AGG slot */

@@ -13,16 +13,15 @@ _Static_assert(sizeof(struct mt_run) % 8 == 0 && sizeof(struct tl_value) % 8 == 
 		       MT_READ_INLINE % 8 == 0 && sizeof(struct mt_acc) % 4 == 0,
 	       "a run's arrays are aligned without padding");
 
-size_t mt_run_size(const struct rl_rule *r, uint32_t n_reads)
+size_t mt_run_size(const struct rl_rule *r)
 {
-	return sizeof(struct mt_run) + n_reads * (sizeof(struct tl_value) + MT_READ_INLINE) +
+	return sizeof(struct mt_run) + r->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE) +
 	       r->n_run_aggs * sizeof(struct mt_acc) + r->n_steps * sizeof(uint32_t);
 }
 
-struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule,
-			  uint32_t n_reads)
+struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule)
 {
-	struct mt_run *run = pool_calloc(pool, mt_run_size(r, n_reads)); /* values TL_MISSING */
+	struct mt_run *run = pool_calloc(pool, mt_run_size(r)); /* values TL_MISSING */
 	struct mt_acc *acc;
 	size_t i;
 
@@ -30,8 +29,7 @@ struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t r
 		return NULL;
 	run->rule = rule;
 	run->heap_idx = -1;
-	run->n_reads = n_reads;
-	acc = mt_acc(run);
+	acc = mt_acc(r, run);
 	for (i = 0; i < r->n_run_aggs; i++) {
 		if (r->run_aggs[i].kind == RL_AGG_MIN)
 			acc[i].m = INFINITY;
@@ -95,16 +93,17 @@ static size_t bound_size(uint32_t cap)
 	return cap * sizeof(struct mt_event *);
 }
 
-/* Keeps in the run the values that its reads take from ev, just bound to step (first: the
- * step's first event). */
-static void keep_reads(struct mt_run *run, uint32_t step, const struct mt_event *ev, int first,
-		       const struct ev_read *reads)
+/* Keeps in the run the values that the reads of rule r take from ev, just bound to step (first:
+ * the step's first event). */
+static void keep_reads(const struct rl_rule *r, struct mt_run *run, uint32_t step,
+		       const struct mt_event *ev, int first)
 {
+	const struct rl_read *reads = r->reads;
 	struct tl_value *rv = mt_rv(run);
-	char *bytes = (char *)(rv + run->n_reads);
-	uint32_t i;
+	char *bytes = (char *)(rv + r->n_reads);
+	size_t i;
 
-	for (i = 0; i < run->n_reads; i++) {
+	for (i = 0; i < r->n_reads; i++) {
 		struct tl_value *v = &rv[i];
 
 		if (reads[i].step != step || (!reads[i].last && !first))
@@ -124,9 +123,9 @@ static void keep_reads(struct mt_run *run, uint32_t step, const struct mt_event 
 }
 
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
-	    struct mt_event *ev, const struct ev_read *reads)
+	    struct mt_event *ev)
 {
-	struct mt_acc *acc = mt_acc(run);
+	struct mt_acc *acc = mt_acc(r, run);
 	uint32_t *taken = mt_taken(r, run);
 	size_t i;
 
@@ -159,8 +158,8 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 	run->bound[run->n_bound] = ev;
 	run->n_bound++;
 	ev->refs++;
-	if (run->n_reads)
-		keep_reads(run, step, ev, taken[step] == 0, reads);
+	if (r->n_reads)
+		keep_reads(r, run, step, ev, taken[step] == 0);
 	taken[step]++;
 	return 0;
 }
@@ -194,7 +193,7 @@ void mt_values(const struct rl_rule *r, const struct mt_run *run, struct tl_valu
 
 	for (i = 0; i < r->n_run_aggs; i++) {
 		const struct rl_run_agg *ra = &r->run_aggs[i];
-		const struct mt_acc *a = &mt_acc(run)[i];
+		const struct mt_acc *a = &mt_acc(r, run)[i];
 		struct tl_value *v = &out[i];
 
 		v->type = TL_NUM;
@@ -234,7 +233,7 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 			mt_event_release(pool, run->bound[i]);
 	pool_free(pool, run->bound, bound_size(run->cap_bound));
 	for (i = 0; i < r->n_run_aggs; i++) {
-		struct mt_acc *a = &mt_acc(run)[i];
+		struct mt_acc *a = &mt_acc(r, run)[i];
 
 		if (r->run_aggs[i].kind != RL_AGG_DISTINCT)
 			continue;
@@ -246,7 +245,7 @@ void mt_run_free(struct pool *pool, const struct rl_rule *r, struct mt_run *run)
 		}
 		pool_free(pool, a->d.vals, a->d.cap_vals * sizeof *a->d.vals);
 	}
-	pool_free(pool, run, mt_run_size(r, run->n_reads));
+	pool_free(pool, run, mt_run_size(r));
 }
 
 /* A block for an event: the header, room for n_slots values, the line and its NUL, then extra

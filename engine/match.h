@@ -71,32 +71,31 @@ struct mt_run {
 	uint32_t group;             /* its state: step * 3 + repeat class (mt_group) */
 	uint32_t step, count;       /* the real step it is at, events that step took */
 	uint32_t n_bound, cap_bound;
-	uint32_t n_reads;           /* values kept (mt_rv) */
 };
 
 /* Strings a run keeps of its reads in its own block: up to this many bytes (a longer one is
  * read in its bound event). */
 #define MT_READ_INLINE 16
 
-/* The values a run keeps, rv[i] for reads[i] of mt_bind: a field (or the time, as a number of
+/* The values a run keeps, rv[i] for its rule's reads[i]: a field (or the time, as a number of
  * seconds) of its bound events, TL_MISSING until the step binds one. */
 static inline struct tl_value *mt_rv(const struct mt_run *run)
 {
 	return (struct tl_value *)((uintptr_t)run + sizeof *run);
 }
 
-/* Its accumulators, one per run aggregate of its rule. */
-static inline struct mt_acc *mt_acc(const struct mt_run *run)
+/* Its accumulators, one per run aggregate of its rule r. */
+static inline struct mt_acc *mt_acc(const struct rl_rule *r, const struct mt_run *run)
 {
 	return (struct mt_acc *)((uintptr_t)run + sizeof *run +
-				 run->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE));
+				 r->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE));
 }
 
 /* The events each real step of rule r took: a run takes the steps in order, so that its first
  * taken[0] bound events are those of step 0, the next taken[1] those of step 1, and so on. */
 static inline uint32_t *mt_taken(const struct rl_rule *r, const struct mt_run *run)
 {
-	return (uint32_t *)(mt_acc(run) + r->n_run_aggs);
+	return (uint32_t *)(mt_acc(r, run) + r->n_run_aggs);
 }
 
 /* The runs of a key in one state, in no particular order: an array rather than a list, so
@@ -129,17 +128,14 @@ size_t mt_key_size(const struct rl_rule *r);
  * into its place. */
 int mt_regroup(struct pool *pool, const struct rl_rule *r, struct mt_key *k, struct mt_run *run);
 
-/* The bytes of a run of rule r with its arrays, keeping n_reads values: one block. */
-size_t mt_run_size(const struct rl_rule *r, uint32_t n_reads);
-/* A new run of rule r (index rule) at step 0 with no event bound yet, keeping n_reads values;
- * NULL on failure. */
-struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule,
-			  uint32_t n_reads);
+/* The bytes of a run of rule r with its arrays: one block. */
+size_t mt_run_size(const struct rl_rule *r);
+/* A new run of rule r (index rule) at step 0 with no event bound yet; NULL on failure. */
+struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule);
 /* Binds ev to real step `step` of the run (ev->refs is taken) and keeps in mt_rv(run)[i] what
- * reads[i] reads of it, for each of the run's n_reads (reads may be NULL when it keeps none);
- * 0 or -1. */
+ * r->reads[i] reads of it; 0 or -1. */
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
-	    struct mt_event *ev, const struct ev_read *reads);
+	    struct mt_event *ev);
 /* The first and the last event bound to each real step, as the evaluator reads them (slots
  * NULL for a step with none): first and last have r->n_steps entries. */
 void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,

@@ -94,6 +94,8 @@ struct ex_node {
 	uint32_t slot;       /* EX_FIELD, EX_ALIAS: decoder slot (EX_ALIAS_TIME: the event's
 			      * time); EX_AGG: aggregate index */
 	uint32_t step;       /* EX_ALIAS: the real step whose event is read */
+	uint32_t read;       /* EX_ALIAS in a sequence's condition: 1 + its place in the rule's
+			      * reads (rl_rule); 0 elsewhere (emit reads the bound events) */
 	void *ref;           /* EX_SET: the set; EX_REGEX: the compiled pattern */
 };
 

@@ -100,6 +100,10 @@ struct file_ld {
 	size_t n_bound;
 	struct rl_run_agg *run_aggs;
 	size_t n_run_aggs, cap_run_aggs;
+	/* sequences: what the conditions read of bound events (in_where: compiling one) */
+	struct rl_read *reads;
+	size_t n_reads, cap_reads;
+	uint8_t in_where;
 };
 
 /* Maps an offset in a scalar's value to an offset in the file. Exact when the value is the
@@ -542,6 +546,52 @@ static enum st resolve_run_agg(struct file_ld *ld, const struct yl_node *sc, str
 	return ST_NUM;
 }
 
+/* Moves the n items of size `size` that *from holds (a growing array of the loader) into the
+ * rule set's arena, as *to and *n_to; frees *from. 0, or -1 on allocation failure. */
+static int to_arena(struct file_ld *ld, void **from, size_t n, size_t size, void **to,
+		    size_t *n_to)
+{
+	int ret = 0;
+
+	if (n) {
+		*to = arena_alloc(&ld->rs->arena, n * size);
+		if (*to) {
+			memcpy(*to, *from, n * size);
+			*n_to = n;
+		} else {
+			ret = -1;
+		}
+	}
+	tl_free(*from);
+	*from = NULL;
+	return ret;
+}
+
+/* Notes that alias n (resolved) is read by a sequence's condition: n->read is its place in the
+ * rule's reads, each (step, field, first or last) once. Elsewhere (emit) nothing. */
+static enum st note_read(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n,
+			 enum st t)
+{
+	struct rl_read rd = { n->step, n->slot, n->fn == EX_ALIAS_LAST };
+	size_t i;
+
+	if (!ld->in_where)
+		return t;
+	for (i = 0; i < ld->n_reads; i++)
+		if (ld->reads[i].step == rd.step && ld->reads[i].slot == rd.slot &&
+		    ld->reads[i].last == rd.last)
+			break;
+	if (i == ld->n_reads) {
+		if (tl_grow((void **)&ld->reads, &ld->cap_reads, ld->n_reads + 1, sizeof *ld->reads)) {
+			oom(ld, sc->off);
+			return ST_ERR;
+		}
+		ld->reads[ld->n_reads++] = rd;
+	}
+	n->read = (uint32_t)i + 1;
+	return t;
+}
+
 /* first(a).f and last(a).f: n is the member node. */
 static enum st resolve_member(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
 {
@@ -569,7 +619,7 @@ static enum st resolve_member(struct file_ld *ld, const struct yl_node *sc, stru
 	n->kind = EX_ALIAS;
 	n->fn = (uint8_t)which;
 	n->step = (uint32_t)step;
-	return ST_ANY;
+	return note_read(ld, sc, n, ST_ANY);
 }
 
 static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n)
@@ -682,6 +732,7 @@ static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct
 			n->fn = EX_ALIAS_ONLY;
 			n->step = (uint32_t)step;
 			n->slot = EX_ALIAS_TIME;
+			return note_read(ld, sc, n, ST_NUM);
 		}
 		return ST_NUM;
 	case RL_FN_CIDR: {
@@ -802,7 +853,7 @@ static enum st resolve_path(struct file_ld *ld, const struct yl_node *sc, struct
 		n->kind = EX_ALIAS;
 		n->fn = EX_ALIAS_ONLY;
 		n->step = (uint32_t)step;
-		return ST_ANY;
+		return note_read(ld, sc, n, ST_ANY);
 	}
 	if (n->n_segs == 1) {
 		struct named *m = find_named(ld->macros, ld->n_macros, n->segs[0], n->seg_lens[0]);
@@ -1473,6 +1524,7 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 	}
 	/* then the conditions, each reading the aliases bound before it */
 	ld->cx = CX_SEQ;
+	ld->in_where = 1;
 	for (i = 0, bound = 0; i < n; i++) {
 		const struct yl_node *w = yl_map_get(seq->items[i], "where");
 		struct rl_step *st = is_not[i] ? &all[i] : &r->steps[bound];
@@ -1500,6 +1552,7 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 			bound++;
 		}
 	}
+	ld->in_where = 0;
 	return bad ? -1 : 0;
 }
 
@@ -1629,6 +1682,8 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 	ld->n_aggs = ld->cap_aggs = 0;
 	ld->n_run_aggs = ld->cap_run_aggs = 0;
 	ld->run_aggs = NULL;
+	ld->n_reads = ld->cap_reads = 0;
+	ld->reads = NULL;
 	if (seq) {
 		r->kind = RL_SEQUENCE;
 		if (compile_sequence(ld, seq, r))
@@ -1687,29 +1742,15 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 		if (compile_emit(ld, v, r))
 			bad = 1;
 	}
-	/* the aggregates of when and emit, copied into the rule set's arena */
-	if (ld->n_aggs) {
-		r->aggs = arena_alloc(&ld->rs->arena, ld->n_aggs * sizeof *r->aggs);
-		if (r->aggs) {
-			memcpy(r->aggs, ld->aggs, ld->n_aggs * sizeof *r->aggs);
-			r->n_aggs = ld->n_aggs;
-		} else {
-			bad = 1;
-		}
-	}
-	tl_free(ld->aggs);
-	ld->aggs = NULL;
-	if (ld->n_run_aggs) {
-		r->run_aggs = arena_alloc(&ld->rs->arena, ld->n_run_aggs * sizeof *r->run_aggs);
-		if (r->run_aggs) {
-			memcpy(r->run_aggs, ld->run_aggs, ld->n_run_aggs * sizeof *r->run_aggs);
-			r->n_run_aggs = ld->n_run_aggs;
-		} else {
-			bad = 1;
-		}
-	}
-	tl_free(ld->run_aggs);
-	ld->run_aggs = NULL;
+	/* the aggregates of when and emit, of runs, and the reads of runs: into the rule set's
+	 * arena */
+	if (to_arena(ld, (void **)&ld->aggs, ld->n_aggs, sizeof *ld->aggs, (void **)&r->aggs,
+		     &r->n_aggs) |
+	    to_arena(ld, (void **)&ld->run_aggs, ld->n_run_aggs, sizeof *ld->run_aggs,
+		     (void **)&r->run_aggs, &r->n_run_aggs) |
+	    to_arena(ld, (void **)&ld->reads, ld->n_reads, sizeof *ld->reads, (void **)&r->reads,
+		     &r->n_reads))
+		bad = 1;
 	return bad ? -1 : 0;
 }
 

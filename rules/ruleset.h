@@ -151,6 +151,14 @@ struct rl_emit {
 	size_t n_parts;
 };
 
+/* A field of a bound event that a sequence's conditions read: step.slot, or
+ * first(step).slot / last(step).slot; slot EX_ALIAS_TIME is its time, time(step). Each run keeps
+ * the value of each (its conditions, tried on many runs per event, then read the run only). */
+struct rl_read {
+	uint32_t step, slot;
+	uint8_t last; /* the step's last bound event, not its first */
+};
+
 struct rl_rule {
 	const char *id;
 	const char *description; /* NULL when not given */
@@ -180,6 +188,8 @@ struct rl_rule {
 	uint8_t after_match;     /* enum rl_after_match */
 	struct rl_run_agg *run_aggs; /* sequence: aggregates over repeated steps */
 	size_t n_run_aggs;
+	struct rl_read *reads;   /* sequence: what the conditions read of bound events, once each */
+	size_t n_reads;
 	size_t n_seq_items;      /* sequence: steps in the list, `not` steps included */
 	struct rl_emit *emits;
 	size_t n_emits;

@@ -390,10 +390,13 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 END_TEST
 
 /* A step's field as a condition tried on a run reads it: from the values the run keeps, when
- * the context has them (rv), else from the step's first or last bound event. */
-static struct tl_value alias_of(struct ev_ctx *c, uint8_t fn, uint32_t step, uint32_t slot)
+ * the context has them (rv) and the node says which (read: 1 + its place), else from the
+ * step's first or last bound event. */
+static struct tl_value alias_of(struct ev_ctx *c, uint8_t fn, uint32_t step, uint32_t slot,
+				uint32_t read)
 {
-	struct ex_node n = { .kind = EX_ALIAS, .height = 1, .fn = fn, .slot = slot, .step = step };
+	struct ex_node n = { .kind = EX_ALIAS, .height = 1, .fn = fn, .slot = slot, .step = step,
+			     .read = read };
 	struct tl_value out;
 
 	ev_reset(c);
@@ -408,26 +411,26 @@ static void expect_str(const struct tl_value *v, const char *want)
 	ck_assert(memcmp(v->str, want, v->len) == 0);
 }
 
-/* What c gives for step 0's field 1, read as a.f, first(a).f and last(a).f, and for time(a). */
+/* What c gives for step 0's field 1, read as a.f, first(a).f and last(a).f, and for time(a),
+ * the run's values being those of reads 1 (first), 2 (last) and 3 (time). */
 static void expect_step(struct ev_ctx *c, const char *first, const char *last, double t)
 {
 	struct tl_value v;
 
-	v = alias_of(c, EX_ALIAS_ONLY, 0, 1);
+	v = alias_of(c, EX_ALIAS_ONLY, 0, 1, 1);
 	expect_str(&v, first);
-	v = alias_of(c, EX_ALIAS_FIRST, 0, 1);
+	v = alias_of(c, EX_ALIAS_FIRST, 0, 1, 1);
 	expect_str(&v, first);
-	v = alias_of(c, EX_ALIAS_LAST, 0, 1);
+	v = alias_of(c, EX_ALIAS_LAST, 0, 1, 2);
 	expect_str(&v, last);
-	v = alias_of(c, EX_ALIAS_ONLY, 0, EX_ALIAS_TIME);
+	v = alias_of(c, EX_ALIAS_ONLY, 0, EX_ALIAS_TIME, 3);
 	ck_assert_int_eq(v.type, TL_NUM);
 	ck_assert_double_eq(v.num, t);
 }
 
 START_TEST(aliases_read_the_run_values_or_the_bound_events)
 {
-	const struct ev_read reads[] = { { 0, 1, 0 }, { 0, 1, 1 }, { 0, EX_ALIAS_TIME, 0 } };
-	struct tl_value rv[3], s1[2], s2[2];
+	struct tl_value rv[3], s1[2], s2[2], v;
 	struct ev_bound first[2] = { { s1, 2500000 }, { NULL, 0 } };
 	struct ev_bound last[2] = { { s2, 4000000 }, { NULL, 0 } };
 	struct ev_ctx c;
@@ -451,15 +454,13 @@ START_TEST(aliases_read_the_run_values_or_the_bound_events)
 	c.last = last;
 	/* through the bound events */
 	expect_step(&c, "bound-first", "bound-last", 2.5);
-	ck_assert_int_eq(alias_of(&c, EX_ALIAS_ONLY, 1, 1).type, TL_MISSING);
+	ck_assert_int_eq(alias_of(&c, EX_ALIAS_ONLY, 1, 1, 0).type, TL_MISSING);
 	/* through the values the run keeps: the same reads give them, not the events */
 	c.rv = rv;
-	c.reads = reads;
-	c.n_reads = 3;
 	expect_step(&c, "kept-first", "kept-last", 3.5);
-	/* one the run does not keep is unknown: the bound events are not read */
-	ck_assert_int_eq(alias_of(&c, EX_ALIAS_LAST, 0, EX_ALIAS_TIME).type, TL_MISSING);
-	ck_assert_int_eq(alias_of(&c, EX_ALIAS_ONLY, 1, 1).type, TL_MISSING);
+	/* a node that is no condition's read (an emit's) still reads the bound events */
+	v = alias_of(&c, EX_ALIAS_LAST, 0, 1, 0);
+	expect_str(&v, "bound-last");
 	ev_fini(&c);
 }
 END_TEST

@@ -182,15 +182,15 @@ START_TEST(bindings_and_aggregates)
 
 	ck_assert_ptr_nonnull(rs);
 	ck_assert_uint_eq(r->n_steps, 3);
-	run1 = mt_run_new(&pool, r, 0, 0);
-	run2 = mt_run_new(&pool, r, 0, 0);
+	run1 = mt_run_new(&pool, r, 0);
+	run2 = mt_run_new(&pool, r, 0);
 	e1 = event(&pool, rs, 4, "x", 1);
 	e2 = event(&pool, rs, 10, "y", 2);
 	e3 = event(&pool, rs, 10, "y", 3);
-	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e1, NULL), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e2, NULL), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e3, NULL), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run2, 0, e2, NULL), 0); /* shared */
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e1), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e2), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run1, 0, e3), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run2, 0, e2), 0); /* shared */
 	ck_assert_uint_eq(e2->refs, 2);
 	mt_values(r, run1, vals);
 	ck_assert_double_eq(vals[0].num, 10); /* max(a.v) */
@@ -206,11 +206,11 @@ START_TEST(bindings_and_aggregates)
 	ck_assert_ptr_null(last[1].slots);
 	ck_assert_ptr_null(first[2].slots);
 	/* a run that went through every step: each step's events follow the step before's */
-	run3 = mt_run_new(&pool, r, 0, 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run3, 0, e1, NULL), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run3, 0, e2, NULL), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run3, 1, e3, NULL), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run3, 2, e2, NULL), 0);
+	run3 = mt_run_new(&pool, r, 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run3, 0, e1), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run3, 0, e2), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run3, 1, e3), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run3, 2, e2), 0);
 	ck_assert_uint_eq(mt_taken(r, run3)[0], 2);
 	ck_assert_uint_eq(mt_taken(r, run3)[1], 1);
 	ck_assert_uint_eq(mt_taken(r, run3)[2], 1);
@@ -230,25 +230,70 @@ START_TEST(bindings_and_aggregates)
 }
 END_TEST
 
-/* An event with a short string in slot 0, a long one in slot 1 and a number in slot 2. */
-static struct mt_event *event_str(struct pool *pool, const struct rl_ruleset *rs,
-				  const char *shrt, const char *lng, int64_t us)
+/* A rule whose conditions read a repeated step's first and last events, a later step and its
+ * time, a field the events lack; its emit reads one more, which runs need not keep. */
+static const char *const read_rules =
+	"rules:\n"
+	"  - id: r\n"
+	"    key: k\n"
+	"    sequence:\n"
+	"      - {as: a, where: type == \"a\", repeat: {min: 1, max: 5}}\n"
+	"      - {as: b, where: type == \"b\" && s != first(a).s && s != last(a).s &&"
+	" l != last(a).l && n > first(a).n && zz != first(a).zz}\n"
+	"      - {where: type == \"c\" && s == b.s && time() - time(b) < 60}\n"
+	"    within: 1m\n"
+	"    emit: {x: \"{{ first(a).l }}\"}\n";
+
+/* The event of a JSON line, decoded as the engine decodes it, numbered and timed us. */
+static struct mt_event *event_json(struct pool *pool, const struct rl_ruleset *rs,
+				   const char *line, int64_t us)
 {
+	struct jd_decoder *dec = jd_decoder_new(rs->fields);
 	struct tl_value *slots = calloc(rs->n_slots, sizeof *slots);
 	struct tf_stamp ts = { .us = us, .kind = TF_EPOCH_S };
+	struct jd_error jerr;
 	struct mt_event *ev;
 
-	ck_assert_uint_ge(rs->n_slots, 3);
-	slots[0].type = slots[1].type = TL_STR;
-	slots[0].str = shrt;
-	slots[0].len = (uint32_t)strlen(shrt);
-	slots[1].str = lng;
-	slots[1].len = (uint32_t)strlen(lng);
-	slots[2].type = TL_NUM;
-	slots[2].num = 7;
-	ev = mt_event_new(pool, "{}", 2, slots, rs->n_slots, &ts, (uint64_t)us);
+	ck_assert_int_eq(jd_decode(dec, line, strlen(line), slots, &jerr), 0);
+	ev = mt_event_new(pool, line, strlen(line), slots, rs->n_slots, &ts, (uint64_t)us);
 	free(slots);
+	jd_decoder_free(dec);
 	return ev;
+}
+
+/* The slot of top-level field name. */
+static uint32_t slot_of(const struct rl_ruleset *rs, const char *name)
+{
+	char line[64];
+	struct mt_event *ev;
+	struct pool pool = { 0 };
+	uint32_t i, slot = UINT32_MAX;
+
+	snprintf(line, sizeof line, "{\"%s\":true}", name);
+	ev = event_json(&pool, rs, line, 0);
+	for (i = 0; i < rs->n_slots; i++)
+		if (ev->slots[i].type == TL_BOOL)
+			slot = i;
+	mt_event_release(&pool, ev);
+	pool_destroy(&pool);
+	ck_assert_uint_ne(slot, UINT32_MAX);
+	return slot;
+}
+
+/* The value run keeps for what its rule's conditions read of step.name (first or last; name
+ * NULL: the time). */
+static const struct tl_value *kept(const struct rl_ruleset *rs, const struct rl_rule *r,
+				   const struct mt_run *run, uint32_t step, const char *name,
+				   int last)
+{
+	uint32_t slot = name ? slot_of(rs, name) : EX_ALIAS_TIME;
+	size_t i;
+
+	for (i = 0; i < r->n_reads; i++)
+		if (r->reads[i].step == step && r->reads[i].slot == slot && r->reads[i].last == last)
+			return &mt_rv(run)[i];
+	ck_abort_msg("no read of step %u's %s", step, name ? name : "time");
+	return NULL;
 }
 
 /* What a run keeps of its bound events for the conditions tried on it: the first or the last
@@ -258,60 +303,66 @@ START_TEST(a_run_keeps_what_its_conditions_read)
 {
 	static const char long1[] = "a string longer than sixteen bytes, first";
 	static const char long2[] = "a string longer than sixteen bytes, second";
-	const struct ev_read reads[] = {
-		{ 0, 0, 0 },             /* first(a).s */
-		{ 0, 0, 1 },             /* last(a).s */
-		{ 0, 1, 1 },             /* last(a).l */
-		{ 0, EX_ALIAS_TIME, 0 }, /* time of first(a) */
-		{ 0, 2, 0 },             /* first(a).n */
-		{ 1, 0, 0 },             /* b.s: b binds nothing here */
-		{ 0, 3, 0 },             /* a field the events lack */
-	};
-	char *err = NULL;
-	struct rl_ruleset *rs = load(seq_rules, &err);
+	char *err = NULL, line[256];
+	struct rl_ruleset *rs = load(read_rules, &err);
 	const struct rl_rule *r = &rs->rules[0];
 	struct pool pool = { 0 };
 	struct mt_run *run;
-	struct mt_event *e1, *e2;
-	const struct tl_value *rv;
+	struct mt_event *e1, *e2, *e3;
+	const struct tl_value *v;
 	const char *lo, *hi;
 
-	ck_assert_ptr_nonnull(rs);
-	ck_assert_uint_ge(rs->n_slots, 4);
-	run = mt_run_new(&pool, r, 0, 7);
+	ck_assert_msg(rs != NULL, "%s", err);
+	/* 7 reads in the conditions, each once; emit's first(a).l is not one */
+	ck_assert_uint_eq(r->n_reads, 7);
+	run = mt_run_new(&pool, r, 0);
 	ck_assert_ptr_nonnull(run);
-	rv = mt_rv(run);
 	lo = (const char *)run;
-	hi = lo + mt_run_size(r, 7);
-	e1 = event_str(&pool, rs, "DE", long1, 1500000);
-	e2 = event_str(&pool, rs, "FR-sixteen-bytes", long2, 2250000);
-	ck_assert_int_eq(rv[0].type, TL_MISSING); /* nothing bound yet */
-	ck_assert_int_eq(mt_bind(&pool, r, run, 0, e1, reads), 0);
-	ck_assert_int_eq(mt_bind(&pool, r, run, 0, e2, reads), 0);
+	hi = lo + mt_run_size(r);
+	snprintf(line, sizeof line, "{\"type\":\"a\",\"s\":\"DE\",\"l\":\"%s\",\"n\":7}", long1);
+	e1 = event_json(&pool, rs, line, 1500000);
+	snprintf(line, sizeof line,
+		 "{\"type\":\"a\",\"s\":\"FR-sixteen-bytes\",\"l\":\"%s\",\"n\":8}", long2);
+	e2 = event_json(&pool, rs, line, 2250000);
+	e3 = event_json(&pool, rs, "{\"type\":\"b\",\"s\":\"GB\"}", 3000000);
+	ck_assert_int_eq(kept(rs, r, run, 0, "s", 0)->type, TL_MISSING); /* nothing bound yet */
+	ck_assert_int_eq(mt_bind(&pool, r, run, 0, e1), 0);
+	ck_assert_int_eq(mt_bind(&pool, r, run, 0, e2), 0);
 	/* first(a).s: "DE" from e1, copied into the run */
-	ck_assert_int_eq(rv[0].type, TL_STR);
-	ck_assert_uint_eq(rv[0].len, 2);
-	ck_assert_mem_eq(rv[0].str, "DE", 2);
-	ck_assert(rv[0].str >= lo && rv[0].str + rv[0].len <= hi);
+	v = kept(rs, r, run, 0, "s", 0);
+	ck_assert_int_eq(v->type, TL_STR);
+	ck_assert_uint_eq(v->len, 2);
+	ck_assert_mem_eq(v->str, "DE", 2);
+	ck_assert(v->str >= lo && v->str + v->len <= hi);
 	/* last(a).s: 16 bytes from e2, still in the run */
-	ck_assert_uint_eq(rv[1].len, 16);
-	ck_assert_mem_eq(rv[1].str, "FR-sixteen-bytes", 16);
-	ck_assert(rv[1].str >= lo && rv[1].str + rv[1].len <= hi);
+	v = kept(rs, r, run, 0, "s", 1);
+	ck_assert_uint_eq(v->len, 16);
+	ck_assert_mem_eq(v->str, "FR-sixteen-bytes", 16);
+	ck_assert(v->str >= lo && v->str + v->len <= hi);
 	/* last(a).l: longer, read where e2 holds it */
-	ck_assert_uint_eq(rv[2].len, sizeof long2 - 1);
-	ck_assert_ptr_eq(rv[2].str, e2->slots[1].str);
-	ck_assert_mem_eq(rv[2].str, long2, sizeof long2 - 1);
-	/* time(a): e1's, in seconds */
-	ck_assert_int_eq(rv[3].type, TL_NUM);
-	ck_assert_double_eq(rv[3].num, 1.5);
-	ck_assert_int_eq(rv[4].type, TL_NUM);
-	ck_assert_double_eq(rv[4].num, 7);
-	ck_assert_int_eq(rv[5].type, TL_MISSING);
-	ck_assert_int_eq(rv[6].type, TL_MISSING);
+	v = kept(rs, r, run, 0, "l", 1);
+	ck_assert_uint_eq(v->len, sizeof long2 - 1);
+	ck_assert_ptr_eq(v->str, e2->slots[slot_of(rs, "l")].str);
+	ck_assert_mem_eq(v->str, long2, sizeof long2 - 1);
+	/* first(a).n: e1's number; a field the events lack; b, not bound yet */
+	v = kept(rs, r, run, 0, "n", 0);
+	ck_assert_int_eq(v->type, TL_NUM);
+	ck_assert_double_eq(v->num, 7);
+	ck_assert_int_eq(kept(rs, r, run, 0, "zz", 0)->type, TL_MISSING);
+	ck_assert_int_eq(kept(rs, r, run, 1, "s", 0)->type, TL_MISSING);
+	ck_assert_int_eq(kept(rs, r, run, 1, NULL, 0)->type, TL_MISSING);
+	/* b binds e3: its field, and its time in seconds */
+	ck_assert_int_eq(mt_bind(&pool, r, run, 1, e3), 0);
+	v = kept(rs, r, run, 1, "s", 0);
+	ck_assert_uint_eq(v->len, 2);
+	ck_assert_mem_eq(v->str, "GB", 2);
+	v = kept(rs, r, run, 1, NULL, 0);
+	ck_assert_int_eq(v->type, TL_NUM);
+	ck_assert_double_eq(v->num, 3);
 	/* the accumulators and counts after the values are the run's own */
 	ck_assert_uint_eq(mt_taken(r, run)[0], 2);
-	ck_assert_uint_eq(mt_taken(r, run)[1], 0);
-	ck_assert_uint_eq(run->n_bound, 2);
+	ck_assert_uint_eq(mt_taken(r, run)[1], 1);
+	ck_assert_uint_eq(run->n_bound, 3);
 	ck_assert_ptr_eq(run->bound[1], e2);
 	mt_run_free(&pool, r, run);
 	finish(&pool, rs, err);
@@ -344,11 +395,11 @@ START_TEST(each_kind_of_run_aggregate)
 	ck_assert_msg(rs != NULL, "%s", err);
 	r = &rs->rules[0];
 	ck_assert_uint_eq(r->n_run_aggs, 6);
-	run = mt_run_new(&pool, r, 0, 0);
-	empty = mt_run_new(&pool, r, 0, 0);
+	run = mt_run_new(&pool, r, 0);
+	empty = mt_run_new(&pool, r, 0);
 	for (i = 0; i < 4; i++) {
 		ev[i] = event(&pool, rs, v[i], NULL, i + 1);
-		ck_assert_int_eq(mt_bind(&pool, r, run, 0, ev[i], NULL), 0);
+		ck_assert_int_eq(mt_bind(&pool, r, run, 0, ev[i]), 0);
 	}
 	mt_values(r, run, vals);
 	for (i = 0; i < 6; i++)
@@ -419,7 +470,7 @@ START_TEST(runs_grouped_by_state)
 	k = pool_calloc(&pool, mt_key_size(r));
 	k->n_groups = (uint32_t)(3 * r->n_steps);
 	for (i = 0; i < 9; i++) { /* more than the first array holds */
-		runs[i] = mt_run_new(&pool, r, 0, 0);
+		runs[i] = mt_run_new(&pool, r, 0);
 		runs[i]->count = 1;
 		runs[i]->group = mt_group(r, 0, 1);
 		ck_assert_int_eq(mt_key_link(&pool, k, runs[i]), 0);
