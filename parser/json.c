@@ -89,6 +89,7 @@ struct jd_node {
 	uint32_t lo, hi;    /* after freeze: the subtree's slots are order[lo .. hi) */
 	uint32_t tab_off;   /* after freeze: children hash table at tab[tab_off .. +tab_mask] */
 	uint32_t tab_mask;
+	uint32_t all_raw;   /* after freeze: every child is in the raw-text table (jd_raw_add) */
 };
 
 /* One entry of a children hash table; node == NULL marks an empty entry. */
@@ -344,20 +345,21 @@ static inline uint32_t jd_raw_hash(uint64_t text0)
 	return (uint32_t)(((text0 & 0xffffff) * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
-/* Enters node (a child) in the raw-text table t of mask + 1 entries if its name is eligible. */
-static void jd_raw_add(struct jd_raw *t, uint32_t mask, const struct jd_node *node)
+/* Enters node (a child) in the raw-text table t of mask + 1 entries if its name is eligible;
+ * returns 1 when it was. */
+static int jd_raw_add(struct jd_raw *t, uint32_t mask, const struct jd_node *node)
 {
 	unsigned char text[16] = { 0 }, keep[16] = { 0 };
 	size_t i;
 	uint32_t h;
 
 	if (node->len < 1 || node->len > JD_RAW_MAX)
-		return;
+		return 0;
 	for (i = 0; i < node->len; i++) {
 		unsigned char ch = (unsigned char)node->name[i];
 
 		if (ch < 0x20 || ch > 0x7e || ch == '"' || ch == '\\')
-			return;
+			return 0;
 	}
 	memcpy(text, node->name, node->len);
 	text[node->len] = '"';
@@ -370,6 +372,7 @@ static void jd_raw_add(struct jd_raw *t, uint32_t mask, const struct jd_node *no
 	t[h & mask].mask[0] = jd_load8(keep);
 	t[h & mask].mask[1] = jd_load8(keep + 8);
 	t[h & mask].node = node;
+	return 1;
 }
 
 int jd_fields_freeze(struct jd_fields *f)
@@ -423,6 +426,7 @@ int jd_fields_freeze(struct jd_fields *f)
 
 		if (nd->slot >= 0)
 			order[cur++] = (uint32_t)nd->slot;
+		nd->all_raw = 1;
 		for (k = nd->first_kid; k; k = nodes[k].next_sib) {
 			uint64_t head = jd_head(nodes[k].name, nodes[k].len);
 			uint32_t h = jd_hash(head, (const unsigned char *)nodes[k].name,
@@ -437,7 +441,8 @@ int jd_fields_freeze(struct jd_fields *f)
 			t[h & nd->tab_mask].len = nodes[k].len;
 			t[h & nd->tab_mask].node = &nodes[k];
 			t[h & nd->tab_mask].head = head;
-			jd_raw_add(raw + nd->tab_off, nd->tab_mask, &nodes[k]);
+			if (!jd_raw_add(raw + nd->tab_off, nd->tab_mask, &nodes[k]))
+				nd->all_raw = 0;
 		}
 		nd->hi = cur;
 	}
@@ -1251,7 +1256,11 @@ key: /* p is at the opening quote of a key of the object fr */
 	if (!p)
 		return -1;
 	tn = NULL;
-	if (fr->node) {
+	/* Not found in a raw-text table that holds every name of the object, a plain key is no
+	 * registered name when the colon follows it at once (the table would have matched it),
+	 * or when it is longer than any name the table holds. */
+	if (fr->node && !(end - s >= 16 && fr->node->all_raw && !esc &&
+			  ((size_t)(p - 1 - s) > JD_RAW_MAX || (p < end && *p == ':')))) {
 		const unsigned char *k = s;
 		size_t klen = (size_t)(p - 1 - s);
 

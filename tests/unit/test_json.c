@@ -615,6 +615,51 @@ START_TEST(test_fast_keys)
 }
 END_TEST
 
+/* When every name registered in an object is in its raw-text table, a key the table did not
+ * match is known to be unregistered without a hash lookup if it is plain and its colon follows
+ * at once, or if it is longer than any raw name; whitespace before the colon or an escape still
+ * takes the lookup. Found, skipped and malformed keys must all come out as on the general path. */
+START_TEST(test_fast_unregistered_keys)
+{
+	static const char *const paths[] = { "type", "card", "abcdefghijklmn", "g.c", "g.dd" };
+	static const char pad[] = ",\"zzzzzzzzzzzzzzzzzzzzzz\":0";
+	struct dec x;
+	char line[256];
+	int padded;
+
+	dec_init(&x, paths, 5);
+	for (padded = 0; padded < 2; padded++) {
+		const char *tail = padded ? pad : "";
+
+		/* Unregistered keys of every kind around registered ones. */
+		snprintf(line, sizeof line,
+			 "{\"typ\":1,\"types\":2,\"abcdefghijklmno\" : 3,\"abcdefghijklmnopqrstu\":4,"
+			 "\"\xc3\xa9\":5,\"\":6,\"ty\\u0070e\":\"t\",\"card\" :\"c1\","
+			 "\"abcdefghijklmn\":7,\"g\":{\"cc\":8,\"c\":9,\"d\\u0064\" :10,\"e\":[1,{\"c\":2}]}%s}",
+			 tail);
+		OK(&x, line);
+		expect_str(&x.slots[0], "t");
+		expect_str(&x.slots[1], "c1");
+		expect_num(&x.slots[2], 7);
+		expect_num(&x.slots[3], 9);
+		expect_num(&x.slots[4], 10);
+		/* Nothing registered: every slot stays missing. */
+		snprintf(line, sizeof line, "{\"a\":\"x\",\"cardx\":{\"type\":1},\"typ\":null%s}", tail);
+		OK(&x, line);
+		ck_assert_int_eq(x.slots[0].type, TL_MISSING);
+		ck_assert_int_eq(x.slots[1].type, TL_MISSING);
+		ck_assert_int_eq(x.slots[3].type, TL_MISSING);
+	}
+	/* Malformed after an unregistered key: the colon, the value, the key itself. */
+	BAD_AT(&x, "{\"typ\" 1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "expected ':'", 7);
+	BAD_AT(&x, "{\"abcdefghijklmnopq\" 1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "expected ':'", 21);
+	BAD_AT(&x, "{\"typ\":tru,\"zzzzzzzzzzzzzzzzzzzz\":0}", "invalid literal", 7);
+	BAD_AT(&x, "{\"typ\x01\":1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "control character in string", 5);
+	BAD_AT(&x, "{\"typ\":1,\"zzzzzzzzzzzzzzzzzzzz\":}", "expected a value", 32);
+	dec_fini(&x);
+}
+END_TEST
+
 /* One decoded string with a special token at each position around the 8/16/32-byte steps of
  * the scan: plain before it, plain after it, the line ending 2 bytes or far after the value. */
 START_TEST(test_string_boundaries)
@@ -1568,6 +1613,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, test_string_boundaries);
 	tcase_add_test(tc, test_number_fast_path);
 	tcase_add_test(tc, test_raw_spans);
+	tcase_add_test(tc, test_fast_unregistered_keys);
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_literals);
 	tcase_add_test(tc, test_top_level);
