@@ -170,59 +170,93 @@ static int parse_ipv4(const char *s, size_t len, uint8_t *addr)
 	return p == end ? 0 : -1;
 }
 
-/* The address in ip as the family of net asks: 0, or -1 when it is not one. An event's
- * address is often tested against several networks (a block list): the last one parsed is
- * kept for the rest of the event. */
-static int ip_parse(struct ev_ctx *c, int family, const struct tl_value *ip, int field,
-		    uint8_t *addr)
+/* Address ip, parsed: c->ip.family 4 or 6 (with a4 or a6 set), or 0 when it is neither. An
+ * event's address is often tested against several networks: the last field parsed is kept
+ * for the rest of the event. */
+static void ip_parse(struct ev_ctx *c, const struct tl_value *ip, int field)
 {
+	uint8_t a[16];
 	char buf[64];
-	int ok;
+	int i, j;
 
-	if (field && c->ip.gen == c->gen && c->ip.str == ip->str && c->ip.len == ip->len &&
-	    (c->ip.family == family || c->ip.family == -family)) {
-		memcpy(addr, c->ip.addr, 16);
-		return c->ip.family > 0 ? 0 : -1;
-	}
-	if (family == 4) {
-		ok = parse_ipv4(ip->str, ip->len, addr) == 0;
-	} else if (ip->len < sizeof buf) {
+	if (field && c->ip.gen == c->gen && c->ip.str == ip->str && c->ip.len == ip->len)
+		return;
+	c->ip.family = 0;
+	if (parse_ipv4(ip->str, ip->len, a) == 0) {
+		c->ip.family = 4;
+		c->ip.a4 = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+	} else if (ip->len && ip->len < sizeof buf && memchr(ip->str, ':', ip->len)) {
 		memcpy(buf, ip->str, ip->len);
 		buf[ip->len] = '\0';
-		ok = inet_pton(AF_INET6, buf, addr) == 1;
-	} else {
-		ok = 0;
+		if (inet_pton(AF_INET6, buf, a) == 1) {
+			c->ip.family = 6;
+			for (i = 0; i < 2; i++) {
+				uint64_t w = 0;
+
+				for (j = 0; j < 8; j++)
+					w = w << 8 | a[8 * i + j];
+				c->ip.a6[i] = w;
+			}
+		}
 	}
 	/* only a field's value is kept: a string made by a function lives in the scratch,
 	 * where another one may take its place within the same event */
 	c->ip.gen = field ? c->gen : c->gen - 1;
 	c->ip.str = ip->str;
 	c->ip.len = ip->len;
-	c->ip.family = (int8_t)(ok ? family : -family);
-	memcpy(c->ip.addr, addr, 16);
-	return ok ? 0 : -1;
 }
 
-static int in_cidr(struct ev_ctx *c, const struct rl_cidr *net, const struct tl_value *ip,
+static int in_ranges4(const struct rl_nets *s, uint32_t x)
+{
+	size_t lo = 0, hi = s->n4;
+
+	/* the last range starting at or before x */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->v4[mid].lo <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && x <= s->v4[lo - 1].hi;
+}
+
+static int le6(const uint64_t *a, const uint64_t *b)
+{
+	return a[0] < b[0] || (a[0] == b[0] && a[1] <= b[1]);
+}
+
+static int in_ranges6(const struct rl_nets *s, const uint64_t *x)
+{
+	size_t lo = 0, hi = s->n6;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (le6(s->v6[mid].lo, x))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && le6(x, s->v6[lo - 1].hi);
+}
+
+/* cidr() of the string ip against networks s: 1 when one of them holds the address; unknown
+ * when the string is no address, or (see rl_nets) an address of the other family than a lone
+ * network's; else 0. */
+static int in_cidr(struct ev_ctx *c, const struct rl_nets *s, const struct tl_value *ip,
 		   int field)
 {
-	uint8_t addr[16] = { 0 };
-	unsigned full, rest, i;
-
-	if (ip_parse(c, net->family, ip, field, addr))
+	ip_parse(c, ip, field);
+	switch (c->ip.family) {
+	case 4:
+		return s->n4 && in_ranges4(s, c->ip.a4) ? 1 : s->lone6 ? -1 : 0;
+	case 6:
+		return s->n6 && in_ranges6(s, c->ip.a6) ? 1 : s->lone4 ? -1 : 0;
+	default:
 		return -1;
-	full = net->prefix / 8;
-	rest = net->prefix % 8;
-	for (i = 0; i < full; i++)
-		if (addr[i] != net->addr[i])
-			return 0;
-	if (rest) {
-		uint8_t mask = (uint8_t)(0xFF << (8 - rest));
-
-		if ((addr[full] & mask) != (net->addr[full] & mask))
-			return 0;
 	}
-	return 1;
 }
 
 /* ==, != : 1, 0, or -1 for unknown. null_test: one side is the literal null, and the
@@ -578,21 +612,11 @@ static inline int num_vs_literal(const struct ex_node *n, const struct ev_ctx *c
 	}
 }
 
-/* An || of cidr() over one field, marked by the compiler (fn): as truth_of would judge it,
- * the field read once. */
+/* An || of cidr() over one field, marked by the compiler (fn, ref: the networks of all its
+ * sides): as truth_of would judge it, the field read once and searched once. */
 static int cidr_any(const struct ex_node *n, struct ev_ctx *c, const struct tl_value *ip)
 {
-	int a, b;
-
-	if (n->kind != EX_OR)
-		return ip->type == TL_STR ? in_cidr(c, n->ref, ip, 1) : -1;
-	a = cidr_any(n->kids[0], c, ip);
-	if (a == 1)
-		return 1;
-	b = cidr_any(n->kids[1], c, ip);
-	if (b == 1)
-		return 1;
-	return a < 0 || b < 0 ? -1 : 0;
+	return ip->type == TL_STR ? in_cidr(c, n->ref, ip, 1) : -1;
 }
 
 /* The truth of condition n (1, 0, or -1 for unknown), as ev_eval then truth() would give it,

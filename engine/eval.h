@@ -43,8 +43,9 @@ struct ev_ctx {
 		uint64_t gen;
 		const char *str;
 		uint32_t len;
-		int8_t family;         /* 4, 6, or -1: not an address */
-		uint8_t addr[16];
+		int family;            /* 4, 6, or 0: not an address */
+		uint32_t a4;           /* IPv4, as a number */
+		uint64_t a6[2];        /* IPv6, the high word first */
 	} ip;
 };
 

@@ -66,6 +66,8 @@ struct named {
 	const char *name;
 	const struct yl_node *node; /* lists: the sequence; macros: the scalar */
 	struct rl_set *set;         /* lists, built on first use */
+	const struct rl_nets *nets; /* lists used by cidr(), built on first use */
+	int nets_bad;               /* ... and found to hold something else than networks */
 };
 
 /* State of loading one file. */
@@ -442,35 +444,264 @@ static enum st resolve_regex(struct file_ld *ld, const struct yl_node *sc, struc
 	return lt == ST_ERR ? ST_ERR : ST_BOOL;
 }
 
-static int parse_cidr(const char *s, size_t len, struct rl_cidr *c)
+/* A network of cidr(), "address/prefix", as the range of addresses it spans: returns its
+ * family, 4 or 6, or 0 when the text is no network. Address bits past the prefix are ignored. */
+static int parse_net(const char *s, size_t len, struct rl_range4 *r4, struct rl_range6 *r6)
 {
 	char buf[64];
 	const char *slash;
 	char *end;
 	long prefix;
+	uint8_t a[16];
+	int family, i, j;
 
-	if (len >= sizeof buf)
-		return -1;
+	if (len >= sizeof buf || memchr(s, '\0', len))
+		return 0;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	slash = strchr(buf, '/');
 	if (!slash)
-		return -1;
+		return 0;
 	buf[slash - buf] = '\0';
-	if (inet_pton(AF_INET, buf, c->addr) == 1) {
-		c->family = 4;
-	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
-		c->family = 6;
-	} else {
-		return -1;
-	}
+	if (inet_pton(AF_INET, buf, a) == 1)
+		family = 4;
+	else if (inet_pton(AF_INET6, buf, a) == 1)
+		family = 6;
+	else
+		return 0;
 	if (!isdigit((unsigned char)slash[1]))
-		return -1;
+		return 0;
 	prefix = strtol(slash + 1, &end, 10);
-	if (*end || prefix < 0 || prefix > (c->family == 4 ? 32 : 128))
-		return -1;
-	c->prefix = (uint8_t)prefix;
-	return 0;
+	if (*end || prefix < 0 || prefix > (family == 4 ? 32 : 128))
+		return 0;
+	if (family == 4) {
+		uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+		uint32_t host = prefix == 0 ? UINT32_MAX : (uint32_t)((1ull << (32 - prefix)) - 1);
+
+		r4->lo = x & ~host;
+		r4->hi = x | host;
+		return 4;
+	}
+	for (i = 0; i < 2; i++) {
+		uint64_t w = 0, host;
+		long bits = prefix - 64 * i; /* bits of the prefix in this word */
+
+		for (j = 0; j < 8; j++)
+			w = w << 8 | a[8 * i + j];
+		host = bits <= 0 ? UINT64_MAX : bits >= 64 ? 0 : UINT64_MAX >> bits;
+		r6->lo[i] = w & ~host;
+		r6->hi[i] = w | host;
+	}
+	return 6;
+}
+
+static int cmp6(const uint64_t *a, const uint64_t *b)
+{
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+static int cmp_range4(const void *a, const void *b)
+{
+	uint32_t x = ((const struct rl_range4 *)a)->lo, y = ((const struct rl_range4 *)b)->lo;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_range6(const void *a, const void *b)
+{
+	return cmp6(((const struct rl_range6 *)a)->lo, ((const struct rl_range6 *)b)->lo);
+}
+
+/* 1 when the range starting at lo touches or overlaps the one ending at hi (lo <= hi + 1). */
+static int joins6(const uint64_t *lo, const uint64_t *hi)
+{
+	uint64_t next[2];
+
+	if (cmp6(lo, hi) <= 0)
+		return 1;
+	/* lo > hi, so hi is not the last address and hi + 1 does not wrap */
+	next[1] = hi[1] + 1;
+	next[0] = hi[0] + (next[1] == 0);
+	return cmp6(lo, next) == 0;
+}
+
+/* The networks v4[0 .. n4) and v6[0 .. n6) (scratch, reordered here) as an rl_nets in the rule
+ * set's arena: sorted, overlapping and adjacent ranges merged. NULL on allocation failure. */
+static struct rl_nets *nets_make(struct file_ld *ld, struct rl_range4 *v4, size_t n4,
+				 struct rl_range6 *v6, size_t n6)
+{
+	struct rl_nets *s = arena_alloc(&ld->rs->arena, sizeof *s);
+	struct rl_range4 *o4;
+	struct rl_range6 *o6;
+	size_t i, m = 0;
+
+	if (!s || n4 > UINT32_MAX || n6 > UINT32_MAX)
+		return NULL;
+	o4 = arena_alloc(&ld->rs->arena, (n4 + 1) * sizeof *o4);
+	o6 = arena_alloc(&ld->rs->arena, (n6 + 1) * sizeof *o6);
+	if (!o4 || !o6)
+		return NULL;
+	if (n4)
+		qsort(v4, n4, sizeof *v4, cmp_range4);
+	for (i = 0; i < n4; i++) {
+		if (m && (o4[m - 1].hi == UINT32_MAX || v4[i].lo <= o4[m - 1].hi + 1)) {
+			if (v4[i].hi > o4[m - 1].hi)
+				o4[m - 1].hi = v4[i].hi;
+		} else {
+			o4[m++] = v4[i];
+		}
+	}
+	s->v4 = o4;
+	s->n4 = (uint32_t)m;
+	m = 0;
+	if (n6)
+		qsort(v6, n6, sizeof *v6, cmp_range6);
+	for (i = 0; i < n6; i++) {
+		if (m && joins6(v6[i].lo, o6[m - 1].hi)) {
+			if (cmp6(v6[i].hi, o6[m - 1].hi) > 0)
+				memcpy(o6[m - 1].hi, v6[i].hi, sizeof v6[i].hi);
+		} else {
+			o6[m++] = v6[i];
+		}
+	}
+	s->v6 = o6;
+	s->n6 = (uint32_t)m;
+	return s;
+}
+
+/* The networks of both sides of an || of cidr() over one field, as one rl_nets. */
+static const struct rl_nets *nets_union(struct file_ld *ld, const struct rl_nets *a,
+					const struct rl_nets *b)
+{
+	size_t n4 = (size_t)a->n4 + b->n4, n6 = (size_t)a->n6 + b->n6;
+	struct rl_range4 *v4 = arena_alloc(ld->tmp, (n4 + 1) * sizeof *v4);
+	struct rl_range6 *v6 = arena_alloc(ld->tmp, (n6 + 1) * sizeof *v6);
+	struct rl_nets *u;
+
+	if (!v4 || !v6)
+		return NULL;
+	if (a->n4)
+		memcpy(v4, a->v4, a->n4 * sizeof *v4);
+	if (b->n4)
+		memcpy(v4 + a->n4, b->v4, b->n4 * sizeof *v4);
+	if (a->n6)
+		memcpy(v6, a->v6, a->n6 * sizeof *v6);
+	if (b->n6)
+		memcpy(v6 + a->n6, b->v6, b->n6 * sizeof *v6);
+	u = nets_make(ld, v4, n4, v6, n6);
+	if (u) {
+		u->lone4 = a->lone4 | b->lone4;
+		u->lone6 = a->lone6 | b->lone6;
+	}
+	return u;
+}
+
+#define NET_EXPECTED "expected an address/prefix such as \"10.0.0.0/8\" or \"2001:db8::/32\""
+
+/* The networks of cidr()'s second argument: a string literal, a list literal of them, or the
+ * name of a list from lists:. NULL after reporting (or on allocation failure, reported). */
+static const struct rl_nets *cidr_nets(struct file_ld *ld, const struct yl_node *sc,
+				       struct ex_node *net)
+{
+	struct rl_range4 *v4;
+	struct rl_range6 *v6;
+	struct named *l = NULL;
+	size_t n, n4 = 0, n6 = 0, i;
+	struct rl_nets *nets;
+	int bad = 0;
+
+	if (net->kind == EX_LIT && net->val.type == TL_STR) {
+		n = 1;
+	} else if (net->kind == EX_LIST) {
+		n = net->n_kids;
+	} else if (net->kind == EX_PATH && net->n_segs == 1) {
+		l = find_named(ld->lists, ld->n_lists, net->segs[0], net->seg_lens[0]);
+		if (!l) {
+			ex_fail(ld, sc, net, "unknown list '%s' (declare it under lists:)", net->segs[0]);
+			return NULL;
+		}
+		if (l->nets || l->nets_bad)
+			goto named;
+		n = l->node->n_items;
+	} else {
+		ex_fail(ld, sc, net, "cidr() needs a network in a string literal, such as \"10.0.0.0/8\", "
+			"a list of them, or the name of a list from lists:");
+		return NULL;
+	}
+	v4 = arena_alloc(ld->tmp, (n + 1) * sizeof *v4);
+	v6 = arena_alloc(ld->tmp, (n + 1) * sizeof *v6);
+	if (!v4 || !v6) {
+		oom(ld, sc->off);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		const char *text;
+		size_t len;
+		int fam;
+
+		if (l) {
+			const struct yl_node *it = l->node->items[i];
+			double d;
+			int b;
+
+			if (it->kind != YL_SCALAR || it->bad || !it->str) {
+				bad = 1; /* reported when lists: was read */
+				continue;
+			}
+			fam = yl_get_number(it, &d) || yl_get_bool(it, &b)
+				      ? 0
+				      : parse_net(it->str, it->len, &v4[n4], &v6[n6]);
+			if (!fam) {
+				dg_error(ld->sink, ld->src, it->off, it->end - it->off,
+					 "invalid network \"%.*s\" in list '%s', used by cidr(): " NET_EXPECTED,
+					 (int)it->len, it->str, l->name);
+				bad = 1;
+			}
+		} else {
+			const struct ex_node *k = net->kind == EX_LIST ? net->kids[i] : net;
+
+			if (k->kind != EX_LIT || k->val.type != TL_STR) {
+				ex_fail(ld, sc, k, "cidr() needs networks in string literals, such as \"10.0.0.0/8\"");
+				bad = 1;
+				continue;
+			}
+			text = k->val.str;
+			len = k->val.len;
+			fam = parse_net(text, len, &v4[n4], &v6[n6]);
+			if (!fam) {
+				ex_fail(ld, sc, k, "invalid network \"%.*s\": " NET_EXPECTED, (int)len, text);
+				bad = 1;
+			}
+		}
+		n4 += fam == 4;
+		n6 += fam == 6;
+	}
+	if (bad) {
+		if (l)
+			l->nets_bad = 1;
+		return NULL;
+	}
+	nets = nets_make(ld, v4, n4, v6, n6);
+	if (!nets) {
+		oom(ld, sc->off);
+		return NULL;
+	}
+	if (net->kind == EX_LIT) { /* one network */
+		nets->lone4 = n4 == 1;
+		nets->lone6 = n6 == 1;
+	}
+	if (l)
+		l->nets = nets;
+	if (net->kind != EX_LIT)
+		net->kind = EX_SET; /* printed as the list or its name; no rl_set: not for `in` */
+	return nets;
+named:
+	if (l->nets_bad)
+		return NULL; /* reported where the list was first used */
+	net->kind = EX_SET; /* printed as the list's name */
+	return l->nets;
 }
 
 static int is_repeated(const struct rl_step *st)
@@ -736,25 +967,12 @@ static enum st resolve_call(struct file_ld *ld, const struct yl_node *sc, struct
 		}
 		return ST_NUM;
 	case RL_FN_CIDR: {
-		struct ex_node *net = n->kids[1];
-		struct rl_cidr *c;
 		enum st t = resolve(ld, sc, n->kids[0]);
+		const struct rl_nets *nets = cidr_nets(ld, sc, n->kids[1]);
 
-		if (net->kind != EX_LIT || net->val.type != TL_STR) {
-			ex_fail(ld, sc, net, "cidr() needs a network in a string literal, such as \"10.0.0.0/8\"");
+		if (!nets)
 			return ST_ERR;
-		}
-		c = arena_alloc(&ld->rs->arena, sizeof *c);
-		if (!c) {
-			oom(ld, sc->off);
-			return ST_ERR;
-		}
-		if (parse_cidr(net->val.str, net->val.len, c)) {
-			ex_fail(ld, sc, net, "invalid network \"%.*s\": expected an address/prefix such as \"10.0.0.0/8\" or \"2001:db8::/32\"",
-				(int)net->val.len, net->val.str);
-			return ST_ERR;
-		}
-		n->ref = c;
+		n->ref = (void *)nets;
 		if (t == ST_ERR)
 			return ST_ERR;
 		if (t != ST_ANY && t != ST_STR) {
@@ -895,15 +1113,20 @@ static long cidr_field(const struct ex_node *n)
 }
 
 /* Marks an || whose sides are all cidr() of one field (a block list: cidr(ip, "...") ||
- * cidr(ip, "...")): fn 1, slot the field's; the evaluator reads the field once for all. */
-static void mark_cidr_any(struct ex_node *n)
+ * cidr(ip, "...")): fn 1, slot the field's, ref the networks of both sides in one rl_nets;
+ * the evaluator judges it as one cidr(). 0, or -1 on allocation failure. */
+static int mark_cidr_any(struct file_ld *ld, struct ex_node *n)
 {
 	long a = cidr_field(n->kids[0]);
 
 	if (a >= 0 && a == cidr_field(n->kids[1])) {
+		n->ref = (void *)nets_union(ld, n->kids[0]->ref, n->kids[1]->ref);
+		if (!n->ref)
+			return -1;
 		n->fn = 1;
 		n->slot = (uint32_t)a;
 	}
+	return 0;
 }
 
 /* Resolves names in place and returns the static type, or ST_ERR after reporting. */
@@ -956,8 +1179,10 @@ static enum st resolve(struct file_ld *ld, const struct yl_node *sc, struct ex_n
 				st_name((a != ST_ANY && a != ST_BOOL) ? a : b));
 			return ST_ERR;
 		}
-		if (n->kind == EX_OR)
-			mark_cidr_any(n);
+		if (n->kind == EX_OR && mark_cidr_any(ld, n)) {
+			oom(ld, sc->off);
+			return ST_ERR;
+		}
 		return ST_BOOL;
 	case EX_EQ: case EX_NE:
 		/* `f == null` tests for absence; every other comparison with a null is unknown */

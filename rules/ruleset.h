@@ -124,11 +124,28 @@ static inline uint64_t rl_word(const char *s, uint32_t len)
 	return w | (uint64_t)len << 56;
 }
 
-/* A CIDR network of cidr(ip, "net"), parsed when rules load. */
-struct rl_cidr {
-	uint8_t family; /* 4 or 6 */
-	uint8_t prefix;
-	uint8_t addr[16];
+/* The networks cidr() tests an address against: one network, a list of them, or every
+ * network of an || of cidr() over one field. When rules load they become sorted, disjoint
+ * address ranges per family (overlapping and adjacent ones merged), so that an address is
+ * found by one binary search however long the block list. An IPv6 address is two words, the
+ * high one first. */
+struct rl_range4 {
+	uint32_t lo, hi;
+};
+
+struct rl_range6 {
+	uint64_t lo[2], hi[2];
+};
+
+struct rl_nets {
+	const struct rl_range4 *v4;
+	const struct rl_range6 *v6;
+	uint32_t n4, n6;
+	/* A list is a membership test: an address of either family that no network holds is
+	 * not in it. cidr() of one network is unknown for an address of the other family, and
+	 * so is an || with such a side: lone4 (lone6) is set when a side is one IPv4 (IPv6)
+	 * network, and an IPv6 (IPv4) address that no network holds is then unknown. */
+	uint8_t lone4, lone6;
 };
 
 /* One emit field: a literal JSON value, one typed expression, or a text template. */

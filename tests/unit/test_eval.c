@@ -89,6 +89,35 @@ static const struct {
 	{ "cidr(card, \"10.0.0.0/8\") || cidr(card, \"11.0.0.0/8\")", U },
 	{ "cidr(missing, \"10.0.0.0/8\") || cidr(missing, \"11.0.0.0/8\")", U },
 	{ "cidr(ip, \"11.0.0.0/8\") || cidr(ip6, \"2001:db8::/32\")", T },
+	/* networks in a list (literal or from lists:), merged into ranges when rules load; a
+	 * list is a membership test: an address of the other family is not in it */
+	{ "cidr(ip, nets)", T }, { "cidr(ip6, nets)", F }, { "cidr(ip, nets6)", F },
+	{ "cidr(ip6, nets6)", T }, { "cidr(ip, nets4)", T }, { "cidr(missing, nets)", U },
+	{ "cidr(card, nets4)", U }, { "cidr(lower(ip), nets4)", T }, { "cidr(ip, [])", F },
+	{ "cidr(card, [])", U }, { "cidr(n, nets4)", U }, { "cidr(ip6, [\"10.0.0.0/8\"])", F },
+	{ "cidr(ip, [\"11.0.0.0/8\", \"12.0.0.0/8\"])", F },
+	{ "cidr(ip, [\"10.1.2.4/30\", \"10.1.2.2/31\"])", T },
+	{ "cidr(ip, [\"10.1.2.128/25\", \"10.1.2.0/25\"])", T },
+	{ "cidr(ip, [\"10.1.2.4/30\", \"10.1.2.0/31\", \"10.1.2.8/29\"])", F },
+	{ "cidr(ip, [\"10.0.0.0/8\", \"10.1.2.0/24\", \"10.1.0.0/16\"])", T },
+	{ "cidr(ip, [\"9.0.0.0/8\", \"0.0.0.0/1\", \"128.0.0.0/1\"])", T },
+	{ "cidr(ip, [\"255.255.255.255/32\", \"0.0.0.0/0\"])", T },
+	{ "cidr(ip, [\"255.255.255.0/24\", \"10.1.2.4/32\", \"10.1.2.2/32\"])", F },
+	{ "cidr(ip, [\"10.1.2.99/24\"])", T }, /* bits past the prefix are ignored */
+	{ "cidr(ip6, [\"2001:db8::/128\"])", F }, { "cidr(ip6, [\"2001:db8::1/128\"])", T },
+	{ "cidr(ip6, [\"2001:db8::/127\"])", T }, { "cidr(ip6, [\"2001:db8::2/127\"])", F },
+	{ "cidr(ip6, [\"::/0\"])", T }, { "cidr(ip6, [\"2001:db8::/64\"])", T },
+	{ "cidr(ip6, [\"2001:db8:0:0:8000::/65\"])", F },
+	{ "cidr(ip6, [\"2001:db8:0:1::/64\", \"2001:db7::/32\"])", F },
+	{ "cidr(ip6, [\"2001:db7::/32\", \"2001:db8::/64\", \"2001:db8:0:1::/64\"])", T },
+	{ "cidr(ip, nets4) || cidr(ip, \"12.0.0.0/8\")", T },
+	{ "cidr(ip, nets6) || cidr(ip, \"10.0.0.0/8\")", T },
+	{ "cidr(ip, nets6) || cidr(ip, \"11.0.0.0/8\")", F },
+	{ "cidr(ip, nets4) || cidr(ip, \"2001:db8::/32\")", T },
+	{ "cidr(ip, [\"11.0.0.0/8\"]) || cidr(ip, \"2001:db8::/32\")", U },
+	{ "cidr(ip6, [\"11.0.0.0/8\"]) || cidr(ip6, \"12.0.0.0/8\")", U },
+	{ "cidr(ip6, [\"2001:db9::/32\"]) || cidr(ip6, [\"11.0.0.0/8\"])", F },
+	{ "cidr(ip6, [\"11.0.0.0/8\"]) || cidr(ip6, nets6)", T },
 	/* macros */
 	{ "txn && big", T }, { "txn && !big", F },
 };
@@ -109,6 +138,8 @@ static int eval_case(const char *expr, const char *event)
 
 	snprintf(rules, sizeof rules,
 		 "lists:\n  risky: [NG, RU]\n"
+		 "  nets: [11.0.0.0/8, 10.1.0.0/16, \"2001:db9::/32\"]\n"
+		 "  nets4: [11.0.0.0/8, 10.1.2.3/32]\n  nets6: [\"2001:db8::/48\"]\n"
 		 "macros:\n  txn: type == \"txn\"\n  big: amount > 100\n"
 		 "rules:\n"
 		 "  - id: yes\n    where: |-\n      %s\n"
@@ -296,6 +327,82 @@ START_TEST(cidr_chain_agrees_with_the_walk)
 					unload(&l);
 				}
 	ck_assert(seen[0] && seen[1] && seen[2]);
+}
+END_TEST
+
+/* A list of networks is searched as merged ranges: against every network tried one by one,
+ * for random lists of overlapping, nested and adjacent networks of both families and random
+ * addresses in and around them. */
+static int in_net4(uint32_t x, uint32_t net, int prefix)
+{
+	uint32_t mask = prefix ? UINT32_MAX << (32 - prefix) : 0;
+
+	return (x & mask) == (net & mask);
+}
+
+START_TEST(cidr_lists_agree_with_each_network)
+{
+	unsigned seed = 5;
+	int round;
+
+	for (round = 0; round < 60; round++) {
+		char rules[8192], event[128];
+		uint32_t net[40];
+		int prefix[40], n = 1 + rand_r(&seed) % 40, i, j, v6 = round % 3 == 2;
+		size_t len;
+		struct dg_sink sink = { stderr, 0, 0 };
+		struct rl_ruleset *rs;
+		struct jd_decoder *dec;
+		struct tl_value *slots;
+		struct jd_error jerr;
+		struct ev_ctx ctx;
+
+		/* networks in 10.0.0.0/22 (the low 32 bits of 2001:db8::/96 for IPv6) */
+		len = (size_t)snprintf(rules, sizeof rules, "lists:\n  nets: [");
+		for (i = 0; i < n; i++) {
+			net[i] = 0x0a000000u | (uint32_t)(rand_r(&seed) % 1024);
+			prefix[i] = 22 + rand_r(&seed) % 11;
+			if (v6)
+				len += (size_t)snprintf(rules + len, sizeof rules - len,
+							"%s\"2001:db8::%x:%x/%d\"", i ? ", " : "",
+							net[i] >> 16, net[i] & 0xffff, 96 + prefix[i]);
+			else
+				len += (size_t)snprintf(rules + len, sizeof rules - len,
+							"%s\"%u.%u.%u.%u/%d\"", i ? ", " : "",
+							net[i] >> 24, (net[i] >> 16) & 255,
+							(net[i] >> 8) & 255, net[i] & 255, prefix[i]);
+		}
+		snprintf(rules + len, sizeof rules - len,
+			 "]\nrules:\n  - id: t\n    where: cidr(ip, nets)\n");
+		rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
+		ck_assert_msg(rs != NULL, "%s", rules);
+		dec = jd_decoder_new(rs->fields);
+		slots = calloc(rs->n_slots, sizeof *slots);
+		ck_assert_int_eq(ev_init(&ctx), 0);
+		ctx.slots = slots;
+		for (j = 0; j < 300; j++) {
+			/* 10.0.0.0/22 and its neighbours */
+			uint32_t x = 0x0a000000u - 2 + (uint32_t)(rand_r(&seed) % 1028);
+			int want = 0;
+
+			for (i = 0; i < n; i++)
+				want |= in_net4(x, net[i], prefix[i]);
+			if (v6)
+				snprintf(event, sizeof event, "{\"ip\":\"2001:db8::%x:%x\"}", x >> 16,
+					 x & 0xffff);
+			else
+				snprintf(event, sizeof event, "{\"ip\":\"%u.%u.%u.%u\"}", x >> 24,
+					 (x >> 16) & 255, (x >> 8) & 255, x & 255);
+			ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &jerr), 0);
+			ctx.gen++;
+			ck_assert_msg(ev_holds(rs->rules[0].where, &ctx) == want, "%s in %s", event,
+				      rules);
+		}
+		ev_fini(&ctx);
+		free(slots);
+		jd_decoder_free(dec);
+		rl_free(rs);
+	}
 }
 END_TEST
 
@@ -521,6 +628,7 @@ int main(void)
 	tcase_add_test(tc, number_literal_shortcut_agrees_with_the_walk);
 	tcase_add_test(tc, short_string_words_tell_strings_apart);
 	tcase_add_test(tc, cidr_chain_agrees_with_the_walk);
+	tcase_add_test(tc, cidr_lists_agree_with_each_network);
 	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
 	tcase_add_test(tc, aliases_read_the_run_values_or_the_bound_events);
 	suite_add_tcase(s, tc);

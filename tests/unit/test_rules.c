@@ -95,6 +95,59 @@ START_TEST(every_error_is_reported)
 }
 END_TEST
 
+/* cidr() takes a network, a list of them or a list from lists:; each bad network is reported
+ * where it is written (in lists:, once however many rules use the list). */
+START_TEST(cidr_network_lists)
+{
+	struct rl_ruleset *rs = load_text(
+		"lists:\n  good: [10.0.0.0/8, \"2001:db8::/32\"]\n"
+		"  bad: [10.0.0.0/8, 10.0.0.0/33, 7, \"1.2.3.4\"]\n"
+		"rules:\n"
+		"  - id: a\n    where: cidr(ip, good) || cidr(ip, [\"1.2.3.0/24\"])\n"
+		"  - id: b\n    where: cidr(ip, bad)\n"
+		"  - id: c\n    where: cidr(ip, bad) && cidr(ip, nope)\n"
+		"  - id: d\n    where: cidr(ip, [\"1.2.3.0/24\", 7, \"300.0.0.0/8\"])\n"
+		"  - id: e\n    where: cidr(ip, 7)\n");
+
+	ck_assert_ptr_null(rs);
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml:3:21: error: invalid network \"10.0.0.0/33\" "
+					      "in list 'bad', used by cidr(): expected an address/prefix"));
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml:3:34: error: invalid network \"7\" in list"));
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml:3:37: error: invalid network \"1.2.3.4\" in list"));
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml:10:38: error: unknown list 'nope'"));
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml:12:36: error: cidr() needs networks in string "
+					      "literals"));
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml:12:39: error: invalid network \"300.0.0.0/8\""));
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml:14:21: error: cidr() needs a network in a string "
+					      "literal"));
+	ck_assert_ptr_nonnull(strstr(errtext, "r.yaml: 7 errors\n"));
+
+	rs = load_text("lists:\n  nets: [10.0.0.0/8, 10.1.0.0/16, \"2001:db8::/32\", 11.0.0.0/8]\n"
+		       "rules:\n  - id: a\n    where: cidr(ip, nets)\n"
+		       "  - id: b\n    where: cidr(ip, nets) || cidr(ip, [\"12.0.0.0/8\", \"::/0\"])\n");
+	ck_assert_msg(rs != NULL, "%s", errtext);
+	{
+		const struct rl_nets *a = rs->rules[0].where->ref, *b = rs->rules[1].where->ref;
+
+		/* 10/8 holds 10.1/16; 10/8 and 11/8 touch: one range */
+		ck_assert_uint_eq(a->n4, 1);
+		ck_assert_uint_eq(a->v4[0].lo, 0x0a000000u);
+		ck_assert_uint_eq(a->v4[0].hi, 0x0bffffffu);
+		ck_assert_uint_eq(a->n6, 1);
+		ck_assert_uint_eq(a->v6[0].lo[0], 0x20010db800000000ull);
+		ck_assert_uint_eq(a->v6[0].hi[0], 0x20010db8ffffffffull);
+		ck_assert_uint_eq(a->v6[0].hi[1], UINT64_MAX);
+		ck_assert_int_eq(rs->rules[1].where->kind, EX_OR);
+		ck_assert_uint_eq(b->n4, 1); /* 10/8, 11/8 and 12/8 */
+		ck_assert_uint_eq(b->v4[0].hi, 0x0cffffffu);
+		ck_assert_uint_eq(b->n6, 1); /* ::/0 holds the rest */
+		ck_assert_uint_eq(b->v6[0].lo[0], 0);
+		ck_assert_uint_eq(b->v6[0].hi[0], UINT64_MAX);
+	}
+	rl_free(rs);
+}
+END_TEST
+
 START_TEST(macros_cannot_recurse)
 {
 	struct rl_ruleset *rs = load_text("macros:\n  a: b\n  b: a && x\n"
@@ -189,6 +242,7 @@ int main(void)
 	tcase_add_test(tc, full_file_compiles);
 	tcase_add_test(tc, every_error_is_reported);
 	tcase_add_test(tc, macros_cannot_recurse);
+	tcase_add_test(tc, cidr_network_lists);
 	tcase_add_test(tc, several_files);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, allocation_failures_are_clean);
