@@ -1723,6 +1723,10 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 		return -1;
 	}
 	r->n_seq_items = n;
+	/* a step that is not a mapping was reported and not counted above, but it takes the
+	 * place of a real step below */
+	for (n_real = 0, i = 0; i < n; i++)
+		n_real += !is_not[i];
 	/* real steps in order, each with the not steps just before it */
 	r->steps = arena_alloc(&ld->rs->arena, n_real * sizeof *r->steps);
 	if (!r->steps) {
