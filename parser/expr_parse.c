@@ -603,9 +603,13 @@ static struct ex_node *parse_primary(struct lexer *lx)
 				return NULL;
 			n->name = arena_strndup(lx->a, lx->str, lx->str_len);
 			n->name_len = lx->str_len;
+			if (!n->name) {
+				fail(lx, off, 0, "out of memory");
+				return NULL;
+			}
 			next(lx);
 			next(lx);
-			if (!n->name || parse_items(lx, T_RP, &n->kids, &n->n_kids))
+			if (parse_items(lx, T_RP, &n->kids, &n->n_kids))
 				return NULL;
 			n->len = (uint32_t)(lx->tok_off - off);
 			if (lx->tok == T_END)
