@@ -455,7 +455,7 @@ static int parse_net(const char *s, size_t len, struct rl_range4 *r4, struct rl_
 	uint8_t a[16];
 	int family, i, j;
 
-	if (len >= sizeof buf || memchr(s, '\0', len))
+	if (len >= sizeof buf || (len && memchr(s, '\0', len)))
 		return 0;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
