@@ -653,6 +653,11 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 		pa = operand(n->kids[0], c, &ta);
 		pb = operand(n->kids[1], c, &tb);
 		return comparison(n, pa, pb);
+	case EX_FUNC:
+		/* cidr() of a field, a block list most often: as an || of them */
+		if (n->fn == RL_FN_CIDR && n->kids[0]->kind == EX_FIELD)
+			return cidr_any(n, c, &c->slots[n->kids[0]->slot]);
+		/* fall through */
 	default:
 		ev_eval(n, c, &ta);
 		return truth(&ta);
