@@ -1129,7 +1129,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	struct mt_run *run;
 	uint32_t g;
 
-	memset(rs->memo, -1, r->n_seq_items);
+	for (i = 0; i < r->n_seq_items; i++) /* a few steps: no call to memset */
+		rs->memo[i] = -1;
 	if (!seq_may_matter(e, rs))
 		return;
 	if (space_key(e, rs->sp))

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "regex.h"
 
 #define EV_SCRATCH_MIN 4096
@@ -275,7 +276,7 @@ static int equal(const struct tl_value *a, const struct tl_value *b, int null_te
 	switch (a->type) {
 	case TL_BOOL: return a->b == b->b;
 	case TL_NUM: return a->num == b->num;
-	case TL_STR: return str_cmp(a, b) == 0;
+	case TL_STR: return a->len == b->len && bytes_eq(a->str, b->str, a->len);
 	default: return -1; /* arrays and objects compare with null only */
 	}
 }
@@ -311,12 +312,19 @@ static void map_case(const struct tl_value *in, struct ev_ctx *c, struct tl_valu
 		w = swap_case8(w, from);
 		memcpy(p + i, &w, 8);
 	}
-	if (i < in->len) {
-		/* the last 1 to 7 bytes, through a word */
-		w = 0;
-		memcpy(&w, in->str + i, in->len - i);
+	if (i < in->len && in->len >= 8) {
+		/* the last 1 to 7 bytes: the last 8 of the source, again (what was written there
+		 * is written the same) */
+		i = in->len - 8;
+		memcpy(&w, in->str + i, 8);
 		w = swap_case8(w, from);
-		memcpy(p + i, &w, in->len - i);
+		memcpy(p + i, &w, 8);
+	} else if (i < in->len) {
+		/* a string of 1 to 7 bytes, through a word */
+		w = 0;
+		bytes_copy((char *)&w, in->str, in->len);
+		w = swap_case8(w, from);
+		bytes_copy(p, (const char *)&w, in->len);
 	}
 	out->type = TL_STR;
 	out->str = p ? p : "";

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "alloc.h"
+#include "bytes.h"
 
 /* Tables from this size on sit on huge pages where the kernel allows: they are read at random,
  * one slot per key and event, and with 4 KiB pages most such reads would also miss the TLB. */
@@ -39,7 +40,7 @@ int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_
 		case TL_STR:
 			*p++ = 's';
 			memcpy(p, &v->len, 4);
-			memcpy(p + 4, v->str, v->len);
+			bytes_copy(p + 4, v->str, v->len);
 			p += 4 + v->len;
 			break;
 		case TL_NUM:
@@ -131,7 +132,7 @@ struct kentry *ks_find(const struct kspace *s, const char *key, size_t len, uint
 		if (!sl->e)
 			return NULL;
 		if (sl->hash == hash && sl->e->key_len == len &&
-		    memcmp(entry_key(sl->e), key, len) == 0)
+		    bytes_eq(entry_key(sl->e), key, len))
 			return sl->e;
 	}
 }
@@ -207,7 +208,7 @@ struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t ha
 		k->off = (uint32_t)((char *)k - (char *)e);
 		k->live = 0;
 	}
-	memcpy(e->key, key, len);
+	bytes_copy(e->key, key, len);
 	e->key[len] = '\0';
 	place(s->tab, s->mask, hash, e);
 	s->n++;

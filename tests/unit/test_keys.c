@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "keys.h"
 
 enum { N_KEYS = 300, N_RULES = 3, STEPS = 60000 };
@@ -87,6 +88,38 @@ static void check_model(struct kspace *s, struct ktable *t, const struct model *
 		ck_assert_uint_eq(n, want);
 	}
 }
+
+/* Keys are copied and compared with the inline helpers of bytes.h: as memcpy and memcmp, for
+ * every length up to past their widest load, with a difference at every place; each operand
+ * is a block of its own of exactly its length, so that the sanitizer build sees a read or
+ * write outside it. */
+START_TEST(short_copies_and_compares_are_exact)
+{
+	unsigned seed = 3;
+	size_t n, i, d;
+
+	for (n = 0; n <= 40; n++) {
+		char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1), *c = malloc(n ? n : 1);
+
+		ck_assert(a && b && c);
+		for (i = 0; i < n; i++)
+			a[i] = (char)(rand_r(&seed) & 0xff);
+		memset(b, 0x5a, n);
+		bytes_copy(b, a, n);
+		ck_assert(memcmp(a, b, n) == 0);
+		ck_assert(bytes_eq(a, b, n));
+		for (d = 0; d < n; d++) {
+			memcpy(c, a, n);
+			c[d] ^= (char)(1 << (d % 8));
+			ck_assert_msg(!bytes_eq(a, c, n), "length %zu, difference at %zu", n, d);
+			ck_assert_msg(!bytes_eq(c, a, n), "length %zu, difference at %zu", n, d);
+		}
+		free(a);
+		free(b);
+		free(c);
+	}
+}
+END_TEST
 
 START_TEST(random_operations_match_the_model)
 {
@@ -177,6 +210,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, random_operations_match_the_model);
+	tcase_add_test(tc, short_copies_and_compares_are_exact);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
