@@ -7,7 +7,7 @@
 #include "alloc.h"
 #include "json.h"
 
-char *ob_room(struct obuf *b, size_t n)
+char *ob_room_more(struct obuf *b, size_t n)
 {
 	/* an empty buffer has no memory yet: even room for nothing makes some */
 	if (b->cap - b->len < n || !b->buf) {

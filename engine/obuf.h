@@ -18,7 +18,14 @@ struct obuf {
 	int oom;
 };
 
-char *ob_room(struct obuf *b, size_t n); /* room for n more bytes at buf + len, or NULL */
+char *ob_room_more(struct obuf *b, size_t n); /* ob_room when the buffer must grow */
+/* Room for n more bytes at buf + len, or NULL. */
+static inline char *ob_room(struct obuf *b, size_t n)
+{
+	if (b->buf && b->cap - b->len >= n)
+		return b->buf + b->len;
+	return ob_room_more(b, n);
+}
 void ob_put(struct obuf *b, const char *s, size_t n);
 void ob_lit(struct obuf *b, const char *s);
 void ob_quote(struct obuf *b, const char *s, size_t n); /* as a JSON string */
