@@ -672,12 +672,9 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 	}
 }
 
-int ev_holds(const struct ex_node *n, struct ev_ctx *c)
+int ev_holds_walk(const struct ex_node *n, struct ev_ctx *c)
 {
 	int t;
-
-	if (n->kind >= EX_LT && n->kind <= EX_GE && n->fn)
-		return num_vs_literal(n, c) == 1; /* the commonest condition, made no string */
 
 	if (c->scratch_want)
 		ev_reset(c);

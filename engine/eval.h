@@ -64,7 +64,29 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out);
  * larger scratch when a string did not fit. */
 void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out);
 
-/* 1 when the condition n is true; 0 when false or unknown. Resets the scratch. */
-int ev_holds(const struct ex_node *n, struct ev_ctx *c);
+/* ev_holds of a condition that is not a marked comparison with a number literal. */
+int ev_holds_walk(const struct ex_node *n, struct ev_ctx *c);
+
+/* 1 when the condition n is true; 0 when false or unknown. Resets the scratch. Inline for the
+ * commonest condition, a comparison of a field or an aggregate with a number literal (marked
+ * by the compiler: fn), which makes no string. */
+static inline int ev_holds(const struct ex_node *n, struct ev_ctx *c)
+{
+	if (n->kind >= EX_LT && n->kind <= EX_GE && n->fn) {
+		const struct ex_node *l = n->kids[0];
+		const struct tl_value *a = l->kind == EX_FIELD ? &c->slots[l->slot] : &c->aggs[l->slot];
+		double y = n->kids[1]->val.num;
+
+		if (a->type != TL_NUM)
+			return 0;
+		switch (n->kind) {
+		case EX_LT: return a->num < y;
+		case EX_LE: return a->num <= y;
+		case EX_GT: return a->num > y;
+		default: return a->num >= y;
+		}
+	}
+	return ev_holds_walk(n, c);
+}
 
 #endif
