@@ -142,33 +142,45 @@ static int set_has(const struct rl_set *s, const struct tl_value *v)
 }
 
 /* A dotted-quad IPv4 address as inet_pton reads one: four decimal parts of 0 to 255, no
- * leading zero. 0, or -1. Every event of a block-list rule goes through here: each part is
- * read digit by digit without a loop. */
-static int parse_ipv4(const char *s, size_t len, uint8_t *addr)
+ * leading zero; into *out, the first part in the high byte. 0, or -1. Every event of a
+ * block-list rule goes through here: the text (7 to 15 bytes) is copied into a zeroed
+ * 16-byte buffer, so that each part is read digit by digit with no test for the end (a zero
+ * byte is neither a digit nor a dot), never past the buffer (a part starts at most 4 bytes
+ * per part before it in, and reads at most 4). */
+static int parse_ipv4(const char *s, size_t len, uint32_t *out)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	unsigned char b[16] = { 0 };
+	const unsigned char *p = b;
+	uint32_t acc = 0;
 	int part;
 
+	if (len < 7 || len > 15)
+		return -1;
+	bytes_copy((char *)b, s, len);
 	for (part = 0; part < 4; part++) {
-		unsigned v;
+		unsigned v = (unsigned)p[0] - '0', d1 = (unsigned)p[1] - '0', d2;
 
-		if (part && (p == end || *p++ != '.'))
+		if (v > 9)
 			return -1;
-		if (p == end || (v = (unsigned)*p - '0') > 9)
-			return -1;
-		if (++p < end && (unsigned)*p - '0' <= 9) {
-			if (v == 0)
-				return -1; /* a leading zero */
-			v = v * 10 + (unsigned)*p - '0';
-			if (++p < end && (unsigned)*p - '0' <= 9) {
-				v = v * 10 + (unsigned)*p - '0';
-				if (v > 255 || (++p < end && (unsigned)*p - '0' <= 9))
-					return -1;
-			}
+		if (d1 > 9) {
+			p += 1;
+		} else if (v == 0) {
+			return -1; /* a leading zero */
+		} else if ((d2 = (unsigned)p[2] - '0') > 9) {
+			v = v * 10 + d1;
+			p += 2;
+		} else {
+			v = v * 100 + d1 * 10 + d2;
+			if (v > 255 || (unsigned)p[3] - '0' <= 9)
+				return -1;
+			p += 3;
 		}
-		addr[part] = (uint8_t)v;
+		acc = acc << 8 | v;
+		if (part < 3 && *p++ != '.')
+			return -1;
 	}
-	return p == end ? 0 : -1;
+	*out = acc;
+	return p == b + len ? 0 : -1;
 }
 
 /* Address ip, parsed: c->ip.family 4 or 6 (with a4 or a6 set), or 0 when it is neither. An
@@ -183,9 +195,8 @@ static void ip_parse(struct ev_ctx *c, const struct tl_value *ip, int field)
 	if (field && c->ip.gen == c->gen && c->ip.str == ip->str && c->ip.len == ip->len)
 		return;
 	c->ip.family = 0;
-	if (parse_ipv4(ip->str, ip->len, a) == 0) {
+	if (parse_ipv4(ip->str, ip->len, &c->ip.a4) == 0) {
 		c->ip.family = 4;
-		c->ip.a4 = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
 	} else if (ip->len && ip->len < sizeof buf && memchr(ip->str, ':', ip->len)) {
 		memcpy(buf, ip->str, ip->len);
 		buf[ip->len] = '\0';

@@ -492,6 +492,35 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 		want = inet_pton(AF_INET, ip, addr) == 1 ? T : U;
 		snprintf(ev, sizeof ev, "{\"ts\":1,\"ip\":\"%s\"}", ip);
 		ck_assert_msg(eval_case("cidr(ip, \"0.0.0.0/0\")", ev) == want, "%s", ip);
+		if (want == T) {
+			/* and the address read is the C library's: in its own /32, not in the
+			 * one next to it */
+			char net[128];
+
+			snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1],
+				 addr[2], addr[3]);
+			ck_assert_msg(eval_case(net, ev) == T, "%s", ip);
+			snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1],
+				 addr[2], addr[3] ^ 1u);
+			ck_assert_msg(eval_case(net, ev) == F, "%s", ip);
+		}
+	}
+	/* addresses of every length, from 0.0.0.0 to 255.255.255.255: each in its own /32 and
+	 * in its /24, not in the /32 next to it */
+	for (i = 0; i < 600; i++) {
+		unsigned a[4], j;
+		char ev[128], net[128];
+
+		for (j = 0; j < 4; j++)
+			a[j] = rand_r(&seed) % 4 ? (unsigned)rand_r(&seed) % 256
+						 : (unsigned)(rand_r(&seed) % 2 ? 255 : 0);
+		snprintf(ev, sizeof ev, "{\"ts\":1,\"ip\":\"%u.%u.%u.%u\"}", a[0], a[1], a[2], a[3]);
+		snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", a[0], a[1], a[2], a[3]);
+		ck_assert_msg(eval_case(net, ev) == T, "%s", ev);
+		snprintf(net, sizeof net, "cidr(ip, [\"%u.%u.%u.0/24\"])", a[0], a[1], a[2]);
+		ck_assert_msg(eval_case(net, ev) == T, "%s", ev);
+		snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", a[0], a[1], a[2], a[3] ^ 1u);
+		ck_assert_msg(eval_case(net, ev) == F, "%s", ev);
 	}
 }
 END_TEST
