@@ -95,7 +95,6 @@ void *arena_alloc(struct arena *a, size_t n)
 #ifdef TL_POOL_BYPASS
 	/* The sanitizer build: each allocation is a chunk of its own, of exactly n bytes, so
 	 * that AddressSanitizer sees a use past its end as it does for the pool's blocks. */
-	(void)c;
 	if (n > SIZE_MAX - sizeof *c)
 		return NULL;
 	c = tl_malloc(sizeof *c + n);
