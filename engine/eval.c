@@ -190,7 +190,6 @@ static void ip_parse(struct ev_ctx *c, const struct tl_value *ip, int field)
 {
 	uint8_t a[16];
 	char buf[64];
-	int i, j;
 
 	if (field && c->ip.gen == c->gen && c->ip.str == ip->str && c->ip.len == ip->len)
 		return;
@@ -202,13 +201,7 @@ static void ip_parse(struct ev_ctx *c, const struct tl_value *ip, int field)
 		buf[ip->len] = '\0';
 		if (inet_pton(AF_INET6, buf, a) == 1) {
 			c->ip.family = 6;
-			for (i = 0; i < 2; i++) {
-				uint64_t w = 0;
-
-				for (j = 0; j < 8; j++)
-					w = w << 8 | a[8 * i + j];
-				c->ip.a6[i] = w;
-			}
+			rl_addr6(a, c->ip.a6);
 		}
 	}
 	/* only a field's value is kept: a string made by a function lives in the scratch,

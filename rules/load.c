@@ -243,6 +243,17 @@ static struct named *find_named(struct named *v, size_t n, const char *name, siz
 	return NULL;
 }
 
+/* The list from lists: that path p (one segment) names, or NULL after reporting it unknown. */
+static struct named *named_list(struct file_ld *ld, const struct yl_node *sc,
+				const struct ex_node *p)
+{
+	struct named *l = find_named(ld->lists, ld->n_lists, p->segs[0], p->seg_lens[0]);
+
+	if (!l)
+		ex_fail(ld, sc, p, "unknown list '%s' (declare it under lists:)", p->segs[0]);
+	return l;
+}
+
 static int cmp_num(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -376,12 +387,10 @@ static enum st resolve_in(struct file_ld *ld, const struct yl_node *sc, struct e
 		}
 		set = make_set(ld, vals, r->n_kids);
 	} else if (r->kind == EX_PATH && r->n_segs == 1) {
-		struct named *l = find_named(ld->lists, ld->n_lists, r->segs[0], r->seg_lens[0]);
+		struct named *l = named_list(ld, sc, r);
 
-		if (!l) {
-			ex_fail(ld, sc, r, "unknown list '%s' (declare it under lists:)", r->segs[0]);
+		if (!l)
 			return ST_ERR;
-		}
 		set = list_set(ld, l);
 	} else {
 		ex_fail(ld, sc, r, "'%s' needs a list: [a, b] or the name of a list from lists:",
@@ -453,7 +462,7 @@ static int parse_net(const char *s, size_t len, struct rl_range4 *r4, struct rl_
 	char *end;
 	long prefix;
 	uint8_t a[16];
-	int family, i, j;
+	int family, i;
 
 	if (len >= sizeof buf || (len && memchr(s, '\0', len)))
 		return 0;
@@ -482,12 +491,11 @@ static int parse_net(const char *s, size_t len, struct rl_range4 *r4, struct rl_
 		r4->hi = x | host;
 		return 4;
 	}
+	rl_addr6(a, r6->lo);
 	for (i = 0; i < 2; i++) {
-		uint64_t w = 0, host;
+		uint64_t w = r6->lo[i], host;
 		long bits = prefix - 64 * i; /* bits of the prefix in this word */
 
-		for (j = 0; j < 8; j++)
-			w = w << 8 | a[8 * i + j];
 		host = bits <= 0 ? UINT64_MAX : bits >= 64 ? 0 : UINT64_MAX >> bits;
 		r6->lo[i] = w & ~host;
 		r6->hi[i] = w | host;
@@ -617,11 +625,8 @@ static const struct rl_nets *cidr_nets(struct file_ld *ld, const struct yl_node 
 	} else if (net->kind == EX_LIST) {
 		n = net->n_kids;
 	} else if (net->kind == EX_PATH && net->n_segs == 1) {
-		l = find_named(ld->lists, ld->n_lists, net->segs[0], net->seg_lens[0]);
-		if (!l) {
-			ex_fail(ld, sc, net, "unknown list '%s' (declare it under lists:)", net->segs[0]);
+		if (!(l = named_list(ld, sc, net)))
 			return NULL;
-		}
 		if (l->nets || l->nets_bad)
 			goto named;
 		n = l->node->n_items;

@@ -137,6 +137,16 @@ struct rl_range6 {
 	uint64_t lo[2], hi[2];
 };
 
+/* The 16 bytes of an IPv6 address (network order, as inet_pton gives them) as two words. */
+static inline void rl_addr6(const uint8_t *a, uint64_t *w)
+{
+	int i, j;
+
+	for (i = 0; i < 2; i++)
+		for (j = 0, w[i] = 0; j < 8; j++)
+			w[i] = w[i] << 8 | a[8 * i + j];
+}
+
 struct rl_nets {
 	const struct rl_range4 *v4;
 	const struct rl_range6 *v6;
