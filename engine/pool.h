@@ -3,9 +3,9 @@
  * Pipeline position: engine. Key states, windows, their rings and distinct values are many,
  * small and short-lived; taking them from a pool keeps malloc and free off the hot path and
  * makes tearing down an engine with a million keys cheap. Blocks up to POOL_MAX bytes come from
- * slabs (64 KiB, then 2 MiB ones on huge pages where the kernel allows) and go back to a free
- * list of their size class; larger ones go to tl_malloc. Callers pass the size again when they
- * free (as they know it).
+ * slabs (64 KiB, then 2 MiB ones, offered for huge pages once full: see pool.c) and go back to
+ * a free list of their size class; larger ones go to tl_malloc. Callers pass the size again
+ * when they free (as they know it).
  *
  * With TL_POOL_BYPASS (the sanitizer build) every block is its own tl_malloc, so that
  * AddressSanitizer sees each use after free.
