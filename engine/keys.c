@@ -9,7 +9,10 @@
 #include "bytes.h"
 
 /* Tables from this size on sit on huge pages where the kernel allows: they are read at random,
- * one slot per key and event, and with 4 KiB pages most such reads would also miss the TLB. */
+ * one slot per key and event, and with 4 KiB pages most such reads would also miss the TLB.
+ * Unlike the pool's slabs (pool.c), a table asks for them when it is made: it is filled at
+ * random at once, so it would fault in every 4 KiB page of it anyway (bench/ case d took 1.09
+ * times the time without). */
 #define TABLE_HUGE (2 * 1024 * 1024)
 
 int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_slots, size_t n)
