@@ -1,5 +1,5 @@
 /* test_pool.c - the size-classed pool against a plain model: random allocations and frees of
- * every size class and of large blocks, up to tens of megabytes live (past the point where
+ * every size class and of large blocks, more than 12 MiB live at the peak (past the point where
  * slabs become 2 MiB ones, and through many of those), each block filled with a pattern of its
  * own, so that two blocks that overlapped, or a block handed out twice, would show; the bytes
  * counted in use; and a slab that cannot be had. */
