@@ -41,6 +41,7 @@
 
 #include "agg.h"
 #include "alloc.h"
+#include "bytes.h"
 #include "hash.h"
 
 #define INLINE_BITS 1 /* the ring inside the window block holds 1 << INLINE_BITS events */
@@ -179,50 +180,6 @@ static int dist_grow(struct pool *pool, struct dist *d)
 	return 0;
 }
 
-/* Whether the len bytes (at most DIST_INLINE - 1) at a and b are equal, without a call. */
-static int eq_short(const char *a, const char *b, size_t len)
-{
-	uint64_t x, y;
-	uint32_t u, v;
-
-	if (len >= 8) {
-		memcpy(&x, a, 8);
-		memcpy(&y, b, 8);
-		if (x != y)
-			return 0;
-		memcpy(&x, a + len - 8, 8);
-		memcpy(&y, b + len - 8, 8);
-		return x == y;
-	}
-	if (len >= 4) {
-		memcpy(&u, a, 4);
-		memcpy(&v, b, 4);
-		if (u != v)
-			return 0;
-		memcpy(&u, a + len - 4, 4);
-		memcpy(&v, b + len - 4, 4);
-		return u == v;
-	}
-	/* 0 to 3 bytes: the first, middle and last cover them all */
-	return len == 0 || (a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1]);
-}
-
-/* Copies len bytes (at most DIST_INLINE - 1), without a call. */
-static void copy_short(char *d, const char *s, size_t len)
-{
-	if (len >= 8) {
-		memcpy(d, s, 8);
-		memcpy(d + len - 8, s + len - 8, 8);
-	} else if (len >= 4) {
-		memcpy(d, s, 4);
-		memcpy(d + len - 4, s + len - 4, 4);
-	} else if (len) {
-		d[0] = s[0];
-		d[len / 2] = s[len / 2];
-		d[len - 1] = s[len - 1];
-	}
-}
-
 /* dist_add for a value that is neither the set's only value nor a first short one (out of
  * line: the common cases stay small). */
 __attribute__((noinline)) static struct dval *dist_add_slow(struct pool *pool, struct dist *d, char tag, const char *bytes,
@@ -274,12 +231,12 @@ static struct dval *dist_add(struct pool *pool, struct dist *d, const struct tl_
 				d->in.count = 1;
 				d->in.len = (uint8_t)(len + 1);
 				d->in.bytes[0] = tag;
-				copy_short(d->in.bytes + 1, bytes, len);
+				bytes_copy(d->in.bytes + 1, bytes, len);
 				d->n = 1;
 				return &dv_inline;
 			}
 		} else if (d->in.len == len + 1 && d->in.bytes[0] == tag &&
-			   eq_short(d->in.bytes + 1, bytes, len)) {
+			   bytes_eq(d->in.bytes + 1, bytes, len)) {
 			d->in.count++;
 			return &dv_inline;
 		}
