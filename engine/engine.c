@@ -653,7 +653,7 @@ static void emit_alert(struct tl_engine *e, struct rstate *rs, const struct al_a
 	e->st.alerts++;
 }
 
-static int where_holds(struct tl_engine *e, struct rstate *rs)
+static inline int where_holds(struct tl_engine *e, struct rstate *rs)
 {
 	const struct rl_rule *r = rs->r;
 	const struct dp_rest *rest;

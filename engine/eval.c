@@ -606,24 +606,6 @@ void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out
 	}
 }
 
-/* A comparison marked by the compiler (fn): a field or an aggregate, read in place, against
- * a number literal; 1, 0, or -1 for unknown, as comparison() would give it. */
-static inline int num_vs_literal(const struct ex_node *n, const struct ev_ctx *c)
-{
-	const struct ex_node *l = n->kids[0];
-	const struct tl_value *a = l->kind == EX_FIELD ? &c->slots[l->slot] : &c->aggs[l->slot];
-	double y = n->kids[1]->val.num;
-
-	if (a->type != TL_NUM)
-		return -1;
-	switch (n->kind) {
-	case EX_LT: return a->num < y;
-	case EX_LE: return a->num <= y;
-	case EX_GT: return a->num > y;
-	default: return a->num >= y;
-	}
-}
-
 /* An || of cidr() over one field, marked by the compiler (fn, ref: the networks of all its
  * sides): as truth_of would judge it, the field read once and searched once. */
 static int cidr_any(const struct ex_node *n, struct ev_ctx *c, const struct tl_value *ip)
@@ -659,7 +641,7 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 		return a < 0 ? -1 : !a;
 	case EX_LT: case EX_LE: case EX_GT: case EX_GE:
 		if (n->fn)
-			return num_vs_literal(n, c);
+			return ev_num_vs_literal(n, c);
 		/* fall through */
 	case EX_EQ: case EX_NE:
 		pa = operand(n->kids[0], c, &ta);

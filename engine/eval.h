@@ -67,25 +67,31 @@ void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out
 /* ev_holds of a condition that is not a marked comparison with a number literal. */
 int ev_holds_walk(const struct ex_node *n, struct ev_ctx *c);
 
+/* A comparison marked by the compiler (fn): a field or an aggregate, read in place, against
+ * a number literal; 1, 0, or -1 for unknown, as comparison() would give it. */
+static inline int ev_num_vs_literal(const struct ex_node *n, const struct ev_ctx *c)
+{
+	const struct ex_node *l = n->kids[0];
+	const struct tl_value *a = l->kind == EX_FIELD ? &c->slots[l->slot] : &c->aggs[l->slot];
+	double y = n->kids[1]->val.num;
+
+	if (a->type != TL_NUM)
+		return -1;
+	switch (n->kind) {
+	case EX_LT: return a->num < y;
+	case EX_LE: return a->num <= y;
+	case EX_GT: return a->num > y;
+	default: return a->num >= y;
+	}
+}
+
 /* 1 when the condition n is true; 0 when false or unknown. Resets the scratch. Inline for the
- * commonest condition, a comparison of a field or an aggregate with a number literal (marked
- * by the compiler: fn), which makes no string. */
+ * commonest condition, a comparison of a field or an aggregate with a number literal, which
+ * makes no string. */
 static inline int ev_holds(const struct ex_node *n, struct ev_ctx *c)
 {
-	if (n->kind >= EX_LT && n->kind <= EX_GE && n->fn) {
-		const struct ex_node *l = n->kids[0];
-		const struct tl_value *a = l->kind == EX_FIELD ? &c->slots[l->slot] : &c->aggs[l->slot];
-		double y = n->kids[1]->val.num;
-
-		if (a->type != TL_NUM)
-			return 0;
-		switch (n->kind) {
-		case EX_LT: return a->num < y;
-		case EX_LE: return a->num <= y;
-		case EX_GT: return a->num > y;
-		default: return a->num >= y;
-		}
-	}
+	if (n->kind >= EX_LT && n->kind <= EX_GE && n->fn)
+		return ev_num_vs_literal(n, c) == 1;
 	return ev_holds_walk(n, c);
 }
 
