@@ -227,11 +227,6 @@ static int in_ranges4(const struct rl_nets *s, uint32_t x)
 	return lo > 0 && x <= s->v4[lo - 1].hi;
 }
 
-static int le6(const uint64_t *a, const uint64_t *b)
-{
-	return a[0] < b[0] || (a[0] == b[0] && a[1] <= b[1]);
-}
-
 static int in_ranges6(const struct rl_nets *s, const uint64_t *x)
 {
 	size_t lo = 0, hi = s->n6;
@@ -239,12 +234,12 @@ static int in_ranges6(const struct rl_nets *s, const uint64_t *x)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (le6(s->v6[mid].lo, x))
+		if (rl_cmp6(s->v6[mid].lo, x) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo > 0 && le6(x, s->v6[lo - 1].hi);
+	return lo > 0 && rl_cmp6(x, s->v6[lo - 1].hi) <= 0;
 }
 
 /* cidr() of the string ip against networks s: 1 when one of them holds the address; unknown

@@ -503,13 +503,6 @@ static int parse_net(const char *s, size_t len, struct rl_range4 *r4, struct rl_
 	return 6;
 }
 
-static int cmp6(const uint64_t *a, const uint64_t *b)
-{
-	if (a[0] != b[0])
-		return a[0] < b[0] ? -1 : 1;
-	return a[1] < b[1] ? -1 : a[1] > b[1];
-}
-
 static int cmp_range4(const void *a, const void *b)
 {
 	uint32_t x = ((const struct rl_range4 *)a)->lo, y = ((const struct rl_range4 *)b)->lo;
@@ -519,7 +512,7 @@ static int cmp_range4(const void *a, const void *b)
 
 static int cmp_range6(const void *a, const void *b)
 {
-	return cmp6(((const struct rl_range6 *)a)->lo, ((const struct rl_range6 *)b)->lo);
+	return rl_cmp6(((const struct rl_range6 *)a)->lo, ((const struct rl_range6 *)b)->lo);
 }
 
 /* 1 when the range starting at lo touches or overlaps the one ending at hi (lo <= hi + 1). */
@@ -527,12 +520,12 @@ static int joins6(const uint64_t *lo, const uint64_t *hi)
 {
 	uint64_t next[2];
 
-	if (cmp6(lo, hi) <= 0)
+	if (rl_cmp6(lo, hi) <= 0)
 		return 1;
 	/* lo > hi, so hi is not the last address and hi + 1 does not wrap */
 	next[1] = hi[1] + 1;
 	next[0] = hi[0] + (next[1] == 0);
-	return cmp6(lo, next) == 0;
+	return rl_cmp6(lo, next) == 0;
 }
 
 /* The networks v4[0 .. n4) and v6[0 .. n6) (scratch, reordered here) as an rl_nets in the rule
@@ -568,7 +561,7 @@ static struct rl_nets *nets_make(struct file_ld *ld, struct rl_range4 *v4, size_
 		qsort(v6, n6, sizeof *v6, cmp_range6);
 	for (i = 0; i < n6; i++) {
 		if (m && joins6(v6[i].lo, o6[m - 1].hi)) {
-			if (cmp6(v6[i].hi, o6[m - 1].hi) > 0)
+			if (rl_cmp6(v6[i].hi, o6[m - 1].hi) > 0)
 				memcpy(o6[m - 1].hi, v6[i].hi, sizeof v6[i].hi);
 		} else {
 			o6[m++] = v6[i];

@@ -147,6 +147,14 @@ static inline void rl_addr6(const uint8_t *a, uint64_t *w)
 			w[i] = w[i] << 8 | a[8 * i + j];
 }
 
+/* Two IPv6 addresses as rl_addr6 gives them, in order: -1, 0 or 1. */
+static inline int rl_cmp6(const uint64_t *a, const uint64_t *b)
+{
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
 struct rl_nets {
 	const struct rl_range4 *v4;
 	const struct rl_range6 *v6;
