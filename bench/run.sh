@@ -57,12 +57,13 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== build: release binary in build-bench/"
 if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release &&
-	cmake --build build-bench -j2 --target tripline tripline-gen; } >"$tmp/build.log" 2>&1; then
+	cmake --build build-bench -j2 --target tripline tripline-gen tripline-floor; } >"$tmp/build.log" 2>&1; then
 	cat "$tmp/build.log" >&2
 	die "the build failed"
 fi
 tl=build-bench/tripline
 gen=build-bench/bench/tripline-gen
+floor=build-bench/bench/tripline-floor
 
 # --- data ----------------------------------------------------------------------------------
 
@@ -227,6 +228,27 @@ run_baselines() {
 	fi
 }
 
+# The floor (bench/floor.c), once per round over (a)'s file: decoding alone ("decode"), and
+# decoding with one 64-byte slot per key space of fraud.yaml found and updated ("keys"), what
+# any engine that keeps state per key must do before its rules run.
+declare -A fl_t fl_rss
+fl_t[decode]=
+fl_t[keys]=
+fl_rss[decode]=0
+fl_rss[keys]=0
+run_floor() {
+	local mode=$1 t0 t1 r opt=
+	[ "$mode" = keys ] || opt=--decode-only
+	t0=$(us_now)
+	# shellcheck disable=SC2086
+	/usr/bin/time -f %M -o "$tmp/rss" "$floor" $opt "$normal" >/dev/null 2>"$tmp/err" ||
+		{ cat "$tmp/err" >&2; die "tripline-floor failed"; }
+	t1=$(us_now)
+	fl_t[$mode]+=" $((t1 - t0))"
+	r=$(tail -1 "$tmp/rss")
+	[ "$r" -le "${fl_rss[$mode]}" ] || fl_rss[$mode]=$r
+}
+
 # median_ratio "X1 X2 ..." "Y1 Y2 ..." [SCALE]: the median of SCALE * Xi / Yi
 median_ratio() {
 	awk -v xs="$1" -v ys="$2" -v k="${3:-1}" 'BEGIN {
@@ -261,6 +283,8 @@ for n in "${cases[@]}"; do echo "   ($n) ${c_desc[$n]}"; done
 for ((round = 1; round <= runs; round++)); do
 	echo "   round $round of $runs"
 	for n in "${cases[@]}"; do run_case "$n"; done
+	run_floor decode
+	run_floor keys
 	for f in "${files[@]}"; do run_baselines "$f"; done
 done
 
@@ -326,6 +350,23 @@ echo
 for n in "${cases[@]}"; do
 	echo "($n) ${c_desc[$n]}${c_note[$n]:+; ${c_note[$n]}}"
 done
+# floor_line MODE TEXT: the floor's figures, and (a)'s time over it, round by round
+floor_line() {
+	local us
+	# shellcheck disable=SC2086
+	us=$(median ${fl_t[$1]})
+	awk -v us="$us" -v ev="${n_lines[$normal]}" -v rss="${fl_rss[$1]}" -v t="$2" \
+		-v rel="$(median_ratio "${c_t[a]}" "${fl_t[$1]}")" 'BEGIN {
+		printf "%s: %.0f ns/event (%.0f events/s), RSS %.1f MiB; (a) takes %.2f times as long\n",
+		       t, us * 1000 / ev, ev / (us / 1e6), rss / 1024, rel
+	}'
+}
+floor_decode=$(floor_line decode "decoding alone")
+floor_keys=$(floor_line keys "decoding and one slot per key space (5)")
+echo
+echo "floor (bench/floor.c over (a)'s file, median of $runs rounds; no rule, no expiry):"
+echo "   $floor_decode"
+echo "   $floor_keys"
 echo
 echo "baselines, median of $runs rounds:"
 for f in "$normal" "$distinct" "$adversarial"; do
@@ -353,7 +394,13 @@ for n in "${cases[@]}"; do echo "   ($n) ${c_digest[$n]}"; done
 	echo "jq/tl, cat/tl: the baseline's time over tripline's on the same file in the same round"
 	echo "(above 1: tripline is faster), for \`jq -c 'select(.amount > 1000)' FILE > /dev/null\`"
 	echo "and \`cat FILE > /dev/null\`; vs (a): ns/event over (a)'s in the same round; each the"
-	echo "median over the rounds. Medians of the baselines' times:"
+	echo "median over the rounds."
+	echo
+	echo "The floor (\`tripline-floor\`, bench/floor.c, over (a)'s file), what any engine keeping"
+	echo "state per key must do before its rules run, median of $runs rounds:"
+	echo "$floor_decode; $floor_keys."
+	echo
+	echo "Medians of the baselines' times:"
 	for f in "$normal" "$distinct" "$adversarial"; do
 		awk -v f="${f##*/}" -v c="${cat_us[$f]}" -v j="${jq_us[$f]}" 'BEGIN {
 			printf "%s, cat %.3f s, jq %s.\n", f, c / 1e6, j == "" ? "-" : sprintf("%.3f s", j / 1e6)
