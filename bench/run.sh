@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # run.sh [RUNS] [--check | --save] - the benchmark: builds a release binary in build-bench/,
 # writes the data into bench/data/ (again only when the generator or its arguments change),
-# runs RUNS rounds (default 5), each of the cases (a) to (f) once and then the two baselines, jq
-# and cat, once on each file, and prints the medians as a table, also written to
-# bench/results.md.
+# runs RUNS rounds (default 5), each of the cases (a) to (f) once, the floor (tripline-floor,
+# bench/floor.c) twice and then the two baselines, jq and cat, once on each file, and prints the
+# medians as a table, also written to bench/results.md.
 #
 #   bash bench/run.sh                      five rounds
 #   bash bench/run.sh 1                    one round: a quick look (or RUNS=1 bash bench/run.sh)
