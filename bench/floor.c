@@ -51,6 +51,8 @@ struct slot {
 	char key[KEY_MAX];
 };
 
+_Static_assert(sizeof(struct slot) == 64, "a slot is one cache line");
+
 struct space {
 	struct slot *tab;
 	size_t mask, n, n_long;

@@ -57,7 +57,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== build: release binary in build-bench/"
 if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release &&
-	cmake --build build-bench -j2 --target tripline tripline-gen tripline-floor; } >"$tmp/build.log" 2>&1; then
+	cmake --build build-bench -j2 --target tripline tripline-gen tripline-floor; } \
+	>"$tmp/build.log" 2>&1; then
 	cat "$tmp/build.log" >&2
 	die "the build failed"
 fi
