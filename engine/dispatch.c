@@ -25,17 +25,20 @@ struct dp_entry {
 	const char *str;  /* NULL: an empty place in the table */
 	uint32_t len;
 	uint32_t off, n;  /* the rule list in d->lists */
+	uint32_t id;      /* the literal's index, for the bits of dp_item */
 };
 
 struct dp_index {
 	int64_t field;
-	size_t n_rules;
+	const struct rl_ruleset *rs;
 	struct dp_entry *tab; /* open addressing, at most half full */
 	size_t mask;
 	uint32_t *lists;
 	uint32_t other_off, other_n; /* unguarded rules */
 	uint32_t every_off, every_n; /* every rule */
 	struct dp_rest *rest;        /* per rule: what is left to check past the guard */
+	struct dp_item **items;      /* per rule: a sequence's items by step id, or NULL */
+	uint64_t *bits;              /* the items' literal bits, in one block */
 };
 
 static int same_str(const struct tl_value *a, const struct tl_value *b)
@@ -251,6 +254,21 @@ static int rule_guard(const struct rl_rule *r, uint32_t slot, struct guard *g)
 	}
 }
 
+/* The items of sequence r (steps, their `not` steps, trailing `not` steps), by step id, into
+ * it[0 .. r->n_seq_items). */
+static void seq_items(const struct rl_rule *r, const struct rl_step **it)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->n_steps; i++) {
+		it[r->steps[i].id] = &r->steps[i];
+		for (j = 0; j < r->steps[i].n_guards; j++)
+			it[r->steps[i].guards[j].id] = &r->steps[i].guards[j];
+	}
+	for (i = 0; i < r->n_trailing; i++)
+		it[r->trailing[i].id] = &r->trailing[i];
+}
+
 /* Counts, per slot, the rules that compare it for equality with a string somewhere. */
 static void count_fields(const struct ex_node *n, uint32_t *seen, uint32_t mark, uint32_t *count)
 {
@@ -324,18 +342,78 @@ static const struct dp_entry *lookup(const struct dp_index *d, const char *s, si
 	}
 }
 
-/* Builds the lists once the field is chosen and the guards are known. */
-static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const struct guard *gs)
+/* The items of every sequence, with what is left of each past its guard and the bits of the
+ * literals that pass it (ig: the items' guards, by rule then step id); 0 or -1. Too many bits
+ * for the index's budget: no items, the engine then evaluates every where whole. */
+static int build_items(struct dp_index *d, const struct rl_ruleset *rs, struct guard **ig,
+		       size_t n_lits)
+{
+	size_t words = (n_lits + 63) / 64, total = 0, at = 0, i, j, k;
+	const struct rl_step **it;
+
+	for (i = 0; i < rs->n_rules; i++)
+		for (j = 0; ig[i] && j < rs->rules[i].n_seq_items; j++)
+			if (!ig[i][j].all)
+				total += words;
+	if (total > DP_MAX_ENTRIES / 2)
+		return 0;
+	d->items = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *d->items);
+	d->bits = tl_calloc(total ? total : 1, sizeof *d->bits);
+	if (!d->items || !d->bits)
+		return -1;
+	for (i = 0; i < rs->n_rules; i++) {
+		const struct rl_rule *r = &rs->rules[i];
+
+		if (!ig[i])
+			continue;
+		d->items[i] = tl_calloc(r->n_seq_items, sizeof *d->items[i]);
+		it = tl_calloc(r->n_seq_items, sizeof *it);
+		if (!d->items[i] || !it) {
+			tl_free(it);
+			return -1;
+		}
+		seq_items(r, it);
+		for (j = 0; j < r->n_seq_items; j++) {
+			struct dp_item *t = &d->items[i][j];
+
+			if (residue(it[j]->where, (uint32_t)d->field, &t->rest)) {
+				tl_free(it);
+				return -1;
+			}
+			if (ig[i][j].all)
+				continue;
+			t->lits = d->bits + at;
+			for (k = 0; k < ig[i][j].n; k++) {
+				const struct dp_entry *e = lookup(d, ig[i][j].v[k]->str, ig[i][j].v[k]->len);
+
+				d->bits[at + e->id / 64] |= (uint64_t)1 << (e->id % 64);
+			}
+			at += words;
+		}
+		tl_free(it);
+	}
+	return 0;
+}
+
+/* Builds the lists once the field is chosen and the guards are known (gs: the rules', ig: the
+ * sequences' items', whose strings are literals too: a strict sequence's rule guard has none). */
+static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const struct guard *gs,
+		       struct guard **ig)
 {
 	struct guard lits = { 0 };
 	struct dp_entry **ent = NULL; /* each literal's entry, by its index in lits */
-	size_t i, j, total = 2 * rs->n_rules, size = 2;
+	size_t i, j, k, total = 2 * rs->n_rules, size = 2;
 	uint32_t at = 0;
 
-	for (i = 0; i < rs->n_rules; i++)
+	for (i = 0; i < rs->n_rules; i++) {
 		for (j = 0; j < gs[i].n; j++)
 			if (guard_add(&lits, gs[i].v[j]))
 				goto fail;
+		for (j = 0; ig[i] && j < rs->rules[i].n_seq_items; j++)
+			for (k = 0; k < ig[i][j].n; k++)
+				if (guard_add(&lits, ig[i][j].v[k]))
+					goto fail;
+	}
 	for (i = 0; i < rs->n_rules; i++)
 		if (gs[i].all)
 			d->other_n++;
@@ -373,6 +451,7 @@ static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const st
 		e->str = lits.v[i]->str;
 		e->len = lits.v[i]->len;
 		e->n = 0;
+		e->id = (uint32_t)i;
 		ent[i] = e;
 	}
 	for (j = 0; j < rs->n_rules; j++)
@@ -396,6 +475,9 @@ static int build_lists(struct dp_index *d, const struct rl_ruleset *rs, const st
 		}
 	}
 	tl_free(ent);
+	ent = NULL;
+	if (build_items(d, rs, ig, lits.n))
+		goto fail;
 	guard_free(&lits);
 	return 0;
 too_big:
@@ -408,33 +490,79 @@ fail:
 	return -1;
 }
 
-static void free_rest(struct dp_index *d, size_t n_rules)
+static void free_rest(struct dp_index *d)
 {
-	size_t i;
+	const struct rl_ruleset *rs = d->rs;
+	size_t i, j;
 
-	for (i = 0; d->rest && i < n_rules; i++)
+	for (i = 0; d->rest && i < rs->n_rules; i++)
 		tl_free(d->rest[i].conds);
 	tl_free(d->rest);
 	d->rest = NULL;
+	for (i = 0; d->items && i < rs->n_rules; i++) {
+		for (j = 0; d->items[i] && j < rs->rules[i].n_seq_items; j++)
+			tl_free(d->items[i][j].rest.conds);
+		tl_free(d->items[i]);
+	}
+	tl_free(d->items);
+	tl_free(d->bits);
+	d->items = NULL;
+	d->bits = NULL;
+}
+
+/* The guards of sequence r's items, by step id, into *ig (NULL for another kind); 0 or -1. */
+static int item_guards(const struct rl_rule *r, uint32_t slot, struct guard **ig)
+{
+	const struct rl_step **it;
+	size_t j;
+	int rc = 0;
+
+	*ig = NULL;
+	if (r->kind != RL_SEQUENCE || !r->n_seq_items)
+		return 0;
+	it = tl_calloc(r->n_seq_items, sizeof *it);
+	*ig = tl_calloc(r->n_seq_items, sizeof **ig);
+	if (!it || !*ig) {
+		tl_free(it);
+		return -1;
+	}
+	seq_items(r, it);
+	for (j = 0; j < r->n_seq_items && !rc; j++)
+		rc = guard_of(it[j]->where, slot, &(*ig)[j]);
+	tl_free(it);
+	return rc;
+}
+
+static void item_guards_free(const struct rl_rule *r, struct guard *ig)
+{
+	size_t j;
+
+	for (j = 0; ig && j < r->n_seq_items; j++)
+		guard_free(&ig[j]);
+	tl_free(ig);
 }
 
 struct dp_index *dp_build(const struct rl_ruleset *rs)
 {
 	struct dp_index *d = tl_calloc(1, sizeof *d);
-	struct guard *gs = NULL;
+	struct guard *gs = NULL, **ig = NULL;
 	size_t i, entries = 0;
 	int rc = 0;
 
 	if (!d)
 		return NULL;
-	d->n_rules = rs->n_rules;
+	d->rs = rs;
 	d->field = pick_field(rs);
 	if (d->field == -2)
 		goto fail;
 	if (d->field >= 0) {
 		gs = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *gs);
-		if (!gs)
+		ig = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *ig);
+		if (!gs || !ig) {
+			tl_free(gs);
+			tl_free(ig);
 			goto fail;
+		}
 		d->rest = tl_calloc(rs->n_rules ? rs->n_rules : 1, sizeof *d->rest);
 		if (!d->rest)
 			rc = -1;
@@ -444,22 +572,27 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 			rc = rule_guard(r, (uint32_t)d->field, &gs[i]);
 			if (!rc && r->kind != RL_SEQUENCE && r->where)
 				rc = residue(r->where, (uint32_t)d->field, &d->rest[i]);
+			if (!rc)
+				rc = item_guards(r, (uint32_t)d->field, &ig[i]);
 			/* the lists would hold at least this many entries: too many, stop here */
 			entries += gs[i].n;
 			if (entries > DP_MAX_ENTRIES)
 				d->field = -1;
 		}
 		if (!rc && d->field >= 0)
-			rc = build_lists(d, rs, gs);
-		for (i = 0; i < rs->n_rules; i++)
+			rc = build_lists(d, rs, gs, ig);
+		for (i = 0; i < rs->n_rules; i++) {
 			guard_free(&gs[i]);
+			item_guards_free(&rs->rules[i], ig[i]);
+		}
 		tl_free(gs);
+		tl_free(ig);
 		if (rc)
 			goto fail;
 	}
 	if (d->field < 0) {
 		/* every event runs every rule */
-		free_rest(d, rs->n_rules);
+		free_rest(d);
 		tl_free(d->tab);
 		tl_free(d->lists);
 		d->tab = NULL;
@@ -473,7 +606,6 @@ struct dp_index *dp_build(const struct rl_ruleset *rs)
 	}
 	return d;
 fail:
-	free_rest(d, rs->n_rules);
 	dp_free(d);
 	return NULL;
 }
@@ -482,19 +614,20 @@ void dp_free(struct dp_index *d)
 {
 	if (!d)
 		return;
-	free_rest(d, d->n_rules);
+	free_rest(d);
 	tl_free(d->tab);
 	tl_free(d->lists);
 	tl_free(d);
 }
 
 const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n,
-			 const struct dp_rest **rest)
+			 const struct dp_rest **rest, uint32_t *lit)
 {
 	const struct tl_value *v;
 	const struct dp_entry *e;
 
 	*rest = NULL;
+	*lit = DP_NO_LIT;
 	if (d->field < 0 || (v = &slots[d->field])->type != TL_STR) {
 		*n = d->every_n;
 		return d->lists + d->every_off;
@@ -505,8 +638,14 @@ const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots,
 		*n = d->other_n;
 		return d->lists + d->other_off;
 	}
+	*lit = e->id;
 	*n = e->n;
 	return d->lists + e->off;
+}
+
+const struct dp_item *dp_items(const struct dp_index *d, size_t i)
+{
+	return d->items ? d->items[i] : NULL;
 }
 
 int64_t dp_field(const struct dp_index *d)

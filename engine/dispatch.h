@@ -39,11 +39,34 @@ struct dp_rest {
 	size_t n;
 };
 
+/* The literal an event's value is, when it names one (an index among the strings of all the
+ * guards), or DP_NO_LIT. */
+#define DP_NO_LIT UINT32_MAX
+
+/* An item of a sequence (a step, a `not` step, a trailing `not` step), as dispatch knows it:
+ * what is left of its where once its own guard holds, and for which values that can be. */
+struct dp_item {
+	struct dp_rest rest;   /* the conjuncts of its where but its exact guards */
+	const uint64_t *lits;  /* the literals that pass its guard, as bits; NULL: any value */
+};
+
 /* The rules to run for an event with these decoded slots: *n indices into rs->rules, in
  * ascending order. *rest is NULL, or, indexed by rule, what is left to check of each listed
- * rule's `where` now that the event passed its guard. */
+ * rule's `where` now that the event passed its guard; then *lit is the literal the value is
+ * (or DP_NO_LIT), for dp_item_may. */
 const uint32_t *dp_rules(const struct dp_index *d, const struct tl_value *slots, size_t *n,
-			 const struct dp_rest **rest);
+			 const struct dp_rest **rest, uint32_t *lit);
+
+/* The items of sequence rule i, by step id, or NULL (not a sequence, no field chosen, or too
+ * many literals to keep their bits). */
+const struct dp_item *dp_items(const struct dp_index *d, size_t i);
+
+/* Whether an event whose value is literal lit (rest was not NULL) can match item it; when it
+ * can, the item matches exactly when every conjunct of it->rest holds. */
+static inline int dp_item_may(const struct dp_item *it, uint32_t lit)
+{
+	return !it->lits || (lit != DP_NO_LIT && (it->lits[lit / 64] >> (lit % 64) & 1));
+}
 
 /* The slot of the chosen field, or -1 when no rule is guarded (every event runs every rule). */
 int64_t dp_field(const struct dp_index *d);

@@ -95,6 +95,10 @@ struct rstate {
 				   * not: when one fails, no run can match */
 	struct conds *post;       /* ... and its conjuncts that do: once pre holds, all that is
 				   * left to evaluate per run */
+	const struct dp_item *items; /* sequences: per step, what dispatch knows of it, or NULL */
+	struct conds *pre_rest;   /* ... and per step, once dispatch says the event passes its
+				   * guard: its conjuncts but the guard's that read no run (for a
+				   * step that reads none, all that is left of its where) */
 	struct mt_run **done;     /* sequences: runs completed by this event */
 	size_t n_done, cap_done;
 	struct ev_bound *first, *last; /* sequences: per real step, the events of the run that
@@ -133,6 +137,7 @@ struct tl_engine {
 	struct mt_event *cur_kept; /* its copy, once a run binds it */
 	struct dp_index *dp; /* the rules an event can matter to */
 	const struct dp_rest *rest; /* per rule, what is left of its where (NULL: all of it) */
+	uint32_t lit;        /* the literal the event's dispatch value is, when rest is set */
 	int64_t next_expire; /* expire runs once now passes this: when the first key can
 			      * expire, plus xgrace */
 	int64_t xgrace;      /* how long a key may outlive its horizon: a sixteenth of the
@@ -851,7 +856,12 @@ __attribute__((noinline)) static int step_pre_eval(struct tl_engine *e, struct r
 
 	e->ev.first = e->ev.last = NULL;
 	e->ev.aggs = NULL;
-	if (!st->reads_run) {
+	if (e->rest && rs->items) {
+		/* dispatch read the event's value: the step's guard is known, the rest is left */
+		if (!dp_item_may(&rs->items[st->id], e->lit))
+			return *m = 0;
+		pre = &rs->pre_rest[st->id];
+	} else if (!st->reads_run) {
 		*m = (int8_t)ev_holds(st->where, &e->ev);
 		return *m;
 	}
@@ -1311,7 +1321,7 @@ static void process(struct tl_engine *e, const struct event *ev)
 	if (e->now > e->next_expire)
 		expire(e);
 	expire_ahead(e);
-	todo = dp_rules(e->dp, ev->slots, &n, &e->rest);
+	todo = dp_rules(e->dp, ev->slots, &n, &e->rest, &e->lit);
 	for (i = 0; i < n; i++) {
 		struct rstate *rs = &e->rules[todo[i]];
 
@@ -1660,6 +1670,27 @@ static int make_pre(const struct rl_rule *r, struct conds *pre, struct conds *po
 	return 0;
 }
 
+/* Per step of sequence r, by id: the conjuncts dispatch leaves of its where (items) that read
+ * no run; 0 or -1. */
+static int make_pre_rest(const struct rl_rule *r, const struct dp_item *items,
+			 struct conds **pre_rest)
+{
+	size_t i, j;
+
+	if (!(*pre_rest = tl_calloc(r->n_seq_items, sizeof **pre_rest)))
+		return -1;
+	for (i = 0; i < r->n_seq_items; i++) {
+		struct conds *c = &(*pre_rest)[i];
+
+		if (!(c->c = tl_calloc(items[i].rest.n ? items[i].rest.n : 1, sizeof *c->c)))
+			return -1;
+		for (j = 0; j < items[i].rest.n; j++)
+			if (!rl_reads_run(items[i].rest.conds[j]))
+				c->c[c->n++] = items[i].rest.conds[j];
+	}
+	return 0;
+}
+
 static int same_key(const struct rl_rule *a, const struct rl_rule *b)
 {
 	return a->n_keys == b->n_keys && a->key_is_list == b->key_is_list &&
@@ -1800,6 +1831,9 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 			r->post = tl_calloc(rule->n_seq_items, sizeof *r->post);
 			if (!r->memo || !r->pre || !r->post || make_pre(rule, r->pre, r->post))
 				goto fail;
+			if ((r->items = dp_items(e->dp, i)) &&
+			    make_pre_rest(rule, r->items, &r->pre_rest))
+				goto fail;
 			r->first = tl_calloc(2 * (size_t)rule->n_steps, sizeof *r->first);
 			if (!r->first)
 				goto fail;
@@ -1836,6 +1870,9 @@ void tl_engine_free(struct tl_engine *e)
 			tl_free(rs->pre[j].c);
 		for (j = 0; rs->post && j < rs->r->n_seq_items; j++)
 			tl_free(rs->post[j].c);
+		for (j = 0; rs->pre_rest && j < rs->r->n_seq_items; j++)
+			tl_free(rs->pre_rest[j].c);
+		tl_free(rs->pre_rest);
 		tl_free(rs->post);
 		tl_free(rs->first);
 		tl_free(rs->pre);

@@ -73,9 +73,10 @@ static const char *listed(const char *event, const struct dp_rest **rest)
 	struct jd_error err;
 	const uint32_t *r;
 	size_t n, i, at = 0;
+	uint32_t lit;
 
 	ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &err), 0);
-	r = dp_rules(dp, slots, &n, rest);
+	r = dp_rules(dp, slots, &n, rest, &lit);
 	buf[0] = '\0';
 	for (i = 0; i < n; i++)
 		at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%u", i ? " " : "", r[i]);
@@ -135,6 +136,78 @@ START_TEST(rest_of_where)
 }
 END_TEST
 
+/* The item of rule i at step id j that an event of this text's type may pass: 1 or 0. */
+static int may(const char *event, size_t i, size_t j)
+{
+	const struct dp_rest *rest;
+	uint32_t lit;
+	struct jd_error err;
+	size_t n;
+
+	ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &err), 0);
+	dp_rules(dp, slots, &n, &rest, &lit);
+	ck_assert_ptr_nonnull(rest);
+	return dp_item_may(&dp_items(dp, i)[j], lit);
+}
+
+START_TEST(sequence_items)
+{
+	const struct dp_item *r3 = dp_items(dp, 3), *r4 = dp_items(dp, 4);
+
+	/* filters and thresholds have no items */
+	ck_assert_ptr_null(dp_items(dp, 0));
+	ck_assert_ptr_null(dp_items(dp, 1));
+	ck_assert_ptr_nonnull(r3);
+	ck_assert_ptr_nonnull(r4);
+	/* r3: the first step is its guard alone; the not step keeps its test on the run */
+	ck_assert_uint_eq(r3[0].rest.n, 0);
+	ck_assert_uint_eq(r3[1].rest.n, 1);
+	ck_assert_int_eq(r3[1].rest.conds[0]->kind, EX_NE);
+	ck_assert_int_eq(may("{\"type\":\"login\"}", 3, 0), 1);
+	ck_assert_int_eq(may("{\"type\":\"login\"}", 3, 1), 0);
+	ck_assert_int_eq(may("{\"type\":\"2fa\"}", 3, 0), 0);
+	ck_assert_int_eq(may("{\"type\":\"2fa\"}", 3, 1), 1);
+	/* r4 is strict, so no rule is listed by "payout": its step's guard is known all the same */
+	ck_assert_int_eq(may("{\"type\":\"payout\"}", 4, 1), 1);
+	ck_assert_int_eq(may("{\"type\":\"payout\"}", 4, 0), 0);
+	/* a type no guard names passes no guarded step */
+	ck_assert_int_eq(may("{\"type\":\"refund\"}", 3, 0), 0);
+	ck_assert_int_eq(may("{\"type\":\"refund\"}", 4, 1), 0);
+}
+END_TEST
+
+START_TEST(unguarded_items)
+{
+	static const char *const text =
+		"rules:\n"
+		"  - id: s\n    key: u\n    sequence:\n"
+		"      - {as: a, where: 'type == \"x\" || amount > 5'}\n"
+		"      - {where: 'type in [\"y\", \"z\"] && amount > a.amount'}\n"
+		"    within: 1m\n";
+	struct dg_sink sink = { stderr, 0, 0 };
+	struct rl_ruleset *r2 = rl_load_mem("u.yaml", text, strlen(text), &sink);
+	struct dp_index *d2;
+	const struct dp_item *it;
+
+	ck_assert_ptr_nonnull(r2);
+	d2 = dp_build(r2);
+	ck_assert_ptr_nonnull(d2);
+	it = dp_items(d2, 0);
+	ck_assert_ptr_nonnull(it);
+	/* an || with another test guards nothing: any value may pass, all of it is left */
+	ck_assert_ptr_null(it[0].lits);
+	ck_assert_int_eq(dp_item_may(&it[0], DP_NO_LIT), 1);
+	ck_assert_uint_eq(it[0].rest.n, 1);
+	ck_assert_ptr_eq(it[0].rest.conds[0], r2->rules[0].steps[0].where);
+	/* in [y, z]: a value no guard names fails it */
+	ck_assert_ptr_nonnull(it[1].lits);
+	ck_assert_int_eq(dp_item_may(&it[1], DP_NO_LIT), 0);
+	ck_assert_uint_eq(it[1].rest.n, 1);
+	dp_free(d2);
+	rl_free(r2);
+}
+END_TEST
+
 START_TEST(no_guard_runs_everything)
 {
 	static const char *const text =
@@ -145,12 +218,13 @@ START_TEST(no_guard_runs_everything)
 	const struct dp_rest *rest;
 	const uint32_t *list;
 	size_t n;
+	uint32_t lit;
 
 	ck_assert_ptr_nonnull(r2);
 	d2 = dp_build(r2);
 	ck_assert_ptr_nonnull(d2);
 	ck_assert_int_eq(dp_field(d2), -1);
-	list = dp_rules(d2, slots, &n, &rest);
+	list = dp_rules(d2, slots, &n, &rest, &lit);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_uint_eq(list[0], 0);
 	ck_assert_uint_eq(list[1], 1);
@@ -171,6 +245,8 @@ int main(void)
 	tcase_add_test(tc, type_is_the_field);
 	tcase_add_test(tc, lists_by_value);
 	tcase_add_test(tc, rest_of_where);
+	tcase_add_test(tc, sequence_items);
+	tcase_add_test(tc, unguarded_items);
 	tcase_add_test(tc, no_guard_runs_everything);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
