@@ -126,4 +126,36 @@ rej_n=$(stat "$tmp/mixed.err" rejected)
 [ "$rej_n" = "$(wc -l <"$tmp/rej.jsonl")" ] && ok || bad "rejected $rej_n, lines in --rejects $(wc -l <"$tmp/rej.jsonl")"
 [ "$(stat "$tmp/mixed.err" late)" = 2 ] && ok || bad "late: $(stat "$tmp/mixed.err" late), want 2"
 
+# 5. evidence lines of every length come out whole: lines longer than the pool's line-log
+# chunks (64 KiB) among thousands of short ones, over windows that fire while the lines of
+# others are still held
+cat >"$tmp/ev.yaml" <<'YAML'
+rules:
+  - id: three
+    key: k
+    evidence: true
+    threshold: {where: exists(pad), window: 1200s, when: count() >= 3}
+YAML
+awk 'BEGIN {
+  srand(7)
+  for (x = "x"; length(x) < 300000; x = x x)
+    ;
+  for (i = 0; i < 3000; i++) {
+    n = (i % 97 == 5) ? 65000 + int(rand() * 200000) : int(rand() * 300)
+    printf "{\"ts\":%d,\"k\":\"k%d\",\"pad\":\"%s\"}\n", i, i % 500, substr(x, 1, n)
+  }
+}' >"$tmp/ev.jsonl"
+"$bin" -r "$tmp/ev.yaml" "$tmp/ev.jsonl" >"$tmp/ev.out"
+expect_rc 0 $? "long evidence lines"
+# each alert's window: the next 3 events of its key (each key's every 500 s), lines as read
+want=$(jq -c -s '[.[] | {k, ts}] | group_by(.k)[] | _nwise(3) | select(length == 3) | map(.ts)' \
+  "$tmp/ev.jsonl" | sort)
+got=$(jq -c '[.events.window[].ts]' "$tmp/ev.out" | sort)
+[ -n "$got" ] && [ "$got" = "$want" ] && ok || bad "evidence windows: $(echo "$got" | head -c 300)"
+jq -c '.events.window[]' "$tmp/ev.out" | sort >"$tmp/ev.got"
+jq -c . "$tmp/ev.jsonl" | sort >"$tmp/ev.all"
+[ "$(wc -l <"$tmp/ev.got")" = 3000 ] && ok || bad "evidence lines: $(wc -l <"$tmp/ev.got"), want 3000"
+[ "$(comm -23 "$tmp/ev.got" "$tmp/ev.all" | wc -l)" = 0 ] && ok || bad "an evidence line differs from the input's"
+[ "$(awk 'length > 65536' "$tmp/ev.got" | wc -l)" -ge 30 ] && ok || bad "too few long lines in evidence"
+
 finish limits
