@@ -7,15 +7,8 @@
  * a free list of their size class; larger ones go to tl_malloc. Callers pass the size again
  * when they free (as they know it).
  *
- * Lines (evidence: copies of event lines kept by windows) are many, a few hundred bytes each,
- * and given back roughly in the order they were made: they go to a log instead, appended to
- * chunks of 64 KiB, each counting its lines not given back and reused once none is left. A
- * line costs no free list: making one writes where the last one ended, and giving it back
- * counts down a chunk header that lines of the same minutes share, where a free list would
- * read and write the cold block itself.
- *
- * With TL_POOL_BYPASS (the sanitizer build) every block and line is its own tl_malloc, so
- * that AddressSanitizer sees each use after free.
+ * With TL_POOL_BYPASS (the sanitizer build) every block is its own tl_malloc, so that
+ * AddressSanitizer sees each use after free.
  */
 #ifndef TL_POOL_H
 #define TL_POOL_H
@@ -27,7 +20,6 @@
 #define POOL_STEP 16
 
 struct pool_slab;
-struct pool_chunk;
 
 struct pool {
 	void *free[POOL_MAX / POOL_STEP + 1]; /* free lists by size class */
@@ -36,12 +28,6 @@ struct pool {
 	size_t left;
 	size_t in_use;    /* bytes handed out and not given back, for --stats */
 	size_t reserved;  /* bytes taken from the system */
-	struct pool_chunk *chunks;   /* the line log's regions, by their first chunk */
-	struct pool_chunk *log;      /* the chunk lines are appended to */
-	struct pool_chunk *log_free; /* chunks with no line left, for reuse */
-	char *log_cur;
-	size_t log_left;
-	void *log_region_at, *log_region_end; /* chunks not cut yet from the newest region */
 };
 
 /* What pool_alloc and pool_free do past their inline common case (a block from or to a free
@@ -83,13 +69,7 @@ static inline void pool_free(struct pool *p, void *ptr, size_t n)
 	pool_free_more(p, ptr, n);
 }
 
-/* A NUL-terminated copy of the n bytes of s in the line log, or NULL. */
-char *pool_line(struct pool *p, const char *s, size_t n);
-/* Gives back a line of pool_line(p, s, n); NULL is ignored. */
-void pool_line_free(struct pool *p, char *line, size_t n);
-
-/* Releases the slabs and the log; blocks over POOL_MAX and lines longer than a chunk of the
- * log must have been given back. */
+/* Releases the slabs; blocks over POOL_MAX must have been freed. */
 void pool_destroy(struct pool *p);
 
 #endif

@@ -31,8 +31,7 @@
  *   is a pool block with its count.
  * - Deques and sets give their blocks back when they empty, so an idle key costs its window
  *   block only. Clearing and freeing a window release whole blocks without visiting the events
- *   (but for their evidence lines, in the pool's line log); so does an eviction of all its
- *   events.
+ *   (but for their evidence lines, one block each); so does an eviction of all its events.
  */
 #include "window.h"
 
@@ -633,7 +632,7 @@ __attribute__((noinline)) static void free_lines(struct window *w)
 	for (k = 0; k < w->n; k++) {
 		struct ev_line *el = entry_line(entry(w, w->next_seq - w->n + k));
 
-		pool_line_free(w->pool, el->line, el->len);
+		pool_free(w->pool, el->line, el->len + 1);
 	}
 }
 
@@ -716,7 +715,7 @@ static void pop_oldest(struct window *w, const struct win_plan *p)
 		}
 	}
 	if (w->evidence)
-		pool_line_free(w->pool, entry_line(e)->line, entry_line(e)->len);
+		pool_free(w->pool, entry_line(e)->line, entry_line(e)->len + 1);
 	if (--w->n == 0)
 		ring_release(w, p);
 }
@@ -818,7 +817,7 @@ __attribute__((noinline)) static void push_failed(struct window *w, const struct
 	for (i = 0; i < p->n_mono; i++)
 		if (!w->aggs[i].q.n)
 			mono_free(w->pool, &w->aggs[i].q);
-	pool_line_free(w->pool, copy, len);
+	pool_free(w->pool, copy, len + 1);
 }
 
 int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *ts,
@@ -832,10 +831,15 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 
 	if (w->n > ring_mask(w) && ring_grow(w))
 		return -1;
-	if (w->evidence && !(copy = pool_line(w->pool, line, len)))
-		return -1;
+	if (w->evidence) {
+		copy = pool_alloc(w->pool, len + 1);
+		if (!copy)
+			return -1;
+		memcpy(copy, line, len);
+		copy[len] = '\0';
+	}
 	if (p->n_mono && mono_reserve_all(w, p, args)) {
-		pool_line_free(w->pool, copy, len);
+		pool_free(w->pool, copy, len + 1);
 		return -1;
 	}
 	/* the entry's slot is free (n < capacity): writing to it changes nothing yet */

@@ -126,8 +126,8 @@ rej_n=$(stat "$tmp/mixed.err" rejected)
 [ "$rej_n" = "$(wc -l <"$tmp/rej.jsonl")" ] && ok || bad "rejected $rej_n, lines in --rejects $(wc -l <"$tmp/rej.jsonl")"
 [ "$(stat "$tmp/mixed.err" late)" = 2 ] && ok || bad "late: $(stat "$tmp/mixed.err" late), want 2"
 
-# 5. evidence lines of every length come out whole: lines longer than the pool's line-log
-# chunks (64 KiB) among thousands of short ones, over windows that fire while the lines of
+# 5. evidence lines of every length come out whole: lines of 64 KiB and more (past the pool's
+# size classes) among thousands of short ones, over windows that fire while the lines of
 # others are still held
 cat >"$tmp/ev.yaml" <<'YAML'
 rules:

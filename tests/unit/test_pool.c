@@ -2,8 +2,7 @@
  * every size class and of large blocks, more than 12 MiB live at the peak (past the point where
  * slabs become 2 MiB ones, and through many of those), each block filled with a pattern of its
  * own, so that two blocks that overlapped, or a block handed out twice, would show; the bytes
- * counted in use; and a slab that cannot be had. The line log the same way: lines of every
- * length, some longer than a chunk, given back in near order of making and at random. */
+ * counted in use; and a slab that cannot be had. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,10 +31,6 @@ static uint32_t next_rand(void)
 
 /* A block's bytes: noise from an offset that depends on its id. */
 static unsigned char noise[BIG + 1024];
-/* A line's bytes: the same noise, for any length (long lines repeat it). */
-static unsigned char *line_noise;
-
-enum { LONG_LINE = 200000, LINE_SLOTS = 20000, LINE_STEPS = 300000 };
 
 static const unsigned char *pattern(uint32_t id)
 {
@@ -186,172 +181,6 @@ START_TEST(a_slab_that_cannot_be_had)
 }
 END_TEST
 
-struct line {
-	char *p;
-	size_t n;
-	uint32_t id;
-};
-
-static const char *line_src(uint32_t id)
-{
-	return (const char *)line_noise + (id * 7919u) % 1024;
-}
-
-static size_t random_line_len(void)
-{
-	uint32_t r = next_rand() % 1000;
-
-	if (r < 2)
-		return 60000 + next_rand() % (LONG_LINE - 60000); /* longer than a chunk, some */
-	if (r < 10)
-		return next_rand() % 5; /* empty and tiny ones */
-	return 100 + next_rand() % 500;
-}
-
-/* Lines made and given back: a window of recent ones mostly (the order windows give them back
- * in), some at random; each keeps its bytes and its NUL, and in_use counts n + 1 per line. */
-static void line_round(struct pool *pool, struct line *live, uint32_t *id)
-{
-	size_t in_use = pool->in_use, s, i;
-
-	for (s = 0; s < LINE_STEPS; s++) {
-		/* slot s mod LINE_SLOTS is the oldest: it goes first, unless a random one does */
-		struct line *b = &live[next_rand() % 8 ? s % LINE_SLOTS : next_rand() % LINE_SLOTS];
-
-		if (b->p) {
-			if (memcmp(b->p, line_src(b->id), b->n) || b->p[b->n] != '\0')
-				ck_abort_msg("line %u (%zu bytes) was overwritten", b->id, b->n);
-			pool_line_free(pool, b->p, b->n);
-			in_use -= b->n + 1;
-			b->p = NULL;
-		}
-		if (next_rand() % 16) {
-			b->n = random_line_len();
-			b->id = ++*id;
-			b->p = pool_line(pool, line_src(b->id), b->n);
-			if (!b->p)
-				ck_abort_msg("line %u (%zu bytes): NULL", b->id, b->n);
-			in_use += b->n + 1;
-		}
-		if (pool->in_use != in_use || pool->reserved < pool->in_use) {
-			ck_assert_uint_eq(pool->in_use, in_use);
-			ck_assert_uint_ge(pool->reserved, pool->in_use);
-		}
-	}
-	for (i = 0; i < LINE_SLOTS; i++)
-		if (live[i].p) {
-			ck_assert_msg(memcmp(live[i].p, line_src(live[i].id), live[i].n) == 0 &&
-					      live[i].p[live[i].n] == '\0',
-				      "line %u was overwritten", live[i].id);
-			pool_line_free(pool, live[i].p, live[i].n);
-			live[i].p = NULL;
-		}
-}
-
-START_TEST(lines_keep_their_bytes)
-{
-	static struct line live[LINE_SLOTS];
-	struct pool pool = { 0 };
-	uint32_t id = 0;
-	size_t i, reserved;
-
-	line_noise = malloc(LONG_LINE + 1024);
-	ck_assert_ptr_nonnull(line_noise);
-	for (i = 0; i < LONG_LINE + 1024; i++)
-		line_noise[i] = (unsigned char)(' ' + next_rand() % 95);
-	memset(live, 0, sizeof live);
-	line_round(&pool, live, &id);
-	ck_assert_uint_eq(pool.in_use, 0);
-	/* every chunk is free again: a second round of the same reuses them (but for lines of
-	 * their own, which are given back to the system) */
-	reserved = pool.reserved;
-	line_round(&pool, live, &id);
-	ck_assert_uint_eq(pool.in_use, 0);
-#ifdef TL_POOL_BYPASS
-	ck_assert_uint_eq(reserved, 0); /* each line was a block of its own, given back */
-#else
-	ck_assert_uint_gt(reserved, 2 * 1024 * 1024); /* more than a region */
-	ck_assert_uint_le(pool.reserved, reserved + 4 * 1024 * 1024);
-#endif
-	pool_destroy(&pool);
-	free(line_noise);
-}
-END_TEST
-
-/* A line longer than a chunk is a block of its own, given back to the system with the line. */
-START_TEST(a_long_line_of_its_own)
-{
-	struct pool pool = { 0 };
-	size_t n = 300000, reserved;
-	char *src = malloc(n), *a, *b, *c;
-
-	ck_assert_ptr_nonnull(src);
-	memset(src, 'x', n);
-	a = pool_line(&pool, "{}", 2);
-	c = pool_line(&pool, "{\"a\":1}", 7);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_ptr_nonnull(c);
-	reserved = pool.reserved;
-	b = pool_line(&pool, src, n);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_uint_ge(pool.reserved, reserved + n);
-	ck_assert_str_eq(a, "{}");
-	ck_assert_str_eq(c, "{\"a\":1}");
-	ck_assert_int_eq(memcmp(b, src, n), 0);
-	ck_assert_int_eq(b[n], '\0');
-	ck_assert_uint_eq(pool.in_use, 3 + n + 1 + 8);
-	pool_line_free(&pool, b, n);
-	ck_assert_uint_eq(pool.reserved, reserved);
-	pool_line_free(&pool, a, 2);
-	pool_line_free(&pool, c, 7);
-	ck_assert_uint_eq(pool.in_use, 0);
-	pool_destroy(&pool);
-	free(src);
-}
-END_TEST
-
-/* Lines given back as soon as made: each chunk empties while lines are still appended to it,
- * and is reused once they move on to the next; 64 MiB of lines through a few chunks. */
-START_TEST(emptied_chunks_are_reused)
-{
-	static char src[1000];
-	struct pool pool = { 0 };
-	size_t i;
-
-	memset(src, 'y', sizeof src);
-	for (i = 0; i < 64 * 1024; i++) {
-		char *a = pool_line(&pool, src, sizeof src);
-
-		ck_assert_ptr_nonnull(a);
-		pool_line_free(&pool, a, sizeof src);
-	}
-	ck_assert_uint_eq(pool.in_use, 0);
-	ck_assert_uint_le(pool.reserved, 1024 * 1024);
-	pool_destroy(&pool);
-}
-END_TEST
-
-/* No memory for the log: NULL, the pool as it was, and lines can be made after. */
-START_TEST(a_chunk_that_cannot_be_had)
-{
-	struct pool pool = { 0 };
-	char *a;
-
-	tl_alloc_count = 0;
-	tl_alloc_fail_at = 1;
-	ck_assert_ptr_null(pool_line(&pool, "{}", 2));
-	ck_assert_uint_eq(tl_alloc_fail_at, 0);
-	ck_assert_uint_eq(pool.in_use, 0);
-	ck_assert_uint_eq(pool.reserved, 0);
-	a = pool_line(&pool, "{}", 2);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_str_eq(a, "{}");
-	pool_line_free(&pool, a, 2);
-	ck_assert_uint_eq(pool.in_use, 0);
-	pool_destroy(&pool);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("pool");
@@ -362,10 +191,6 @@ int main(void)
 	tcase_add_test(tc, random_blocks_keep_their_bytes);
 	tcase_add_test(tc, freed_blocks_are_reused_by_class);
 	tcase_add_test(tc, a_slab_that_cannot_be_had);
-	tcase_add_test(tc, lines_keep_their_bytes);
-	tcase_add_test(tc, a_long_line_of_its_own);
-	tcase_add_test(tc, emptied_chunks_are_reused);
-	tcase_add_test(tc, a_chunk_that_cannot_be_had);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
