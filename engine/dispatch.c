@@ -254,21 +254,6 @@ static int rule_guard(const struct rl_rule *r, uint32_t slot, struct guard *g)
 	}
 }
 
-/* The items of sequence r (steps, their `not` steps, trailing `not` steps), by step id, into
- * it[0 .. r->n_seq_items). */
-static void seq_items(const struct rl_rule *r, const struct rl_step **it)
-{
-	size_t i, j;
-
-	for (i = 0; i < r->n_steps; i++) {
-		it[r->steps[i].id] = &r->steps[i];
-		for (j = 0; j < r->steps[i].n_guards; j++)
-			it[r->steps[i].guards[j].id] = &r->steps[i].guards[j];
-	}
-	for (i = 0; i < r->n_trailing; i++)
-		it[r->trailing[i].id] = &r->trailing[i];
-}
-
 /* Counts, per slot, the rules that compare it for equality with a string somewhere. */
 static void count_fields(const struct ex_node *n, uint32_t *seen, uint32_t mark, uint32_t *count)
 {
@@ -349,7 +334,6 @@ static int build_items(struct dp_index *d, const struct rl_ruleset *rs, struct g
 		       size_t n_lits)
 {
 	size_t words = (n_lits + 63) / 64, total = 0, at = 0, i, j, k;
-	const struct rl_step **it;
 
 	for (i = 0; i < rs->n_rules; i++)
 		for (j = 0; ig[i] && j < rs->rules[i].n_seq_items; j++)
@@ -367,19 +351,13 @@ static int build_items(struct dp_index *d, const struct rl_ruleset *rs, struct g
 		if (!ig[i])
 			continue;
 		d->items[i] = tl_calloc(r->n_seq_items, sizeof *d->items[i]);
-		it = tl_calloc(r->n_seq_items, sizeof *it);
-		if (!d->items[i] || !it) {
-			tl_free(it);
+		if (!d->items[i])
 			return -1;
-		}
-		seq_items(r, it);
 		for (j = 0; j < r->n_seq_items; j++) {
 			struct dp_item *t = &d->items[i][j];
 
-			if (residue(it[j]->where, (uint32_t)d->field, &t->rest)) {
-				tl_free(it);
+			if (residue(r->items[j]->where, (uint32_t)d->field, &t->rest))
 				return -1;
-			}
 			if (ig[i][j].all)
 				continue;
 			t->lits = d->bits + at;
@@ -390,7 +368,6 @@ static int build_items(struct dp_index *d, const struct rl_ruleset *rs, struct g
 			}
 			at += words;
 		}
-		tl_free(it);
 	}
 	return 0;
 }
@@ -513,23 +490,16 @@ static void free_rest(struct dp_index *d)
 /* The guards of sequence r's items, by step id, into *ig (NULL for another kind); 0 or -1. */
 static int item_guards(const struct rl_rule *r, uint32_t slot, struct guard **ig)
 {
-	const struct rl_step **it;
 	size_t j;
 	int rc = 0;
 
 	*ig = NULL;
 	if (r->kind != RL_SEQUENCE || !r->n_seq_items)
 		return 0;
-	it = tl_calloc(r->n_seq_items, sizeof *it);
-	*ig = tl_calloc(r->n_seq_items, sizeof **ig);
-	if (!it || !*ig) {
-		tl_free(it);
+	if (!(*ig = tl_calloc(r->n_seq_items, sizeof **ig)))
 		return -1;
-	}
-	seq_items(r, it);
 	for (j = 0; j < r->n_seq_items && !rc; j++)
-		rc = guard_of(it[j]->where, slot, &(*ig)[j]);
-	tl_free(it);
+		rc = guard_of(r->items[j]->where, slot, &(*ig)[j]);
 	return rc;
 }
 

@@ -1649,23 +1649,10 @@ static int add_pre(const struct ex_node *n, struct conds *pre, struct conds *pos
 /* The pre and post of every step of sequence r that reads runs, by step id. */
 static int make_pre(const struct rl_rule *r, struct conds *pre, struct conds *post)
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; i < r->n_steps; i++) {
-		const struct rl_step *st = &r->steps[i];
-
-		if (st->reads_run && add_pre(st->where, &pre[st->id], &post[st->id]))
-			return -1;
-		for (j = 0; j < st->n_guards; j++)
-			if (st->guards[j].reads_run &&
-			    add_pre(st->guards[j].where, &pre[st->guards[j].id],
-				    &post[st->guards[j].id]))
-				return -1;
-	}
-	for (i = 0; i < r->n_trailing; i++)
-		if (r->trailing[i].reads_run &&
-		    add_pre(r->trailing[i].where, &pre[r->trailing[i].id],
-			    &post[r->trailing[i].id]))
+	for (i = 0; i < r->n_seq_items; i++)
+		if (r->items[i]->reads_run && add_pre(r->items[i]->where, &pre[i], &post[i]))
 			return -1;
 	return 0;
 }

@@ -1727,7 +1727,8 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 		n_real += !is_not[i];
 	/* real steps in order, each with the not steps just before it */
 	r->steps = arena_alloc(&ld->rs->arena, n_real * sizeof *r->steps);
-	if (!r->steps) {
+	r->items = arena_alloc(&ld->rs->arena, n * sizeof *r->items);
+	if (!r->steps || !r->items) {
 		oom(ld, seq->off);
 		return -1;
 	}
@@ -1737,8 +1738,10 @@ static int compile_sequence(struct file_ld *ld, const struct yl_node *seq, struc
 			if (!pending_guards)
 				pending_guards = &all[i];
 			n_guards = (size_t)(&all[i] - pending_guards) + 1;
+			r->items[i] = &all[i];
 			continue;
 		}
+		r->items[i] = &r->steps[r->n_steps];
 		r->steps[r->n_steps] = all[i];
 		r->steps[r->n_steps].guards = pending_guards;
 		r->steps[r->n_steps].n_guards = pending_guards ? n_guards : 0;

@@ -226,6 +226,7 @@ struct rl_rule {
 	struct rl_read *reads;   /* sequence: what the conditions read of bound events, once each */
 	size_t n_reads;
 	size_t n_seq_items;      /* sequence: steps in the list, `not` steps included */
+	const struct rl_step **items; /* sequence: each of them, by id (its place in the list) */
 	struct rl_emit *emits;
 	size_t n_emits;
 };
