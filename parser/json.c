@@ -90,6 +90,7 @@ struct jd_node {
 	uint32_t tab_off;   /* after freeze: children hash table at tab[tab_off .. +tab_mask] */
 	uint32_t tab_mask;
 	uint32_t all_raw;   /* after freeze: every child is in the raw-text table (jd_raw_add) */
+	uint32_t guess_at;  /* after freeze: 3 * its index, its first place in a decoder's guess */
 };
 
 /* One entry of a children hash table; node == NULL marks an empty entry. */
@@ -129,6 +130,13 @@ struct jd_decoder {
 	char *scratch;             /* unescaped strings and long number copies */
 	size_t scratch_cap;
 	size_t used;               /* scratch bytes of the last line decoded */
+	/* The raw-text entry of the key seen last at each place of a tracked object: at
+	 * 3 * i the key after node i's own, at 3 * i + 1 the first key of node i, at 3 * i + 2
+	 * the key after one of no entry in node i. Lines of one stream list their keys in one
+	 * order, so the key at a place is most often the one seen there before: one comparison,
+	 * where the table takes a hash and a probe that wait on the key's bytes. NULL: none, or
+	 * a key of no entry last time. */
+	const struct jd_raw **guess;
 };
 
 /* One open array or object. */
@@ -136,6 +144,7 @@ struct jd_frame {
 	const struct jd_node *node; /* tracked object: look its keys up here; else NULL */
 	const unsigned char *start; /* the '{' or '[' */
 	int32_t slot;               /* slot that receives the raw text on close, or -1 */
+	uint32_t place;             /* while a container inside is open: its place (see guess) */
 	int is_arr;
 	unsigned char closer;       /* '}' or ']' */
 };
@@ -385,6 +394,8 @@ int jd_fields_freeze(struct jd_fields *f)
 
 	if (f->frozen)
 		return 0;
+	if (n > UINT32_MAX / 3)
+		return -1;
 	/* Hash tables at most a quarter full: a probe always ends at an empty entry, and most
 	 * names are found (or found missing) at the first one. */
 	for (i = 0; i < n; i++) {
@@ -426,6 +437,7 @@ int jd_fields_freeze(struct jd_fields *f)
 
 		if (nd->slot >= 0)
 			order[cur++] = (uint32_t)nd->slot;
+		nd->guess_at = 3 * (uint32_t)i;
 		nd->all_raw = 1;
 		for (k = nd->first_kid; k; k = nodes[k].next_sib) {
 			uint64_t head = jd_head(nodes[k].name, nodes[k].len);
@@ -497,14 +509,20 @@ static inline const struct jd_node *jd_lookup(const struct jd_fields *f, const s
 	return jd_lookup_rest(n, t, head, h, k, len);
 }
 
-/* The child of n whose name, a closing quote and a colon start the key text at s, from its
- * raw-text table; NULL if none (the key then takes the general path). 16 bytes must be
- * readable at s. A match is a valid key, its colon included: the names entered are plain. */
-static inline const struct jd_node *jd_lookup_raw(const struct jd_fields *f,
-						  const struct jd_node *n, const unsigned char *s)
+/* Whether the 16 bytes of key text w0, w1 (two jd_load8 words) start with e's name, its
+ * closing quote and the colon. */
+static inline int jd_raw_is(const struct jd_raw *e, uint64_t w0, uint64_t w1)
+{
+	return (((w0 ^ e->text[0]) & e->mask[0]) | ((w1 ^ e->text[1]) & e->mask[1])) == 0;
+}
+
+/* The entry of n's raw-text table whose name, a closing quote and a colon start the key text
+ * w0, w1; NULL if none (the key then takes the general path). A match is a valid key, its
+ * colon included: the names entered are plain. */
+static inline const struct jd_raw *jd_lookup_raw(const struct jd_fields *f,
+						 const struct jd_node *n, uint64_t w0, uint64_t w1)
 {
 	const struct jd_raw *t = f->raw + n->tab_off;
-	uint64_t w0 = jd_load8(s), w1 = jd_load8(s + 8);
 	uint32_t h;
 
 	for (h = jd_raw_hash(w0);; h++) {
@@ -512,8 +530,8 @@ static inline const struct jd_node *jd_lookup_raw(const struct jd_fields *f,
 
 		if (!e->node)
 			return NULL;
-		if ((((w0 ^ e->text[0]) & e->mask[0]) | ((w1 ^ e->text[1]) & e->mask[1])) == 0)
-			return e->node;
+		if (jd_raw_is(e, w0, w1))
+			return e;
 	}
 }
 
@@ -529,6 +547,11 @@ struct jd_decoder *jd_decoder_new(const struct jd_fields *f)
 	if (!d)
 		return NULL;
 	d->f = f;
+	d->guess = tl_calloc(3 * f->n_nodes, sizeof *d->guess);
+	if (!d->guess) {
+		tl_free(d);
+		return NULL;
+	}
 	return d;
 }
 
@@ -537,6 +560,7 @@ void jd_decoder_free(struct jd_decoder *d)
 	if (!d)
 		return;
 	tl_free(d->scratch);
+	tl_free(d->guess);
 	tl_free(d);
 }
 
@@ -1104,6 +1128,7 @@ int jd_decode(struct jd_decoder *d, const char *line, size_t len, struct tl_valu
 	const unsigned char *p, *base, *end, *s;
 	struct jd_ctx c;
 	int depth = 0, esc;
+	uint32_t place = 0; /* in a tracked object fr: where its next key is guessed */
 	size_t i;
 
 	if (!line)
@@ -1150,8 +1175,11 @@ value:
 open_object:
 		if (depth == JD_MAX_DEPTH)
 			return jd_fail(&c, p, JD_E_DEPTH);
+		if (depth)
+			fr->place = place;
 		fr = &stack[depth++];
 		fr->node = tn && tn->n_kids ? tn : NULL;
+		place = fr->node ? fr->node->guess_at + 1 : 0;
 		fr->start = p;
 		fr->slot = tn ? tn->slot : -1;
 		fr->is_arr = 0;
@@ -1170,6 +1198,8 @@ open_object:
 	case '[':
 		if (depth == JD_MAX_DEPTH)
 			return jd_fail(&c, p, JD_E_DEPTH);
+		if (depth)
+			fr->place = place;
 		fr = &stack[depth++];
 		fr->node = NULL;
 		fr->start = p;
@@ -1248,9 +1278,23 @@ key: /* p is at the opening quote of a key of the object fr */
 	s = p + 1;
 	sv = NULL;
 	/* Most keys of a tracked object are registered names followed by the colon at once. */
-	if (fr->node && end - s >= 16 && (tn = jd_lookup_raw(f, fr->node, s)) != NULL) {
-		p = s + tn->len + 2;
-		goto key_found;
+	if (fr->node && end - s >= 16) {
+		uint64_t w0 = jd_load8(s), w1 = jd_load8(s + 8);
+		const struct jd_raw *re = d->guess[place];
+
+		if (!re || !jd_raw_is(re, w0, w1)) {
+			const struct jd_raw *was = re;
+
+			re = jd_lookup_raw(f, fr->node, w0, w1);
+			if (re || was)
+				d->guess[place] = re;
+		}
+		if (re) {
+			tn = re->node;
+			place = tn->guess_at;
+			p = s + tn->len + 2;
+			goto key_found;
+		}
 	}
 	p = jd_string(&c, s, base, end, &esc);
 	if (!p)
@@ -1282,6 +1326,8 @@ key: /* p is at the opening quote of a key of the object fr */
 			return jd_fail(&c, p, JD_E_COLON);
 		p++;
 	}
+	if (fr->node)
+		place = tn ? tn->guess_at : fr->node->guess_at + 2;
 	if (!tn)
 		goto value;
 key_found: /* tn: the registered node of the key; p is just past the colon */
@@ -1306,6 +1352,7 @@ close: /* p is just past the '}' or ']' of the frame fr on top */
 	}
 	if (depth) {
 		fr = &stack[depth - 1];
+		place = fr->place;
 		goto next;
 	}
 	p = jd_ws(p, end);

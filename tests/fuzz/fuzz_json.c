@@ -4,6 +4,8 @@
  * a nested path, the whole event) and checks what a success promises: every string slot is
  * valid UTF-8 and every raw array/object span lies inside the line. Then re-quotes each string
  * with jd_quote and decodes it back, and round-trips each number through jd_format_number.
+ * Every input is also decoded by a new decoder, which must give the same result as the one
+ * that has seen every input before (and guesses keys from them).
  */
 #include <math.h>
 #include <stdint.h>
@@ -124,15 +126,47 @@ static void check_number(double v)
 		abort();
 }
 
+/* Decodes data again with a decoder of its own, which has seen no line before (decoder has
+ * seen every input of the run, and guesses keys from them), and expects the same result. */
+static void check_cold(const uint8_t *data, size_t size, int rc, const struct tl_value *slots,
+		       const struct jd_error *err)
+{
+	struct jd_decoder *cold = jd_decoder_new(fields);
+	struct tl_value again[16];
+	struct jd_error err2;
+	int i;
+
+	if (!cold)
+		abort();
+	if (jd_decode(cold, (const char *)data, size, again, &err2) != rc)
+		abort();
+	if (rc && (err->msg != err2.msg || err->off != err2.off))
+		abort();
+	for (i = 0; !rc && i < n_paths; i++) {
+		const struct tl_value *a = &slots[i], *b = &again[i];
+
+		if (a->type != b->type)
+			abort();
+		if ((a->type == TL_NUM && memcmp(&a->num, &b->num, sizeof a->num)) ||
+		    (a->type == TL_BOOL && a->b != b->b) ||
+		    ((a->type == TL_STR || a->type == TL_ARR || a->type == TL_OBJ) &&
+		     (a->len != b->len || (a->len && memcmp(a->str, b->str, a->len)))))
+			abort();
+	}
+	jd_decoder_free(cold);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct tl_value slots[16];
 	struct jd_error err;
-	int i;
+	int i, rc;
 
 	if (!fields)
 		setup();
-	if (jd_decode(decoder, (const char *)data, size, slots, &err)) {
+	rc = jd_decode(decoder, (const char *)data, size, slots, &err);
+	check_cold(data, size, rc, slots, &err);
+	if (rc) {
 		if (!err.msg || err.off > size)
 			abort();
 		return 0;

@@ -660,6 +660,84 @@ START_TEST(test_fast_unregistered_keys)
 }
 END_TEST
 
+/* The decoder guesses each key of a tracked object from the key seen at the same place before
+ * (first in its object, after a given key, after an unregistered one). A guess only saves the
+ * lookup: keys in another order, unregistered keys between them, and one name in two objects
+ * (g.ts registered, h.ts not) must come out as if nothing had been seen before. */
+START_TEST(test_guessed_keys)
+{
+	static const char *const paths[] = { "ts", "type", "card", "amount", "g.ts", "g.type",
+					     "h.type" };
+	static const char pad[] = ",\"zzzzzzzzzzzzzzzzzz\":0}";
+	struct dec x;
+	char line[256];
+	int round;
+
+	dec_init(&x, paths, 7);
+	for (round = 0; round < 3; round++) {
+		/* the same order line after line: every key guessed from the second on */
+		snprintf(line, sizeof line, "{\"ts\":%d,\"type\":\"t\",\"card\":\"c%d\","
+			 "\"amount\":2.5%s", round, round, pad);
+		OK(&x, line);
+		expect_num(&x.slots[0], round);
+		expect_str(&x.slots[1], "t");
+		snprintf(line, sizeof line, "c%d", round);
+		expect_str(&x.slots[2], line);
+		expect_num(&x.slots[3], 2.5);
+	}
+	/* another order: each place now holds a key other than the one guessed */
+	OK(&x, "{\"card\":\"c9\",\"amount\":7,\"type\":\"u\",\"ts\":8,\"zzzzzzzzzzzzzzzzzz\":0}");
+	expect_str(&x.slots[2], "c9");
+	expect_num(&x.slots[3], 7);
+	expect_str(&x.slots[1], "u");
+	expect_num(&x.slots[0], 8);
+	/* unregistered keys between and in place of registered ones */
+	OK(&x, "{\"ts\":1,\"tsx\":2,\"type\":\"v\",\"cardy\":3,\"amount\":4,\"typ\":5,"
+	       "\"zzzzzzzzzzzzzzzzzz\":0}");
+	expect_num(&x.slots[0], 1);
+	expect_str(&x.slots[1], "v");
+	ck_assert_int_eq(x.slots[2].type, TL_MISSING);
+	expect_num(&x.slots[3], 4);
+	OK(&x, "{\"ts\":3,\"card\":\"c1\",\"amount\":6,\"zzzzzzzzzzzzzzzzzz\":0}");
+	expect_num(&x.slots[0], 3);
+	ck_assert_int_eq(x.slots[1].type, TL_MISSING);
+	expect_str(&x.slots[2], "c1");
+	expect_num(&x.slots[3], 6);
+	/* g.ts guessed first in g; in h, where only type is registered, ts is nobody's */
+	snprintf(line, sizeof line, "{\"g\":{\"ts\":5,\"type\":\"x\",\"zzzzzzzzzzzzzzzzz\":0},\"ts\":6%s", pad);
+	OK(&x, line);
+	expect_num(&x.slots[4], 5);
+	expect_str(&x.slots[5], "x");
+	expect_num(&x.slots[0], 6);
+	snprintf(line, sizeof line, "{\"h\":{\"ts\":9,\"type\":\"y\",\"zzzzzzzzzzzzzzzzz\":0},\"ts\":7%s", pad);
+	OK(&x, line);
+	ck_assert_int_eq(x.slots[4].type, TL_MISSING);
+	ck_assert_int_eq(x.slots[5].type, TL_MISSING);
+	expect_str(&x.slots[6], "y");
+	expect_num(&x.slots[0], 7);
+	/* the same after an unregistered key: in g, ts is g.ts; in h, nobody's */
+	snprintf(line, sizeof line, "{\"ts\":1,\"g\":{\"zz\":0,\"ts\":5,\"zzzzzzzzzzzzzzzzz\":0}%s",
+		 pad);
+	OK(&x, line);
+	expect_num(&x.slots[4], 5);
+	snprintf(line, sizeof line,
+		 "{\"ts\":1,\"h\":{\"zz\":0,\"ts\":9,\"type\":\"y\",\"zzzzzzzzzzzzzzzzz\":0}%s", pad);
+	OK(&x, line);
+	ck_assert_int_eq(x.slots[4].type, TL_MISSING);
+	expect_str(&x.slots[6], "y");
+	/* the key after g's object at the top, and g's first key, each where the other was */
+	snprintf(line, sizeof line, "{\"ts\":2,\"g\":{\"type\":\"w\",\"ts\":4,\"zzzzzzzzzzzzzzzzz\":0}%s", pad);
+	OK(&x, line);
+	expect_num(&x.slots[0], 2);
+	expect_num(&x.slots[4], 4);
+	expect_str(&x.slots[5], "w");
+	/* a guess is no licence for a malformed key or value */
+	BAD_AT(&x, "{\"ts\" 1,\"zzzzzzzzzzzzzzzzzzzz\":0}", "expected ':'", 6);
+	BAD_AT(&x, "{\"ts\":1,\"type\":,\"zzzzzzzzzzzzzzzzzzzz\":0}", "expected a value", 15);
+	dec_fini(&x);
+}
+END_TEST
+
 /* One decoded string with a special token at each position around the 8/16/32-byte steps of
  * the scan: plain before it, plain after it, the line ending 2 bytes or far after the value. */
 START_TEST(test_string_boundaries)
@@ -1614,6 +1692,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, test_number_fast_path);
 	tcase_add_test(tc, test_raw_spans);
 	tcase_add_test(tc, test_fast_unregistered_keys);
+	tcase_add_test(tc, test_guessed_keys);
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_literals);
 	tcase_add_test(tc, test_top_level);
