@@ -144,7 +144,7 @@ struct jd_frame {
 	const struct jd_node *node; /* tracked object: look its keys up here; else NULL */
 	const unsigned char *start; /* the '{' or '[' */
 	int32_t slot;               /* slot that receives the raw text on close, or -1 */
-	uint32_t place;             /* while a container inside is open: its place (see guess) */
+	uint32_t place;             /* its next key's place in guess, kept while a child is open */
 	int is_arr;
 	unsigned char closer;       /* '}' or ']' */
 };
