@@ -18,7 +18,12 @@
  * Advised when full, a slab is faulted in 4 KiB pages as it fills, and khugepaged, the kernel's
  * own thread, turns it into a huge page in the background: a run of a few seconds pays only
  * the cheap faults, a long one gets huge pages as its state settles. The unaligned rest of the
- * allocation is never touched, so it costs address space, not memory. */
+ * allocation is never touched, so it costs address space, not memory.
+ * A new 2 MiB slab is faulted in at once, in one call (MADV_POPULATE_WRITE, Linux 5.14), rather
+ * than a fault per 4 KiB page as the bump region reaches it: the pages and their zeroing are
+ * the same, but each fault taken alone costs a trap into the kernel and its handling (bench/
+ * case b, 530 MB: 0.43 to 0.30 s of system time). The slab is about to be filled anyway: at
+ * most one slab is resident before its time. */
 #define HUGE_SLAB (2 * 1024 * 1024)
 #define HUGE_AFTER (8 * 1024 * 1024)
 
@@ -45,6 +50,10 @@ static int new_slab(struct pool *p)
 #ifdef MADV_HUGEPAGE
 	if (p->slabs && p->slabs->size == HUGE_SLAB) /* the slab just filled */
 		madvise(p->slabs->data, HUGE_SLAB, MADV_HUGEPAGE); /* a hint: failure is harmless */
+#endif
+#ifdef MADV_POPULATE_WRITE
+	if (extra)
+		madvise((void *)at, HUGE_SLAB, MADV_POPULATE_WRITE); /* a hint: failure is harmless */
 #endif
 	s->data = (char *)at;
 	s->size = size;
