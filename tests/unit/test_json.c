@@ -704,12 +704,14 @@ START_TEST(test_guessed_keys)
 	expect_str(&x.slots[2], "c1");
 	expect_num(&x.slots[3], 6);
 	/* g.ts guessed first in g; in h, where only type is registered, ts is nobody's */
-	snprintf(line, sizeof line, "{\"g\":{\"ts\":5,\"type\":\"x\",\"zzzzzzzzzzzzzzzzz\":0},\"ts\":6%s", pad);
+	snprintf(line, sizeof line,
+		 "{\"g\":{\"ts\":5,\"type\":\"x\",\"zzzzzzzzzzzzzzzzz\":0},\"ts\":6%s", pad);
 	OK(&x, line);
 	expect_num(&x.slots[4], 5);
 	expect_str(&x.slots[5], "x");
 	expect_num(&x.slots[0], 6);
-	snprintf(line, sizeof line, "{\"h\":{\"ts\":9,\"type\":\"y\",\"zzzzzzzzzzzzzzzzz\":0},\"ts\":7%s", pad);
+	snprintf(line, sizeof line,
+		 "{\"h\":{\"ts\":9,\"type\":\"y\",\"zzzzzzzzzzzzzzzzz\":0},\"ts\":7%s", pad);
 	OK(&x, line);
 	ck_assert_int_eq(x.slots[4].type, TL_MISSING);
 	ck_assert_int_eq(x.slots[5].type, TL_MISSING);
@@ -726,7 +728,8 @@ START_TEST(test_guessed_keys)
 	ck_assert_int_eq(x.slots[4].type, TL_MISSING);
 	expect_str(&x.slots[6], "y");
 	/* the key after g's object at the top, and g's first key, each where the other was */
-	snprintf(line, sizeof line, "{\"ts\":2,\"g\":{\"type\":\"w\",\"ts\":4,\"zzzzzzzzzzzzzzzzz\":0}%s", pad);
+	snprintf(line, sizeof line,
+		 "{\"ts\":2,\"g\":{\"type\":\"w\",\"ts\":4,\"zzzzzzzzzzzzzzzzz\":0}%s", pad);
 	OK(&x, line);
 	expect_num(&x.slots[0], 2);
 	expect_num(&x.slots[4], 4);
