@@ -52,7 +52,7 @@ static int new_slab(struct pool *p)
 		madvise(p->slabs->data, HUGE_SLAB, MADV_HUGEPAGE); /* a hint: failure is harmless */
 #endif
 #ifdef MADV_POPULATE_WRITE
-	if (extra)
+	if (size == HUGE_SLAB) /* the slab just made */
 		madvise((void *)at, HUGE_SLAB, MADV_POPULATE_WRITE); /* a hint: failure is harmless */
 #endif
 	s->data = (char *)at;
