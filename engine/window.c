@@ -431,6 +431,8 @@ struct ev_line {
 struct window {
 	struct pool *pool;
 	char *ring;             /* inside this block (after aggs) or a block of its own */
+	int64_t t_oldest;       /* the oldest event's time, when n > 0: the test for eviction reads
+				 * no ring entry, which in a long window lies far from the newest */
 	uint32_t n;             /* events in the window */
 	uint32_t next_seq;      /* the number of the next event */
 	uint32_t stride;        /* bytes per ring entry */
@@ -718,6 +720,8 @@ static void pop_oldest(struct window *w, const struct win_plan *p)
 		pool_free(w->pool, entry_line(e)->line, entry_line(e)->len + 1);
 	if (--w->n == 0)
 		ring_release(w, p);
+	else
+		w->t_oldest = ((const struct tf_stamp *)entry(w, seq + 1))->us;
 }
 
 static int64_t time_of(const struct window *w, uint32_t seq)
@@ -744,7 +748,7 @@ __attribute__((noinline)) static void evict_some(struct window *w, const struct 
 
 void win_evict_before(struct window *w, const struct win_plan *p, int64_t t_min)
 {
-	if (w->n && time_of(w, w->next_seq - w->n) < t_min)
+	if (w->n && w->t_oldest < t_min)
 		evict_some(w, p, t_min);
 }
 
@@ -864,6 +868,8 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 		val->dv = dv;
 	}
 	memcpy(e, ts, sizeof *ts);
+	if (!w->n)
+		w->t_oldest = ts->us;
 	if (w->evidence) {
 		entry_line(e)->line = copy;
 		entry_line(e)->len = len;

@@ -681,7 +681,10 @@ START_TEST(block_size_is_what_a_window_takes)
 	ck_assert_ptr_nonnull(wp);
 	ck_assert_ptr_nonnull(wc);
 	ck_assert_uint_gt(win_block_size(wp), win_block_size(wc));
-	size = (win_block_size(wp) + POOL_STEP - 1) / POOL_STEP * POOL_STEP;
+	size = win_block_size(wp);
+#ifndef TL_POOL_BYPASS /* the sanitizer build's pool gives each block its size exactly */
+	size = (size + POOL_STEP - 1) / POOL_STEP * POOL_STEP;
+#endif
 	w = win_new(&pool, wp);
 	ck_assert_ptr_nonnull(w);
 	ck_assert_uint_eq(pool.in_use, size);
