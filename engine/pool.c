@@ -33,6 +33,14 @@ struct pool_slab {
 	size_t size;
 };
 
+/* The header of a block over POOL_MAX: its place on the pool's list. 16 bytes, so that the
+ * block after it keeps malloc's alignment. */
+struct pool_big {
+	struct pool_big *prev, *next;
+};
+
+_Static_assert(sizeof(struct pool_big) == 16, "a large block stays 16-byte aligned");
+
 #ifndef TL_POOL_BYPASS
 /* A new slab for the bump region; 0 or -1. */
 static int new_slab(struct pool *p)
@@ -94,12 +102,25 @@ void *pool_alloc_more(struct pool *p, size_t n)
 		p->in_use += size;
 		return b;
 	}
-#endif
-	b = tl_malloc(n);
-	if (b) {
-		p->in_use += n;
-		p->reserved += n;
+	{
+		struct pool_big *h = n > SIZE_MAX - sizeof *h ? NULL : tl_malloc(sizeof *h + n);
+
+		if (!h)
+			return NULL;
+		h->prev = NULL;
+		h->next = p->big;
+		if (p->big)
+			p->big->prev = h;
+		p->big = h;
+		b = h + 1;
 	}
+#else
+	b = tl_malloc(n);
+	if (!b)
+		return NULL;
+#endif
+	p->in_use += n;
+	p->reserved += n;
 	return b;
 }
 
@@ -127,6 +148,17 @@ void pool_free_more(struct pool *p, void *ptr, size_t n)
 		p->in_use -= c * POOL_STEP;
 		return;
 	}
+	{
+		struct pool_big *h = (struct pool_big *)ptr - 1;
+
+		if (h->prev)
+			h->prev->next = h->next;
+		else
+			p->big = h->next;
+		if (h->next)
+			h->next->prev = h->prev;
+		ptr = h;
+	}
 #endif
 	tl_free(ptr);
 	p->in_use -= n;
@@ -136,10 +168,15 @@ void pool_free_more(struct pool *p, void *ptr, size_t n)
 void pool_destroy(struct pool *p)
 {
 	struct pool_slab *s = p->slabs, *next;
+	struct pool_big *b = p->big, *b_next;
 
 	for (; s; s = next) {
 		next = s->next;
 		tl_free(s);
+	}
+	for (; b; b = b_next) {
+		b_next = b->next;
+		tl_free(b);
 	}
 	memset(p, 0, sizeof *p);
 }

@@ -4,11 +4,13 @@
  * small and short-lived; taking them from a pool keeps malloc and free off the hot path and
  * makes tearing down an engine with a million keys cheap. Blocks up to POOL_MAX bytes come from
  * slabs (64 KiB, then 2 MiB ones, offered for huge pages once full: see pool.c) and go back to
- * a free list of their size class; larger ones go to tl_malloc. Callers pass the size again
- * when they free (as they know it).
+ * a free list of their size class; larger ones go to tl_malloc, on a list of the pool's. Callers
+ * pass the size again when they free (as they know it). pool_destroy releases every block at
+ * once, so that an engine need not visit its states to end.
  *
  * With TL_POOL_BYPASS (the sanitizer build) every block is its own tl_malloc, so that
- * AddressSanitizer sees each use after free.
+ * AddressSanitizer sees each use after free, and is on no list: each must be freed, so that
+ * a block lost while it was in use is reported as a leak.
  */
 #ifndef TL_POOL_H
 #define TL_POOL_H
@@ -20,10 +22,12 @@
 #define POOL_STEP 16
 
 struct pool_slab;
+struct pool_big;
 
 struct pool {
 	void *free[POOL_MAX / POOL_STEP + 1]; /* free lists by size class */
 	struct pool_slab *slabs;
+	struct pool_big *big; /* the blocks over POOL_MAX (but in the sanitizer build) */
 	char *cur;        /* bump region in the newest slab */
 	size_t left;
 	size_t in_use;    /* bytes handed out and not given back, for --stats */
@@ -69,7 +73,15 @@ static inline void pool_free(struct pool *p, void *ptr, size_t n)
 	pool_free_more(p, ptr, n);
 }
 
-/* Releases the slabs; blocks over POOL_MAX must have been freed. */
+/* Whether pool_destroy releases the blocks still handed out: it does, but in the sanitizer
+ * build, whose blocks must each be freed. */
+#ifdef TL_POOL_BYPASS
+#define POOL_DESTROY_FREES_ALL 0
+#else
+#define POOL_DESTROY_FREES_ALL 1
+#endif
+
+/* Releases the slabs and, where POOL_DESTROY_FREES_ALL, every block. */
 void pool_destroy(struct pool *p);
 
 #endif
