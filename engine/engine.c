@@ -86,7 +86,10 @@ struct rstate {
 				   * that have alerted, which matter for ahorizon after their last
 				   * touch (the others only for the window) */
 	int64_t ahorizon;         /* ... or 0: every key is in keys */
-	struct tl_value *args;    /* this event's aggregate arguments */
+	struct tl_value *args;    /* this event's aggregate arguments (thresholds: those that are
+				   * not fields, which the window reads from the event) */
+	uint32_t *eval_args;      /* thresholds: the aggregates whose argument is evaluated */
+	size_t n_eval_args;
 	struct tl_value *results; /* aggregate values for when and emit */
 	struct win_plan *wp;      /* thresholds: the layout of its windows */
 	int8_t *memo;             /* sequences: per step, this event matches it (-1: not known);
@@ -708,17 +711,9 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 		return;
 	w = k->state;
 	win_evict_before(w, rs->wp, e->now - r->window_us);
-	for (i = 0; i < r->n_aggs; i++) {
-		const struct ex_node *arg = r->aggs[i].arg;
-
-		if (!arg)
-			rs->args[i].type = TL_MISSING;
-		else if (arg->kind == EX_FIELD)
-			rs->args[i] = ev->slots[arg->slot]; /* most are: no evaluation needed */
-		else
-			ev_eval_top(arg, &e->ev, &rs->args[i]);
-	}
-	if (win_push(w, rs->wp, &ev->ts, rs->args, ev->line, ev->len)) {
+	for (i = 0; i < rs->n_eval_args; i++) /* most arguments are fields: none to evaluate */
+		ev_eval_top(r->aggs[rs->eval_args[i]].arg, &e->ev, &rs->args[rs->eval_args[i]]);
+	if (win_push(w, rs->wp, &ev->ts, ev->slots, rs->args, ev->line, ev->len)) {
 		e->nomem = 1;
 		return;
 	}
@@ -1805,10 +1800,14 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 				goto fail;
 		}
 		if (rule->kind == RL_THRESHOLD) {
-			size_t sz;
+			size_t sz, j;
 
-			if (!(r->wp = win_plan_new(rule)))
+			if (!(r->wp = win_plan_new(rule)) ||
+			    !(r->eval_args = tl_calloc(rule->n_aggs + 1, sizeof *r->eval_args)))
 				goto fail;
+			for (j = 0; j < rule->n_aggs; j++)
+				if (rule->aggs[j].arg && win_arg_field(&rule->aggs[j]) < 0)
+					r->eval_args[r->n_eval_args++] = (uint32_t)j;
 			sz = win_block_size(r->wp);
 			r->sp->state_size[r->keys.idx] = sz > 1024 ? 1024 : (uint32_t)sz;
 		}
@@ -1854,6 +1853,7 @@ void tl_engine_free(struct tl_engine *e)
 		tl_free(rs->results);
 		tl_free(rs->args);
 		win_plan_free(rs->wp);
+		tl_free(rs->eval_args);
 		tl_free(rs->memo);
 		for (j = 0; rs->pre && j < rs->r->n_seq_items; j++)
 			tl_free(rs->pre[j].c);

@@ -381,6 +381,7 @@ static void mono_evict(struct pool *pool, struct mono *q, uint32_t seq)
 struct wp_op {
 	uint8_t kind;  /* RL_AGG_MIN, RL_AGG_MAX, RL_AGG_DISTINCT or RL_AGG_SUM */
 	uint32_t arg;  /* the index of its argument in win_push's args */
+	int32_t field; /* the event's slot when that argument is a field, read there; or -1 */
 };
 
 /* Where the value of an aggregate of the rule comes from. */
@@ -528,6 +529,7 @@ struct win_plan *win_plan_new(const struct rl_rule *r)
 				j = p->n_ops++;
 				p->ops[j].kind = groups[g];
 				p->ops[j].arg = (uint32_t)i;
+				p->ops[j].field = win_arg_field(&r->aggs[i]);
 			}
 			p->res[i].op = j;
 		}
@@ -559,6 +561,11 @@ void win_plan_free(struct win_plan *p)
 	tl_free(p->res);
 	tl_free(p->when_res);
 	tl_free(p);
+}
+
+int32_t win_arg_field(const struct rl_agg *a)
+{
+	return a->arg && a->arg->kind == EX_FIELD ? (int32_t)a->arg->slot : -1;
 }
 
 size_t win_block_size(const struct win_plan *p)
@@ -780,15 +787,24 @@ __attribute__((noinline)) static int ring_grow(struct window *w)
 	return 0;
 }
 
+/* The value of op's argument for the event being pushed. */
+static const struct tl_value *op_value(const struct wp_op *op, const struct tl_value *slots,
+				       const struct tl_value *args)
+{
+	return op->field >= 0 ? &slots[op->field] : &args[op->arg];
+}
+
 /* win_push's min and max: room for the event in each deque (0), or -1 with the deques as they
  * were. */
 __attribute__((noinline)) static int mono_reserve_all(struct window *w, const struct win_plan *p,
+						      const struct tl_value *slots,
 						      const struct tl_value *args)
 {
 	uint32_t i;
 
 	for (i = 0; i < p->n_mono; i++)
-		if (args[p->ops[i].arg].type == TL_NUM && mono_reserve(w->pool, &w->aggs[i].q)) {
+		if (op_value(&p->ops[i], slots, args)->type == TL_NUM &&
+		    mono_reserve(w->pool, &w->aggs[i].q)) {
 			/* a deque that was empty gives back the array reserved for this event */
 			for (i = 0; i < p->n_mono; i++)
 				if (!w->aggs[i].q.n)
@@ -800,12 +816,13 @@ __attribute__((noinline)) static int mono_reserve_all(struct window *w, const st
 
 /* win_push's min and max, once nothing can fail. */
 __attribute__((noinline)) static void mono_push_all(struct window *w, const struct win_plan *p,
+						    const struct tl_value *slots,
 						    const struct tl_value *args, uint32_t seq)
 {
 	uint32_t i;
 
 	for (i = 0; i < p->n_mono; i++) {
-		const struct tl_value *v = &args[p->ops[i].arg];
+		const struct tl_value *v = op_value(&p->ops[i], slots, args);
 
 		if (v->type == TL_NUM)
 			mono_push(&w->aggs[i].q, seq, v->num, p->ops[i].kind == RL_AGG_MAX);
@@ -825,7 +842,8 @@ __attribute__((noinline)) static void push_failed(struct window *w, const struct
 }
 
 int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *ts,
-	     const struct tl_value *args, const char *line, size_t len)
+	     const struct tl_value *slots, const struct tl_value *args, const char *line,
+	     size_t len)
 {
 	const struct wp_op *op = p->ops + p->n_mono, *end_dist = op + p->n_dist,
 			   *end = p->ops + p->n_ops;
@@ -842,7 +860,7 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 		memcpy(copy, line, len);
 		copy[len] = '\0';
 	}
-	if (p->n_mono && mono_reserve_all(w, p, args)) {
+	if (p->n_mono && mono_reserve_all(w, p, slots, args)) {
 		pool_free(w->pool, copy, len + 1);
 		return -1;
 	}
@@ -851,7 +869,7 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 	vals = val = entry_vals(p, e);
 	/* the distinct values next: the last step here that can fail */
 	for (; op < end_dist; op++, a++, val++) {
-		const struct tl_value *v = &args[op->arg];
+		const struct tl_value *v = op_value(op, slots, args);
 		struct dval *dv = NULL;
 
 		if (v->type != TL_MISSING && v->type != TL_NULL && !(dv = dist_add(w->pool, &a->d, v))) {
@@ -875,7 +893,7 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 		entry_line(e)->len = len;
 	}
 	for (; op < end; op++, a++, val++) {
-		const struct tl_value *v = &args[op->arg];
+		const struct tl_value *v = op_value(op, slots, args);
 
 		if (v->type == TL_NUM) {
 			val->d = v->num;
@@ -886,7 +904,7 @@ int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *
 		}
 	}
 	if (p->n_mono)
-		mono_push_all(w, p, args, w->next_seq);
+		mono_push_all(w, p, slots, args, w->next_seq);
 	w->next_seq++;
 	w->n++;
 	return 0;

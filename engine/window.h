@@ -38,11 +38,16 @@ void win_free(struct window *w, const struct win_plan *p);
 /* Drops the events older than t_min (events at t_min stay: bounds are inclusive). */
 void win_evict_before(struct window *w, const struct win_plan *p, int64_t t_min);
 
-/* Adds an event: its time, the values of the rule's aggregate arguments (args[i] for
- * r->aggs[i]; ignored for count()), and, with evidence, its line (copied). 0 or -1
- * (allocation; the window is unchanged). */
+/* The event slot that aggregate a's argument is, when it is a field, or -1. */
+int32_t win_arg_field(const struct rl_agg *a);
+
+/* Adds an event: its time, the values of the rule's aggregate arguments, and, with evidence,
+ * its line (copied). An argument that is a field is read from the event's slots (at
+ * win_arg_field); the others from args (args[i] for r->aggs[i]; ignored for count()), which
+ * the caller evaluates: those only. 0 or -1 (allocation; the window is unchanged). */
 int win_push(struct window *w, const struct win_plan *p, const struct tf_stamp *ts,
-	     const struct tl_value *args, const char *line, size_t len);
+	     const struct tl_value *slots, const struct tl_value *args, const char *line,
+	     size_t len);
 
 /* The aggregate values, out[i] for r->aggs[i]: count and distinct as numbers; sum of no
  * number is 0; avg, min and max of no number are unknown. */

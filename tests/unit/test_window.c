@@ -1,8 +1,9 @@
 /* test_window.c - threshold windows: every aggregate against a naive rescan after each push
  * and eviction, on random values, in short windows and in long streams whose windows grow to
  * hundreds of events and empty again, min and max both kept in deques (when the rule's when
- * reads them) and read off the sum's values; an empty window holds nothing but its own block;
- * allocation failures leave the window unchanged. */
+ * reads them) and read off the sum's values, arguments given or read from the event's fields;
+ * an empty window holds nothing but its own block; allocation failures leave the window
+ * unchanged. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +28,16 @@ static struct rl_agg aggs_mixed[N_AGGS] = {
 	{ RL_AGG_DISTINCT, &dummy_arg }, { RL_AGG_MAX, &dummy_arg }, { RL_AGG_COUNT, NULL },
 	{ RL_AGG_AVG, &dummy_arg },      { RL_AGG_DISTINCT, &dummy_arg }, { RL_AGG_MIN, &dummy_arg },
 	{ RL_AGG_SUM, &dummy_arg },
+};
+
+/* The aggregates of aggs[] over fields of the event (slot 0 the numbers' argument, slot 1
+ * distinct's), which the window reads from the event's slots, not from args. */
+static struct ex_node field_v = { .kind = EX_FIELD, .slot = 0 },
+		      field_g = { .kind = EX_FIELD, .slot = 1 };
+static struct rl_agg aggs_fields[N_AGGS] = {
+	{ RL_AGG_COUNT, NULL },      { RL_AGG_SUM, &field_v }, { RL_AGG_AVG, &field_v },
+	{ RL_AGG_MIN, &field_v },    { RL_AGG_MAX, &field_v }, { RL_AGG_DISTINCT, &field_g },
+	{ RL_AGG_DISTINCT, &field_g },
 };
 
 /* A when that reads min and max (aggs[3] and aggs[4]): they keep deques. Without it they are
@@ -144,17 +155,21 @@ static void check_against_naive(const struct window *w, const struct win_plan *w
 		EXPECT(win_time(w, 0)->us == items[lo].t);
 }
 
-static void push(struct window *w, const struct win_plan *wp, const struct item *it, int rc_want)
+/* Pushes the item's values: as args, or (by_field, for aggs_fields) as the event's slots, with
+ * args that would be counted wrong if the window read them. */
+static void push(struct window *w, const struct win_plan *wp, const struct item *it, int rc_want,
+		 int by_field)
 {
-	struct tl_value args[N_AGGS];
+	static const struct tl_value poison = { .type = TL_STR, .str = "poison", .len = 6 };
+	struct tl_value args[N_AGGS], slots[2] = { it->v, it->g };
 	struct tf_stamp ts = { 0 };
 	size_t i;
 
 	for (i = 0; i < N_AGGS; i++)
-		args[i] = aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
+		args[i] = by_field ? poison : aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
 	ts.us = it->t;
 	ts.kind = TF_EPOCH_S;
-	EXPECT(win_push(w, wp, &ts, args, "{\"x\":1}", 7) == rc_want);
+	EXPECT(win_push(w, wp, &ts, by_field ? slots : NULL, args, "{\"x\":1}", 7) == rc_want);
 }
 
 START_TEST(random_streams_match_naive)
@@ -170,8 +185,11 @@ START_TEST(random_streams_match_naive)
 		struct item *items = calloc(600, sizeof *items);
 		size_t n = 0, lo = 0;
 		int64_t t = 0, span = 1 + rand_r(&seed) % 40;
+		int by_field = trial % 3 == 2; /* the arguments fields, read from the event */
 
 		r.when = trial % 4 >= 2 ? &when_min_max : NULL;
+		if (by_field)
+			r.aggs = aggs_fields;
 		wp = win_plan_new(&r);
 		w = win_new(&pool, wp);
 		ck_assert_ptr_nonnull(w);
@@ -181,7 +199,7 @@ START_TEST(random_streams_match_naive)
 			win_evict_before(w, wp, t - span);
 			while (lo < n && items[lo].t < t - span)
 				lo++;
-			push(w, wp, &items[n], 0);
+			push(w, wp, &items[n], 0, by_field);
 			n++;
 			check_against_naive(w, wp, items, lo, n);
 			if (rand_r(&seed) % 50 == 0) { /* fired: consumed */
@@ -210,7 +228,7 @@ START_TEST(evidence_keeps_lines)
 	size_t len;
 
 	random_item(&seed, &it, 5);
-	push(w, wp, &it, 0);
+	push(w, wp, &it, 0, 0);
 	ck_assert_str_eq(win_line(w, 0, &len), "{\"x\":1}");
 	ck_assert_uint_eq(len, 7);
 	win_free(w, wp);
@@ -312,7 +330,7 @@ static int push_item(struct window *w, const struct rl_rule *r, const struct win
 
 	for (i = 0; i < N_AGGS; i++)
 		args[i] = r->aggs[i].kind == RL_AGG_DISTINCT ? it->g : it->v;
-	return win_push(w, wp, &ts, args, line, len);
+	return win_push(w, wp, &ts, NULL, args, line, len);
 }
 
 /* The results of r's aggregates in the order of aggs[] (the distinct ones in turn). */
@@ -544,10 +562,10 @@ START_TEST(same_argument_shares_state_others_do_not)
 	struct pool pool = { 0 };
 	struct win_plan *wp;
 	struct window *w;
-	struct tl_value args[N], out[N];
+	struct tl_value slots[6], out[N];
 	struct tf_stamp ts = { .us = 1, .kind = TF_EPOCH_S };
 	static const double a[] = { 3, -0.0, 3, 7.5 }, b[] = { 100, 200, 100, -1 };
-	size_t i, k;
+	size_t k;
 
 	fa1.kind = fa2.kind = fb.kind = EX_FIELD;
 	fa1.slot = fa2.slot = 4;
@@ -560,11 +578,10 @@ START_TEST(same_argument_shares_state_others_do_not)
 	w = win_new(&pool, wp);
 	ck_assert_ptr_nonnull(w);
 	for (k = 0; k < 4; k++) {
-		for (i = 0; i < N; i++)
-			args[i] = num_value(ag[i].arg == &fb ? b[k] : a[k]);
-		args[7].type = TL_MISSING;
+		slots[4] = num_value(a[k]); /* every argument is a field, read from the event */
+		slots[5] = num_value(b[k]);
 		ts.us = (int64_t)k;
-		ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+		ck_assert_int_eq(win_push(w, wp, &ts, slots, NULL, "{}", 2), 0);
 	}
 	win_results(w, wp, out);
 	ck_assert(out[0].num == 13.5);
@@ -611,7 +628,7 @@ START_TEST(when_decides_with_its_own_aggregates)
 		struct pool pool = { 0 };
 		struct win_plan *wp;
 		struct window *w;
-		struct tl_value args[4], out[4];
+		struct tl_value slots[3], out[4];
 		struct tf_stamp ts = { .us = 0, .kind = TF_EPOCH_S };
 		size_t i, k;
 
@@ -624,10 +641,10 @@ START_TEST(when_decides_with_its_own_aggregates)
 		w = win_new(&pool, wp);
 		ck_assert_ptr_nonnull(w);
 		for (k = 0; k < 5; k++) {
-			for (i = 0; i < 4; i++)
-				args[i] = isnan(vals[k]) ? str_value("x") : num_value(vals[k]);
+			/* the arguments are the field in slot 2: nothing to give in args */
+			slots[2] = isnan(vals[k]) ? str_value("x") : num_value(vals[k]);
 			ts.us = (int64_t)k;
-			ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+			ck_assert_int_eq(win_push(w, wp, &ts, slots, NULL, "{}", 2), 0);
 		}
 		for (i = 0; i < 4; i++)
 			out[i].type = TL_BOOL; /* not touched unless asked for */
@@ -692,7 +709,7 @@ START_TEST(block_size_is_what_a_window_takes)
 		args[i] = num_value(1);
 	for (i = 0; i < 3; i++) {
 		ts.us = (int64_t)i;
-		ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+		ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{}", 2), 0);
 		if (i < 2)
 			ck_assert_uint_eq(pool.in_use, size);
 	}
@@ -728,7 +745,7 @@ START_TEST(evicting_all_at_once_empties_the_window)
 				args[i] = aggs[i].kind == RL_AGG_DISTINCT ? str_value(vals[k % 5])
 									 : num_value((double)k - 3);
 			ts.us = (int64_t)(100 * round + k);
-			ck_assert_int_eq(win_push(w, wp, &ts, args, "{\"e\":1}", 7), 0);
+			ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{\"e\":1}", 7), 0);
 		}
 		ck_assert_uint_eq(win_count(w), n);
 		win_evict_before(w, wp, (int64_t)(100 * round + n)); /* all older */
@@ -747,7 +764,7 @@ START_TEST(evicting_all_at_once_empties_the_window)
 		for (i = 0; i < N_AGGS; i++)
 			args[i] = aggs[i].kind == RL_AGG_DISTINCT ? str_value(vals[k]) : num_value(t[k]);
 		ts.us = t[k];
-		ck_assert_int_eq(win_push(w, wp, &ts, args, "{\"e\":2}", 7), 0);
+		ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{\"e\":2}", 7), 0);
 	}
 	win_evict_before(w, wp, 6);
 	ck_assert_uint_eq(win_count(w), 1);
@@ -756,7 +773,7 @@ START_TEST(evicting_all_at_once_empties_the_window)
 	ck_assert(out[1].num == 9 && out[3].num == 9 && out[4].num == 9 && out[5].num == 1);
 	/* 9, then 2: the bound 8 stops at 9, the first */
 	ts.us = 2;
-	ck_assert_int_eq(win_push(w, wp, &ts, args, "{\"e\":3}", 7), 0);
+	ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{\"e\":3}", 7), 0);
 	win_evict_before(w, wp, 8);
 	ck_assert_uint_eq(win_count(w), 2);
 	win_evict_before(w, wp, 10);
@@ -797,14 +814,14 @@ START_TEST(short_values_inline_compare_exactly)
 			for (i = 0; i < N_AGGS; i++)
 				args[i] = str_value(pairs[k][j % 2]);
 			ts.us = (int64_t)(10 * k + j);
-			ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+			ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{}", 2), 0);
 			win_results(w, wp, out);
 			ck_assert(out[5].num == (strcmp(pairs[k][0], pairs[k][1]) == 0 || j == 0 ? 1 : 2));
 		}
 		/* the string "1" is not the number 1 */
 		for (i = 0; i < N_AGGS; i++)
 			args[i] = num_value(1);
-		ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+		ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{}", 2), 0);
 		win_results(w, wp, out);
 		ck_assert(out[5].num == (strcmp(pairs[k][0], pairs[k][1]) == 0 ? 2 : 3));
 		win_clear(w, wp);
@@ -812,10 +829,10 @@ START_TEST(short_values_inline_compare_exactly)
 	}
 	for (i = 0; i < N_AGGS; i++)
 		args[i] = str_value("1");
-	ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+	ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{}", 2), 0);
 	for (i = 0; i < N_AGGS; i++)
 		args[i] = num_value(1);
-	ck_assert_int_eq(win_push(w, wp, &ts, args, "{}", 2), 0);
+	ck_assert_int_eq(win_push(w, wp, &ts, NULL, args, "{}", 2), 0);
 	win_results(w, wp, out);
 	ck_assert(out[5].num == 2);
 	win_free(w, wp);
