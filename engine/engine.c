@@ -86,9 +86,9 @@ struct rstate {
 				   * that have alerted, which matter for ahorizon after their last
 				   * touch (the others only for the window) */
 	int64_t ahorizon;         /* ... or 0: every key is in keys */
-	struct tl_value *args;    /* this event's aggregate arguments (thresholds: those that are
-				   * not fields, which the window reads from the event) */
-	uint32_t *eval_args;      /* thresholds: the aggregates whose argument is evaluated */
+	struct tl_value *args;    /* thresholds: this event's aggregate arguments that are not
+				   * fields (the window reads those from the event) */
+	uint32_t *eval_args;      /* ... the aggregates they are of, listed when the rules load */
 	size_t n_eval_args;
 	struct tl_value *results; /* aggregate values for when and emit */
 	struct win_plan *wp;      /* thresholds: the layout of its windows */
@@ -1794,15 +1794,14 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		if (rule->n_aggs || rule->n_run_aggs) {
 			size_t n = rule->n_aggs > rule->n_run_aggs ? rule->n_aggs : rule->n_run_aggs;
 
-			r->results = tl_calloc(n, sizeof *r->results);
-			r->args = tl_calloc(n, sizeof *r->args);
-			if (!r->results || !r->args)
+			if (!(r->results = tl_calloc(n, sizeof *r->results)))
 				goto fail;
 		}
 		if (rule->kind == RL_THRESHOLD) {
 			size_t sz, j;
 
 			if (!(r->wp = win_plan_new(rule)) ||
+			    !(r->args = tl_calloc(rule->n_aggs + 1, sizeof *r->args)) ||
 			    !(r->eval_args = tl_calloc(rule->n_aggs + 1, sizeof *r->eval_args)))
 				goto fail;
 			for (j = 0; j < rule->n_aggs; j++)
