@@ -157,6 +157,16 @@ struct tl_engine {
 
 static void seq_key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k);
 
+/* Asks for every cache line of the n bytes at p (a hint: at least the first, for n 0). */
+static inline void prefetch_lines(const void *p, size_t n)
+{
+	const char *at = (const char *)((uintptr_t)p & ~(uintptr_t)63), *end = (const char *)p + n;
+
+	do
+		__builtin_prefetch(at);
+	while ((at += 64) < end);
+}
+
 /* ---- key states ---- */
 
 /* The list of rule rs that its live state k is in. */
@@ -264,8 +274,12 @@ static void xpush(struct tl_engine *e, struct rstate *rs)
 #define EXPIRE_BATCH 16
 
 /* Frees the keys of list t of rule rs that are due at e->now (touched more than horizon
- * ago), a few at a time: their states and entries are asked for all together, then freed (a
- * rule's keys are apart: freeing one leaves the others). 1 when more may be due. */
+ * ago), a few at a time: their states and entries are asked for all together, then what
+ * freeing them reads beyond those (the table slot of each entry, a window's own blocks: its
+ * distinct sets, evidence lines, a ring grown out of it), then they are freed (a rule's keys
+ * are apart: freeing one leaves the others). expire_ahead has asked for their states and
+ * entries some events before, but most of that has left the nearest caches since. 1 when
+ * more may be due. */
 static int expire_list(struct tl_engine *e, struct rstate *rs, struct ktable *t,
 		       int64_t horizon)
 {
@@ -276,6 +290,11 @@ static int expire_list(struct tl_engine *e, struct rstate *rs, struct ktable *t,
 		__builtin_prefetch(k->state);
 		__builtin_prefetch(kt_entry(k));
 		due[n++] = k;
+	}
+	for (i = 0; i < n; i++) {
+		ks_prefetch_slot(t->space, kt_entry(due[i]));
+		if (rs->r->kind == RL_THRESHOLD)
+			win_prefetch_free(due[i]->state, rs->wp);
 	}
 	for (i = 0; i < n; i++)
 		key_free(e, rs, due[i]);
@@ -313,7 +332,8 @@ static void expire(struct tl_engine *e)
 }
 
 /* Walks, one key per event, down the list of each rule that has keys due, asking for each
- * key's memory (its state, its entry, the key after it) an event or more before expire reads
+ * key's memory (every line of its state, its entry, the key after it) an event or more before
+ * expire reads
  * it: expire then follows the list through the cache instead of from one miss to the next
  * (keys are touched at random, so a list jumps all over memory). A rule's walk stops at its
  * first key that is not due yet: expire runs in batches (see xgrace), so the keys it frees
@@ -340,7 +360,7 @@ static void expire_ahead(struct tl_engine *e)
 		rs->look_due = k->touched + rs->horizon;
 		if (rs->look_due > e->now)
 			continue;
-		__builtin_prefetch(k->state);
+		prefetch_lines(k->state, rs->sp->state_size[t->idx]);
 		__builtin_prefetch(kt_entry(k));
 		if (k->next) {
 			__builtin_prefetch(k->next);
@@ -516,11 +536,7 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 				continue;
 			/* every line of the state: a window's ring entries come after its header
 			 * and aggregates, often on the next line */
-			p = (const char *)((uintptr_t)k->state & ~(uintptr_t)63);
-			end = (const char *)k->state + sp->state_size[j];
-			do
-				__builtin_prefetch(p);
-			while ((p += 64) < end);
+			prefetch_lines(k->state, sp->state_size[j]);
 			__builtin_prefetch(k->prev);
 			__builtin_prefetch(k->next);
 		}

@@ -88,6 +88,12 @@ struct ktable {
 struct kentry *ks_find(const struct kspace *s, const char *key, size_t len, uint64_t hash);
 /* A new entry for a key not in the space, with no live state; NULL on allocation failure. */
 struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t hash);
+/* Asks for the table slot where entry e of s begins its probe (a hint: what ks_remove reads
+ * first, at a place in the table as random as the key). */
+static inline void ks_prefetch_slot(const struct kspace *s, const struct kentry *e)
+{
+	__builtin_prefetch(&s->tab[e->hash & s->mask]);
+}
 /* Frees the table; every entry must have gone. */
 void ks_fini(struct kspace *s);
 

@@ -34,6 +34,10 @@ size_t win_block_size(const struct win_plan *p);
  * allocation failure. Every call below takes the plan the window was made with. */
 struct window *win_new(struct pool *pool, const struct win_plan *p);
 void win_free(struct window *w, const struct win_plan *p);
+/* Asks for the blocks beyond its own that freeing w will read (a hint, for a caller that
+ * frees many windows in a row: their blocks then come in together; w's own block is read).
+ * NULL is allowed. */
+void win_prefetch_free(const struct window *w, const struct win_plan *p);
 
 /* Drops the events older than t_min (events at t_min stay: bounds are inclusive). */
 void win_evict_before(struct window *w, const struct win_plan *p, int64_t t_min);
