@@ -333,12 +333,11 @@ static void expire(struct tl_engine *e)
 
 /* Walks, one key per event, down the list of each rule that has keys due, asking for each
  * key's memory (every line of its state, its entry, the key after it) an event or more before
- * expire reads
- * it: expire then follows the list through the cache instead of from one miss to the next
- * (keys are touched at random, so a list jumps all over memory). A rule's walk stops at its
- * first key that is not due yet: expire runs in batches (see xgrace), so the keys it frees
- * are due some events before, and a walk of one key per event keeps up with a rule that frees
- * fewer keys than it takes events. A rule notes when its walk can next go on (look_due, a
+ * expire reads it: expire then follows the list through the cache instead of from one miss to
+ * the next (keys are touched at random, so a list jumps all over memory). A rule's walk stops
+ * at its first key that is not due yet: expire runs in batches (see xgrace), so the keys it
+ * frees are due some events before, and a walk of one key per event keeps up with a rule that
+ * frees fewer keys than it takes events. A rule notes when its walk can next go on (look_due, a
  * lower bound: the list is in touch order), so that a rule not due costs no key read. */
 static void expire_ahead(struct tl_engine *e)
 {
