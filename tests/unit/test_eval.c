@@ -505,6 +505,39 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 			ck_assert_msg(eval_case(net, ev) == F, "%s", ip);
 		}
 	}
+	/* dotted strings of 3 to 5 parts of 0 to 4 digits (mostly 1 to 3), a quarter of them
+	 * with one byte changed to a neighbour of a digit or a dot in ASCII ('/' and ':') or
+	 * another byte an address may sit beside */
+	for (i = 0; i < 4000; i++) {
+		static const char odd[] = "/:a -.0";
+		char ip[32] = "", ev[128];
+		unsigned char addr[4];
+		int parts = 3 + rand_r(&seed) % 3, j, k, want;
+		size_t n = 0;
+
+		for (j = 0; j < parts; j++) {
+			int digits = rand_r(&seed) % 8;
+
+			digits = digits == 0 ? 0 : digits == 7 ? 4 : 1 + digits % 3;
+			if (j)
+				ip[n++] = '.';
+			for (k = 0; k < digits; k++)
+				ip[n++] = (char)('0' + rand_r(&seed) % 10);
+		}
+		if (n && rand_r(&seed) % 4 == 0)
+			ip[rand_r(&seed) % n] = odd[rand_r(&seed) % (sizeof odd - 1)];
+		ip[n] = '\0';
+		want = inet_pton(AF_INET, ip, addr) == 1 ? T : U;
+		snprintf(ev, sizeof ev, "{\"ts\":1,\"ip\":\"%s\"}", ip);
+		ck_assert_msg(eval_case("cidr(ip, \"0.0.0.0/0\")", ev) == want, "%s", ip);
+		if (want == T) {
+			char net[128];
+
+			snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1],
+				 addr[2], addr[3]);
+			ck_assert_msg(eval_case(net, ev) == T, "%s", ip);
+		}
+	}
 	/* addresses of every length, from 0.0.0.0 to 255.255.255.255: each in its own /32 and
 	 * in its /24, not in the /32 next to it */
 	for (i = 0; i < 600; i++) {
