@@ -470,6 +470,27 @@ START_TEST(scratch_grows_for_long_strings)
 }
 END_TEST
 
+/* cidr() of string ip (as an event's field) against the C library's reading of it: an
+ * address exactly when inet_pton takes it, and then the same one, in its own /32 and not in
+ * the one next to it. */
+static void check_ipv4(const char *ip)
+{
+	char ev[128], net[128];
+	unsigned char addr[4];
+	int want = inet_pton(AF_INET, ip, addr) == 1 ? T : U;
+
+	snprintf(ev, sizeof ev, "{\"ts\":1,\"ip\":\"%s\"}", ip);
+	ck_assert_msg(eval_case("cidr(ip, \"0.0.0.0/0\")", ev) == want, "%s", ip);
+	if (want != T)
+		return;
+	snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1], addr[2],
+		 addr[3]);
+	ck_assert_msg(eval_case(net, ev) == T, "%s", ip);
+	snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1], addr[2],
+		 addr[3] ^ 1u);
+	ck_assert_msg(eval_case(net, ev) == F, "%s", ip);
+}
+
 START_TEST(cidr_reads_ipv4_as_inet_pton)
 {
 	/* dotted strings made of tricky parts: the evaluator's own IPv4 reader against the C
@@ -480,39 +501,23 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 	int i;
 
 	for (i = 0; i < 4000; i++) {
-		char ip[64] = "", ev[128];
-		unsigned char addr[4];
-		int n = 3 + rand_r(&seed) % 3, j, want;
+		char ip[64] = "";
+		int n = 3 + rand_r(&seed) % 3, j;
 
 		for (j = 0; j < n; j++) {
 			if (j)
 				strcat(ip, ".");
 			strcat(ip, parts[rand_r(&seed) % (sizeof parts / sizeof parts[0])]);
 		}
-		want = inet_pton(AF_INET, ip, addr) == 1 ? T : U;
-		snprintf(ev, sizeof ev, "{\"ts\":1,\"ip\":\"%s\"}", ip);
-		ck_assert_msg(eval_case("cidr(ip, \"0.0.0.0/0\")", ev) == want, "%s", ip);
-		if (want == T) {
-			/* and the address read is the C library's: in its own /32, not in the
-			 * one next to it */
-			char net[128];
-
-			snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1],
-				 addr[2], addr[3]);
-			ck_assert_msg(eval_case(net, ev) == T, "%s", ip);
-			snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1],
-				 addr[2], addr[3] ^ 1u);
-			ck_assert_msg(eval_case(net, ev) == F, "%s", ip);
-		}
+		check_ipv4(ip);
 	}
 	/* dotted strings of 3 to 5 parts of 0 to 4 digits (mostly 1 to 3), a quarter of them
 	 * with one byte changed to a neighbour of a digit or a dot in ASCII ('/' and ':') or
 	 * another byte an address may sit beside */
 	for (i = 0; i < 4000; i++) {
 		static const char odd[] = "/:a -.0";
-		char ip[32] = "", ev[128];
-		unsigned char addr[4];
-		int parts = 3 + rand_r(&seed) % 3, j, k, want;
+		char ip[32];
+		int parts = 3 + rand_r(&seed) % 3, j, k;
 		size_t n = 0;
 
 		for (j = 0; j < parts; j++) {
@@ -527,16 +532,7 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 		if (n && rand_r(&seed) % 4 == 0)
 			ip[rand_r(&seed) % n] = odd[rand_r(&seed) % (sizeof odd - 1)];
 		ip[n] = '\0';
-		want = inet_pton(AF_INET, ip, addr) == 1 ? T : U;
-		snprintf(ev, sizeof ev, "{\"ts\":1,\"ip\":\"%s\"}", ip);
-		ck_assert_msg(eval_case("cidr(ip, \"0.0.0.0/0\")", ev) == want, "%s", ip);
-		if (want == T) {
-			char net[128];
-
-			snprintf(net, sizeof net, "cidr(ip, \"%u.%u.%u.%u/32\")", addr[0], addr[1],
-				 addr[2], addr[3]);
-			ck_assert_msg(eval_case(net, ev) == T, "%s", ip);
-		}
+		check_ipv4(ip);
 	}
 	/* addresses of every length, from 0.0.0.0 to 255.255.255.255: each in its own /32 and
 	 * in its /24, not in the /32 next to it */
