@@ -90,7 +90,7 @@ struct jd_node {
 	uint32_t tab_off;   /* after freeze: children hash table at tab[tab_off .. +tab_mask] */
 	uint32_t tab_mask;
 	uint32_t all_raw;   /* after freeze: every child is in the raw-text table (jd_raw_add) */
-	uint32_t guess_at;  /* after freeze: 3 * its index, its first place in a decoder's guess */
+	uint32_t guess_at;  /* after freeze: 2 * its index, its first place in a decoder's guess */
 };
 
 /* One entry of a children hash table; node == NULL marks an empty entry. */
@@ -113,6 +113,17 @@ struct jd_raw {
 
 #define JD_RAW_MAX 14
 
+/* A plain key of no entry, as a decoder saw it at a place: its text, closing quote and colon
+ * as jd_raw holds a name's; skip: their length (0: none). */
+struct jd_other {
+	uint64_t text[2];
+	uint64_t mask[2];
+	uint32_t skip;
+};
+
+/* Places for the keys of no entry in a row after one place (more share the last). */
+#define JD_CHAIN 8
+
 struct jd_fields {
 	struct jd_node *nodes; /* nodes[0] is the root */
 	size_t n_nodes, cap_nodes;
@@ -130,13 +141,19 @@ struct jd_decoder {
 	char *scratch;             /* unescaped strings and long number copies */
 	size_t scratch_cap;
 	size_t used;               /* scratch bytes of the last line decoded */
-	/* The raw-text entry of the key seen last at each place of a tracked object: at
-	 * 3 * i the key after node i's own, at 3 * i + 1 the first key of node i, at 3 * i + 2
-	 * the key after one of no entry in node i. Lines of one stream list their keys in one
-	 * order, so the key at a place is most often the one seen there before: one comparison,
-	 * where the table takes a hash and a probe that wait on the key's bytes. NULL: none, or
-	 * a key of no entry last time. */
+	/* The raw-text entry of the key seen last at each place of a tracked object: at 2 * i
+	 * the key after node i's own, at 2 * i + 1 the first key of node i, and from n_base on
+	 * the places of the keys of no entry that follow one of those places, JD_CHAIN of them
+	 * for each (see jd_after_other). Lines of one stream list their keys in one order, so
+	 * the key at a place is most often the one seen there before: one comparison, where the
+	 * table takes a hash and a probe that wait on the key's bytes. NULL: none, or a key of
+	 * no entry last time. */
 	const struct jd_raw **guess;
+	/* Per place, the key of no entry seen there last, when it was plain (as a raw-text
+	 * entry holds a name): the same text is the same key, of no entry again, and is passed
+	 * over with one comparison. */
+	struct jd_other *other;
+	uint32_t n_base;           /* 2 * n_nodes: the first place of a chain */
 };
 
 /* One open array or object. */
@@ -437,7 +454,7 @@ int jd_fields_freeze(struct jd_fields *f)
 
 		if (nd->slot >= 0)
 			order[cur++] = (uint32_t)nd->slot;
-		nd->guess_at = 3 * (uint32_t)i;
+		nd->guess_at = 2 * (uint32_t)i;
 		nd->all_raw = 1;
 		for (k = nd->first_kid; k; k = nodes[k].next_sib) {
 			uint64_t head = jd_head(nodes[k].name, nodes[k].len);
@@ -509,6 +526,28 @@ static inline const struct jd_node *jd_lookup(const struct jd_fields *f, const s
 	return jd_lookup_rest(n, t, head, h, k, len);
 }
 
+/* The place of the key after one of no entry at place p: the chain of p's own place, or the
+ * next in the chain p is in. A chain's places belong to the object its first place does. */
+static inline uint32_t jd_after_other(const struct jd_decoder *d, uint32_t p)
+{
+	if (p < d->n_base)
+		return d->n_base + p * JD_CHAIN;
+	return (p - d->n_base) % JD_CHAIN == JD_CHAIN - 1 ? p : p + 1;
+}
+
+/* Notes the key of no entry at place p: its text w0, w1 (two jd_load8 words) of n bytes,
+ * the closing quote and the colon included (at most 16). */
+static void jd_note_other(struct jd_decoder *d, uint32_t p, uint64_t w0, uint64_t w1, size_t n)
+{
+	struct jd_other *o = &d->other[p];
+
+	o->mask[0] = n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+	o->mask[1] = n >= 16 ? ~(uint64_t)0 : n > 8 ? ((uint64_t)1 << (8 * (n - 8))) - 1 : 0;
+	o->text[0] = w0 & o->mask[0];
+	o->text[1] = w1 & o->mask[1];
+	o->skip = (uint32_t)n;
+}
+
 /* Whether the 16 bytes of key text w0, w1 (two jd_load8 words) start with e's name, its
  * closing quote and the colon. */
 static inline int jd_raw_is(const struct jd_raw *e, uint64_t w0, uint64_t w1)
@@ -547,9 +586,11 @@ struct jd_decoder *jd_decoder_new(const struct jd_fields *f)
 	if (!d)
 		return NULL;
 	d->f = f;
-	d->guess = tl_calloc(3 * f->n_nodes, sizeof *d->guess);
-	if (!d->guess) {
-		tl_free(d);
+	d->n_base = 2 * (uint32_t)f->n_nodes;
+	d->guess = tl_calloc((size_t)d->n_base * (1 + JD_CHAIN), sizeof *d->guess);
+	d->other = tl_calloc((size_t)d->n_base * (1 + JD_CHAIN), sizeof *d->other);
+	if (!d->guess || !d->other) {
+		jd_decoder_free(d);
 		return NULL;
 	}
 	return d;
@@ -561,6 +602,7 @@ void jd_decoder_free(struct jd_decoder *d)
 		return;
 	tl_free(d->scratch);
 	tl_free(d->guess);
+	tl_free(d->other);
 	tl_free(d);
 }
 
@@ -1284,7 +1326,16 @@ key: /* p is at the opening quote of a key of the object fr */
 
 		if (!re || !jd_raw_is(re, w0, w1)) {
 			const struct jd_raw *was = re;
+			const struct jd_other *o = &d->other[place];
 
+			if (o->skip && (((w0 ^ o->text[0]) & o->mask[0]) |
+					((w1 ^ o->text[1]) & o->mask[1])) == 0) {
+				/* the key of no entry seen here before */
+				p = s + o->skip;
+				place = jd_after_other(d, place);
+				tn = NULL;
+				goto value;
+			}
 			re = jd_lookup_raw(f, fr->node, w0, w1);
 			if (re || was)
 				d->guess[place] = re;
@@ -1326,8 +1377,18 @@ key: /* p is at the opening quote of a key of the object fr */
 			return jd_fail(&c, p, JD_E_COLON);
 		p++;
 	}
-	if (fr->node)
-		place = tn ? tn->guess_at : fr->node->guess_at + 2;
+	if (fr->node) {
+		if (tn) {
+			place = tn->guess_at;
+		} else {
+			/* a key of no entry without escapes is noted for the next line, its
+			 * text up to the colon (16 bytes at most) */
+			if (!esc && end - s >= 16 && (size_t)(p - s) <= 16)
+				jd_note_other(d, place, jd_load8(s), jd_load8(s + 8),
+					      (size_t)(p - s));
+			place = jd_after_other(d, place);
+		}
+	}
 	if (!tn)
 		goto value;
 key_found: /* tn: the registered node of the key; p is just past the colon */

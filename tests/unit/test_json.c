@@ -741,6 +741,107 @@ START_TEST(test_guessed_keys)
 }
 END_TEST
 
+/* Whether slots a and b hold the same values (strings and raw texts byte for byte). */
+static void expect_same_slots(const struct tl_value *a, const struct tl_value *b, size_t n,
+			      const char *line)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(a[i].type == b[i].type, "slot %zu: %s", i, line);
+		switch (a[i].type) {
+		case TL_NUM:
+			ck_assert_msg(memcmp(&a[i].num, &b[i].num, sizeof a[i].num) == 0,
+				      "slot %zu: %s", i, line);
+			break;
+		case TL_BOOL:
+			ck_assert_msg(a[i].b == b[i].b, "slot %zu: %s", i, line);
+			break;
+		case TL_STR:
+		case TL_ARR:
+		case TL_OBJ:
+			ck_assert_msg(a[i].len == b[i].len && memcmp(a[i].str, b[i].str, a[i].len) == 0,
+				      "slot %zu: %s", i, line);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Guesses, of registered keys and of keys of no entry, only save work: a decoder that has seen
+ * the lines before decodes each line as a new one does (the same values, the same error at the
+ * same byte), whatever the keys: mostly in one order, as a stream's are, sometimes shuffled,
+ * near misses of registered names, escapes, whitespace before the colon, the same names in
+ * objects where they are registered and where they are not. */
+START_TEST(test_guesses_change_nothing)
+{
+	static const char *const paths[] = { "ts", "type", "card", "amount", "g.ts", "g.type",
+					     "h.type" };
+	static const char *const keys[] = { "ts", "type", "card", "amount", "currency",
+					    "merchant", "typ", "types", "tsx", "ty\\u0070e",
+					    "card ", "abcdefghijklmn", "abcdefghijklmnop", "", "g",
+					    "h" };
+	static const char *const vals[] = { "1", "\"x\"", "2.5", "null", "[1,2]", "true",
+					    "{\"ts\":3,\"type\":\"y\",\"zz\":1,\"cc\":2}",
+					    "\"a\\\"b\"", "tru" };
+	static const char *const colons[] = { ":", ":", ":", ":", " :", ": " };
+	enum { N_KEYS = sizeof keys / sizeof keys[0] };
+	struct dec x;
+	unsigned seed = 5;
+	int order[N_KEYS], i, j, n_bad = 0;
+
+	dec_init(&x, paths, 7);
+	for (i = 0; i < N_KEYS; i++)
+		order[i] = i;
+	for (i = 0; i < 6000; i++) {
+		struct tl_value fresh[MAX_PATHS];
+		struct jd_error ferr = { 0 };
+		struct jd_decoder *d = jd_decoder_new(x.f);
+		char line[1024];
+		int perm[N_KEYS], n = 3 + rand_r(&seed) % 8, len = 0, rc, frc;
+
+		ck_assert_ptr_nonnull(d);
+		memcpy(perm, order, sizeof perm);
+		if (rand_r(&seed) % 4 == 0) /* a line in another order */
+			for (j = N_KEYS - 1; j > 0; j--) {
+				int k = rand_r(&seed) % (j + 1), t = perm[j];
+
+				perm[j] = perm[k];
+				perm[k] = t;
+			}
+		len += snprintf(line + len, sizeof line - (size_t)len, "{");
+		for (j = 0; j < n; j++) {
+			int key = perm[(j + (i % 3)) % N_KEYS];
+			int val = keys[key][0] == 'g' || keys[key][0] == 'h' ? 6 :
+				  rand_r(&seed) % 8 ? (key + j) % 6 : rand_r(&seed) % 9;
+			const char *colon = rand_r(&seed) % 8 ? ":" : colons[rand_r(&seed) % 6];
+
+			len += snprintf(line + len, sizeof line - (size_t)len, "%s\"%s\"%s%s",
+					j ? "," : "", keys[key], colon, vals[val]);
+		}
+		len += snprintf(line + len, sizeof line - (size_t)len,
+				",\"zzzzzzzzzzzzzzzzzzzz\":0}");
+		rc = run_n(&x, line, (size_t)len);
+		frc = jd_decode(d, line, (size_t)len, fresh, &ferr);
+		ck_assert_msg(rc == frc, "%s", line);
+		if (rc) {
+			ck_assert_msg(x.err.off == ferr.off && strcmp(x.err.msg, ferr.msg) == 0,
+				      "%s: %s at %zu, new %s at %zu", line, x.err.msg, x.err.off,
+				      ferr.msg, ferr.off);
+			n_bad++;
+		} else {
+			expect_same_slots(x.slots, fresh, jd_fields_count(x.f), line);
+		}
+		jd_decoder_free(d);
+	}
+	/* both kinds of line came */
+	ck_assert_int_gt(n_bad, 100);
+	ck_assert_int_lt(n_bad, 5900);
+	dec_fini(&x);
+}
+END_TEST
+
 /* One decoded string with a special token at each position around the 8/16/32-byte steps of
  * the scan: plain before it, plain after it, the line ending 2 bytes or far after the value. */
 START_TEST(test_string_boundaries)
@@ -1696,6 +1797,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, test_raw_spans);
 	tcase_add_test(tc, test_fast_unregistered_keys);
 	tcase_add_test(tc, test_guessed_keys);
+	tcase_add_test(tc, test_guesses_change_nothing);
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_literals);
 	tcase_add_test(tc, test_top_level);
