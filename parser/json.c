@@ -142,9 +142,9 @@ struct jd_decoder {
 	size_t scratch_cap;
 	size_t used;               /* scratch bytes of the last line decoded */
 	/* The raw-text entry of the key seen last at each place of a tracked object: at 2 * i
-	 * the key after node i's own, at 2 * i + 1 the first key of node i, and from n_base on
-	 * the places of the keys of no entry that follow one of those places, JD_CHAIN of them
-	 * for each (see jd_after_other). Lines of one stream list their keys in one order, so
+	 * the key after node i's own, at 2 * i + 1 the first key of node i, and from 2 * n_nodes
+	 * on the places of the keys of no entry that follow one of those places, JD_CHAIN of
+	 * them for each (see after_other). Lines of one stream list their keys in one order, so
 	 * the key at a place is most often the one seen there before: one comparison, where the
 	 * table takes a hash and a probe that wait on the key's bytes. NULL: none, or a key of
 	 * no entry last time. */
@@ -153,7 +153,7 @@ struct jd_decoder {
 	 * entry holds a name): the same text is the same key, of no entry again, and is passed
 	 * over with one comparison. */
 	struct jd_other *other;
-	uint32_t n_base;           /* 2 * n_nodes: the first place of a chain */
+	uint32_t *after_other;     /* per place, the place of the key after one of no entry */
 };
 
 /* One open array or object. */
@@ -526,15 +526,6 @@ static inline const struct jd_node *jd_lookup(const struct jd_fields *f, const s
 	return jd_lookup_rest(n, t, head, h, k, len);
 }
 
-/* The place of the key after one of no entry at place p: the chain of p's own place, or the
- * next in the chain p is in. A chain's places belong to the object its first place does. */
-static inline uint32_t jd_after_other(const struct jd_decoder *d, uint32_t p)
-{
-	if (p < d->n_base)
-		return d->n_base + p * JD_CHAIN;
-	return (p - d->n_base) % JD_CHAIN == JD_CHAIN - 1 ? p : p + 1;
-}
-
 /* Notes the key of no entry at place p: its text w0, w1 (two jd_load8 words) of n bytes,
  * the closing quote and the colon included (at most 16). */
 static void jd_note_other(struct jd_decoder *d, uint32_t p, uint64_t w0, uint64_t w1, size_t n)
@@ -579,6 +570,7 @@ static inline const struct jd_raw *jd_lookup_raw(const struct jd_fields *f,
 struct jd_decoder *jd_decoder_new(const struct jd_fields *f)
 {
 	struct jd_decoder *d;
+	size_t n, p;
 
 	if (!f->frozen)
 		return NULL;
@@ -586,13 +578,20 @@ struct jd_decoder *jd_decoder_new(const struct jd_fields *f)
 	if (!d)
 		return NULL;
 	d->f = f;
-	d->n_base = 2 * (uint32_t)f->n_nodes;
-	d->guess = tl_calloc((size_t)d->n_base * (1 + JD_CHAIN), sizeof *d->guess);
-	d->other = tl_calloc((size_t)d->n_base * (1 + JD_CHAIN), sizeof *d->other);
-	if (!d->guess || !d->other) {
+	n = 2 * f->n_nodes; /* the places of the nodes' keys; after them, the chains */
+	d->guess = tl_calloc(n * (1 + JD_CHAIN), sizeof *d->guess);
+	d->other = tl_calloc(n * (1 + JD_CHAIN), sizeof *d->other);
+	d->after_other = tl_calloc(n * (1 + JD_CHAIN), sizeof *d->after_other);
+	if (!d->guess || !d->other || !d->after_other) {
 		jd_decoder_free(d);
 		return NULL;
 	}
+	/* after a key of no entry at place p: the first place of p's chain, or the next place
+	 * in the chain p is in (the last is kept by the keys past it). A chain's places belong
+	 * to the object its first place does. */
+	for (p = 0; p < n * (1 + JD_CHAIN); p++)
+		d->after_other[p] = (uint32_t)(p < n ? n + p * JD_CHAIN
+					       : (p - n) % JD_CHAIN == JD_CHAIN - 1 ? p : p + 1);
 	return d;
 }
 
@@ -603,6 +602,7 @@ void jd_decoder_free(struct jd_decoder *d)
 	tl_free(d->scratch);
 	tl_free(d->guess);
 	tl_free(d->other);
+	tl_free(d->after_other);
 	tl_free(d);
 }
 
@@ -1332,7 +1332,7 @@ key: /* p is at the opening quote of a key of the object fr */
 					((w1 ^ o->text[1]) & o->mask[1])) == 0) {
 				/* the key of no entry seen here before */
 				p = s + o->skip;
-				place = jd_after_other(d, place);
+				place = d->after_other[place];
 				tn = NULL;
 				goto value;
 			}
@@ -1386,7 +1386,7 @@ key: /* p is at the opening quote of a key of the object fr */
 			if (!esc && end - s >= 16 && (size_t)(p - s) <= 16)
 				jd_note_other(d, place, jd_load8(s), jd_load8(s + 8),
 					      (size_t)(p - s));
-			place = jd_after_other(d, place);
+			place = d->after_other[place];
 		}
 	}
 	if (!tn)
