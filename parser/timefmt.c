@@ -201,6 +201,16 @@ int tf_parse_rfc3339(const char *s, size_t len, struct tf_stamp *out)
 
 /* ---- decoded values ---------------------------------------------------------------------- */
 
+/* llround(y) for |y| < 2^52 without the library call: the truncation, moved by one when the
+ * rest is a half or more. The rest y - r is exact: it keeps only bits y has. */
+static inline int64_t round_half_away(double y)
+{
+	int64_t r = (int64_t)y;
+	double rest = y - (double)r;
+
+	return r + (rest >= 0.5) - (rest <= -0.5);
+}
+
 static int from_number(enum tf_kind fmt, double x, struct tf_stamp *out, const char **err)
 {
 	enum tf_kind kind = fmt;
@@ -228,7 +238,7 @@ static int from_number(enum tf_kind fmt, double x, struct tf_stamp *out, const c
 	/* Scale the integer part in int64, not in double: x * 1000 as a double would lose
 	 * microseconds once a time passes 2^53 us (about year 2255). */
 	whole = trunc(x);
-	out->us = (int64_t)whole * scale + llround((x - whole) * (double)scale);
+	out->us = (int64_t)whole * scale + round_half_away((x - whole) * (double)scale);
 	out->kind = (uint8_t)kind;
 	out->frac_digits = 0;
 	out->zulu = 0;

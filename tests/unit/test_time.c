@@ -134,6 +134,47 @@ START_TEST(test_rounding)
 	v = num_value(0.0004);
 	ck_assert_int_eq(tf_from_value(TF_EPOCH_MS, &v, &st, &err), 0);
 	ck_assert_int_eq(st.us, 0);
+	/* the largest double under a half, which a half added would round up to 1 */
+	v = num_value(0.49999999999999994);
+	ck_assert_int_eq(tf_from_value(TF_EPOCH_US, &v, &st, &err), 0);
+	ck_assert_int_eq(st.us, 0);
+	v = num_value(-0.49999999999999994);
+	ck_assert_int_eq(tf_from_value(TF_EPOCH_US, &v, &st, &err), 0);
+	ck_assert_int_eq(st.us, 0);
+}
+END_TEST
+
+/* Every epoch format against the rule written with the C library: the whole part scaled in
+ * integers, the fraction scaled and rounded by llround. Times of every size, and halves. */
+START_TEST(test_rounding_random)
+{
+	static const enum tf_kind kinds[] = { TF_EPOCH_S, TF_EPOCH_MS, TF_EPOCH_US };
+	static const int64_t scales[] = { 1000000, 1000, 1 };
+	unsigned seed = 3;
+	int i, k;
+
+	for (i = 0; i < 30000; i++) {
+		double x = (double)rand_r(&seed) / RAND_MAX * pow(10, rand_r(&seed) % 13);
+		struct tl_value v;
+		struct tf_stamp st;
+		const char *err = NULL;
+
+		if (rand_r(&seed) % 4 == 0) /* a fraction of whole microseconds and a half */
+			x = floor(x) + ((rand_r(&seed) % 2000) + 0.5) / 2000.0;
+		if (rand_r(&seed) % 2)
+			x = -x;
+		for (k = 0; k < 3; k++) {
+			double whole = trunc(x);
+
+			if (fabs(x) * (double)scales[k] > 4e18)
+				continue;
+			v = num_value(x);
+			ck_assert_int_eq(tf_from_value(kinds[k], &v, &st, &err), 0);
+			ck_assert_msg(st.us == (int64_t)whole * scales[k] +
+						       llround((x - whole) * (double)scales[k]),
+				      "%.17g in kind %d", x, k);
+		}
+	}
 }
 END_TEST
 
@@ -797,6 +838,7 @@ static Suite *time_suite(void)
 	tcase_add_loop_test(tc, test_auto_numbers, 0, N(auto_cases));
 	tcase_add_test(tc, test_explicit_formats);
 	tcase_add_test(tc, test_rounding);
+	tcase_add_test(tc, test_rounding_random);
 	tcase_add_loop_test(tc, test_out_of_range, 0, N(range_cases));
 	tcase_add_test(tc, test_non_finite);
 	tcase_add_test(tc, test_wrong_types);
