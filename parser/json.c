@@ -113,8 +113,9 @@ struct jd_raw {
 
 #define JD_RAW_MAX 14
 
-/* A plain key of no entry, as a decoder saw it at a place: its text, closing quote and colon
- * as jd_raw holds a name's; skip: their length (0: none). */
+/* A key of no entry as a decoder saw it at a place: its text from the name up to the colon
+ * (the closing quote, any blanks and the colon included), masked as jd_raw holds a name's;
+ * skip: the length of that text (0: none). */
 struct jd_other {
 	uint64_t text[2];
 	uint64_t mask[2];
@@ -149,9 +150,9 @@ struct jd_decoder {
 	 * table takes a hash and a probe that wait on the key's bytes. NULL: none, or a key of
 	 * no entry last time. */
 	const struct jd_raw **guess;
-	/* Per place, the key of no entry seen there last, when it was plain (as a raw-text
-	 * entry holds a name): the same text is the same key, of no entry again, and is passed
-	 * over with one comparison. */
+	/* Per place, the key of no entry seen there last, when it had no escape and its text
+	 * up to the colon fits in 16 bytes: the same text is the same key, of no entry again,
+	 * and is passed over with one comparison. */
 	struct jd_other *other;
 	uint32_t *after_other;     /* per place, the place of the key after one of no entry */
 };
