@@ -372,11 +372,25 @@ static inline uint32_t jd_raw_hash(uint64_t text0)
 	return (uint32_t)(((text0 & 0xffffff) * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
+/* The masks that keep the first n bytes (at most 16) of two jd_load8 words. */
+static void jd_prefix_mask(size_t n, uint64_t mask[2])
+{
+	mask[0] = n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
+	mask[1] = n >= 16 ? ~(uint64_t)0 : n > 8 ? ((uint64_t)1 << (8 * (n - 8))) - 1 : 0;
+}
+
+/* Whether the two jd_load8 words w0, w1 hold text under mask. */
+static inline int jd_text_is(const uint64_t text[2], const uint64_t mask[2], uint64_t w0,
+			     uint64_t w1)
+{
+	return (((w0 ^ text[0]) & mask[0]) | ((w1 ^ text[1]) & mask[1])) == 0;
+}
+
 /* Enters node (a child) in the raw-text table t of mask + 1 entries if its name is eligible;
  * returns 1 when it was. */
 static int jd_raw_add(struct jd_raw *t, uint32_t mask, const struct jd_node *node)
 {
-	unsigned char text[16] = { 0 }, keep[16] = { 0 };
+	unsigned char text[16] = { 0 };
 	size_t i;
 	uint32_t h;
 
@@ -391,13 +405,11 @@ static int jd_raw_add(struct jd_raw *t, uint32_t mask, const struct jd_node *nod
 	memcpy(text, node->name, node->len);
 	text[node->len] = '"';
 	text[node->len + 1] = ':';
-	memset(keep, 0xff, node->len + 2);
 	for (h = jd_raw_hash(jd_load8(text)); t[h & mask].node; h++)
 		;
 	t[h & mask].text[0] = jd_load8(text);
 	t[h & mask].text[1] = jd_load8(text + 8);
-	t[h & mask].mask[0] = jd_load8(keep);
-	t[h & mask].mask[1] = jd_load8(keep + 8);
+	jd_prefix_mask(node->len + 2, t[h & mask].mask);
 	t[h & mask].node = node;
 	return 1;
 }
@@ -533,8 +545,7 @@ static void jd_note_other(struct jd_decoder *d, uint32_t p, uint64_t w0, uint64_
 {
 	struct jd_other *o = &d->other[p];
 
-	o->mask[0] = n >= 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * n)) - 1;
-	o->mask[1] = n >= 16 ? ~(uint64_t)0 : n > 8 ? ((uint64_t)1 << (8 * (n - 8))) - 1 : 0;
+	jd_prefix_mask(n, o->mask);
 	o->text[0] = w0 & o->mask[0];
 	o->text[1] = w1 & o->mask[1];
 	o->skip = (uint32_t)n;
@@ -544,7 +555,7 @@ static void jd_note_other(struct jd_decoder *d, uint32_t p, uint64_t w0, uint64_
  * closing quote and the colon. */
 static inline int jd_raw_is(const struct jd_raw *e, uint64_t w0, uint64_t w1)
 {
-	return (((w0 ^ e->text[0]) & e->mask[0]) | ((w1 ^ e->text[1]) & e->mask[1])) == 0;
+	return jd_text_is(e->text, e->mask, w0, w1);
 }
 
 /* The entry of n's raw-text table whose name, a closing quote and a colon start the key text
@@ -1329,8 +1340,7 @@ key: /* p is at the opening quote of a key of the object fr */
 			const struct jd_raw *was = re;
 			const struct jd_other *o = &d->other[place];
 
-			if (o->skip && (((w0 ^ o->text[0]) & o->mask[0]) |
-					((w1 ^ o->text[1]) & o->mask[1])) == 0) {
+			if (o->skip && jd_text_is(o->text, o->mask, w0, w1)) {
 				/* the key of no entry seen here before */
 				p = s + o->skip;
 				place = d->after_other[place];
