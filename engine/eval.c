@@ -601,17 +601,42 @@ void ev_eval_top(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out
 	}
 }
 
-/* An || of cidr() over one field, marked by the compiler (fn, ref: the networks of all its
- * sides): as truth_of would judge it, the field read once and searched once. */
-static int cidr_any(const struct ex_node *n, struct ev_ctx *c, const struct tl_value *ip)
+/* 1 when the string ip begins as an IPv4 address does, 1 to 3 digits and a dot (no IPv6
+ * address does), with a first octet that no IPv4 network of s holds: cidr() is then false
+ * or unknown, and not true. Most addresses of a stream are ruled out so, unparsed. */
+static int first_octet_out(const struct rl_nets *s, const struct tl_value *ip)
 {
-	return ip->type == TL_STR ? in_cidr(c, n->ref, ip, 1) : -1;
+	const unsigned char *p = (const unsigned char *)ip->str;
+	unsigned v = 0, d;
+	uint32_t i;
+
+	for (i = 0; i < 3 && i < ip->len && (d = (unsigned)p[i] - '0') <= 9; i++)
+		v = v * 10 + d;
+	if (i == 0 || i == ip->len || p[i] != '.')
+		return 0;
+	return v > 255 || !(s->first4[v / 64] >> (v % 64) & 1);
+}
+
+/* An || of cidr() over one field, marked by the compiler (fn, ref: the networks of all its
+ * sides): as truth_of would judge it, the field read once and searched once. With holds,
+ * only whether it is true matters (1, or 0 for false and unknown alike). */
+static int cidr_any(const struct ex_node *n, struct ev_ctx *c, const struct tl_value *ip,
+		    int holds)
+{
+	if (ip->type != TL_STR)
+		return -1;
+	if (holds && first_octet_out(n->ref, ip))
+		return 0;
+	return in_cidr(c, n->ref, ip, 1);
 }
 
 /* The truth of condition n (1, 0, or -1 for unknown), as ev_eval then truth() would give it,
  * without making values for the logic between: conditions are mostly && and || over
- * comparisons of fields with literals. */
-static int truth_of(const struct ex_node *n, struct ev_ctx *c)
+ * comparisons of fields with literals. With holds, the caller asks only whether n is true,
+ * and 0 may stand for unknown: so it is for the sides of an && or an || whose value is so
+ * asked for (each is true exactly when the sides are), but not under a ! (!unknown is
+ * unknown, !false is true). */
+static int truth_of(const struct ex_node *n, struct ev_ctx *c, int holds)
 {
 	const struct tl_value *pa, *pb;
 	struct tl_value ta, tb;
@@ -622,17 +647,17 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 		int stop = n->kind == EX_OR; /* the value that decides alone */
 
 		if (n->fn)
-			return cidr_any(n, c, &c->slots[n->slot]);
-		a = truth_of(n->kids[0], c);
+			return cidr_any(n, c, &c->slots[n->slot], holds);
+		a = truth_of(n->kids[0], c, holds);
 		if (a == stop)
 			return stop;
-		b = truth_of(n->kids[1], c);
+		b = truth_of(n->kids[1], c, holds);
 		if (b == stop)
 			return stop;
 		return a < 0 || b < 0 ? -1 : !stop;
 	}
 	case EX_NOT:
-		a = truth_of(n->kids[0], c);
+		a = truth_of(n->kids[0], c, 0);
 		return a < 0 ? -1 : !a;
 	case EX_LT: case EX_LE: case EX_GT: case EX_GE:
 		if (n->fn)
@@ -645,7 +670,7 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c)
 	case EX_FUNC:
 		/* cidr() of a field, a block list most often: as an || of them */
 		if (n->fn == RL_FN_CIDR && n->kids[0]->kind == EX_FIELD)
-			return cidr_any(n, c, &c->slots[n->kids[0]->slot]);
+			return cidr_any(n, c, &c->slots[n->kids[0]->slot], holds);
 		/* fall through */
 	default:
 		ev_eval(n, c, &ta);
@@ -660,11 +685,11 @@ int ev_holds_walk(const struct ex_node *n, struct ev_ctx *c)
 	if (c->scratch_want)
 		ev_reset(c);
 	c->scratch_used = 0;
-	t = truth_of(n, c);
+	t = truth_of(n, c, 1);
 	if (c->scratch_want) {
 		/* as ev_eval_top: a string did not fit; again with a larger scratch */
 		ev_reset(c);
-		t = truth_of(n, c);
+		t = truth_of(n, c, 1);
 	}
 	return t == 1;
 }

@@ -556,6 +556,13 @@ static struct rl_nets *nets_make(struct file_ld *ld, struct rl_range4 *v4, size_
 	}
 	s->v4 = o4;
 	s->n4 = (uint32_t)m;
+	memset(s->first4, 0, sizeof s->first4);
+	for (i = 0; i < m; i++) {
+		unsigned o;
+
+		for (o = o4[i].lo >> 24; o <= o4[i].hi >> 24; o++)
+			s->first4[o / 64] |= (uint64_t)1 << (o % 64);
+	}
 	m = 0;
 	if (n6)
 		qsort(v6, n6, sizeof *v6, cmp_range6);

@@ -164,6 +164,9 @@ struct rl_nets {
 	 * so is an || with such a side: lone4 (lone6) is set when a side is one IPv4 (IPv6)
 	 * network, and an IPv6 (IPv4) address that no network holds is then unknown. */
 	uint8_t lone4, lone6;
+	/* Bit o set when an IPv4 network holds an address whose first octet is o: most
+	 * addresses of a stream are ruled out by it before they are parsed (see eval.c). */
+	uint64_t first4[4];
 };
 
 /* One emit field: a literal JSON value, one typed expression, or a text template. */

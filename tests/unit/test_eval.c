@@ -554,6 +554,87 @@ START_TEST(cidr_reads_ipv4_as_inet_pton)
 }
 END_TEST
 
+/* A condition that only asks whether cidr() holds rules an address out by its first octet,
+ * before any parse: it must judge as the full evaluation does (ev_eval_top, which parses
+ * every address), under '!' too, where false and unknown differ. The networks begin at
+ * octets on both sides of the bitmap's word bounds (63, 64, 127, 128, 255), and the strings
+ * are addresses at and beside them, near misses (256, 1000, a leading zero, no dot, a
+ * blank) and IPv6 addresses, some beginning with digits, some with a dotted tail. */
+START_TEST(cidr_first_octet_agrees_with_the_parse)
+{
+	static const char *const conds[] = {
+		"cidr(ip, nets)", "!cidr(ip, nets)", "cidr(ip, nets) || cidr(ip, '10.0.0.0/8')",
+		"cidr(ip, nets) && ip != 'x'", "!(cidr(ip, nets) || cidr(ip, '2001:db9::/32'))",
+		"cidr(ip, '2001:db8::/32')", "!cidr(ip, '2001:db8::/32')",
+		"cidr(ip, '64.0.0.0/10')", "!cidr(ip, '64.0.0.0/10')", "cidr(ip, [])",
+	};
+	static const char *const firsts[] = { "0", "1", "9", "10", "11", "63", "64", "65", "127",
+					      "128", "129", "199", "200", "201", "202", "254",
+					      "255", "256", "1000", "01", "", "a", "6a", " 64" };
+	static const char *const odd[] = { "", "1", "64", "64.", "255.", "::", "::ffff:64.0.0.1",
+					   "2001:db8::1", "64:0::1", "64.0.0.1 ", "64.0.0",
+					   "64..0.1", "64.0.0.1.5", "0.0.0.0", "999.0.0.1",
+					   "12::1", "3000::5" };
+	const char *rules_fmt = "lists:\n  nets: [0.0.0.0/8, 63.255.255.0/24, 64.0.0.0/10, "
+				"127.1.0.0/16, 128.0.0.0/32, 200.0.0.0/7, 255.255.255.255/32, "
+				"\"2001:db8::/32\", \"12::/16\", \"3000::/16\"]\nrules:\n  - id: t\n    where: \"%s\"\n";
+	unsigned seed = 17;
+	size_t k, seen[2] = { 0 };
+
+	for (k = 0; k < sizeof conds / sizeof *conds; k++) {
+		char rules[512];
+		struct dg_sink sink = { stderr, 0, 0 };
+		struct rl_ruleset *rs;
+		struct jd_decoder *dec;
+		struct tl_value *slots, v;
+		struct jd_error jerr;
+		struct ev_ctx ctx;
+		int i;
+
+		snprintf(rules, sizeof rules, rules_fmt, conds[k]);
+		rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
+		ck_assert_msg(rs != NULL, "%s", rules);
+		dec = jd_decoder_new(rs->fields);
+		slots = calloc(rs->n_slots, sizeof *slots);
+		ck_assert_int_eq(ev_init(&ctx), 0);
+		ctx.slots = slots;
+		for (i = 0; i < 3000; i++) {
+			char ip[64], event[128];
+			int fast, full;
+
+			if (i % 10 == 0) {
+				snprintf(ip, sizeof ip, "%s", odd[(size_t)i / 10 % (sizeof odd / sizeof *odd)]);
+			} else {
+				const char *f = firsts[rand_r(&seed) % (sizeof firsts / sizeof *firsts)];
+				int parts = rand_r(&seed) % 5 ? 3 : rand_r(&seed) % 5;
+
+				snprintf(ip, sizeof ip, "%s", i % 3 ? f : "");
+				if (i % 3 == 0)
+					snprintf(ip, sizeof ip, "%u", (unsigned)rand_r(&seed) % 256);
+				while (parts-- > 0)
+					snprintf(ip + strlen(ip), sizeof ip - strlen(ip), ".%u",
+						 (unsigned)rand_r(&seed) % (parts == 0 ? 260 : 256));
+			}
+			snprintf(event, sizeof event, "{\"ip\":\"%s\"}", ip);
+			ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &jerr), 0);
+			ctx.gen++;
+			ev_eval_top(rs->rules[0].where, &ctx, &v);
+			full = v.type == TL_BOOL && v.b;
+			ctx.gen++;
+			fast = ev_holds(rs->rules[0].where, &ctx);
+			ck_assert_msg(fast == full, "%s with ip \"%s\": %d, parsed %d", conds[k], ip,
+				      fast, full);
+			seen[fast]++;
+		}
+		ev_fini(&ctx);
+		free(slots);
+		jd_decoder_free(dec);
+		rl_free(rs);
+	}
+	ck_assert(seen[0] > 1000 && seen[1] > 1000); /* both outcomes come up often */
+}
+END_TEST
+
 /* A step's field as a condition tried on a run reads it: from the values the run keeps, when
  * the context has them (rv) and the node says which (read: 1 + its place), else from the
  * step's first or last bound event. */
@@ -687,6 +768,7 @@ int main(void)
 	tcase_add_test(tc, short_string_words_tell_strings_apart);
 	tcase_add_test(tc, cidr_chain_agrees_with_the_walk);
 	tcase_add_test(tc, cidr_lists_agree_with_each_network);
+	tcase_add_test(tc, cidr_first_octet_agrees_with_the_parse);
 	tcase_add_test(tc, cidr_memo_holds_within_one_event_only);
 	tcase_add_test(tc, aliases_read_the_run_values_or_the_bound_events);
 	suite_add_tcase(s, tc);
