@@ -62,16 +62,23 @@ struct conds {
 };
 
 /* Key hashes of an event, per space. */
+#define HC_SIZE 8 /* events whose hashes are kept: the current one and the three after it,
+		   * told apart by arrival number (events come back a little out of order) */
+#define HC_MAX_SPACES 16
+
+struct espace;
+
 struct hashes {
 	uint64_t seq;   /* the event's arrival number */
 	int valid;
 	uint64_t *h;
 	uint8_t *ok;    /* the event has the space's key (and the space has state) */
+	uint32_t n_pf;  /* the spaces to prefetch in (ok, and many keys), with the hashes */
+	struct {
+		const struct espace *sp;
+		uint64_t h;
+	} pf[HC_MAX_SPACES];
 };
-
-#define HC_SIZE 8 /* events whose hashes are kept: the current one and the three after it,
-		   * told apart by arrival number (events come back a little out of order) */
-#define HC_MAX_SPACES 16
 
 struct rstate {
 	const struct rl_rule *r;
@@ -465,11 +472,16 @@ hashes_make(struct tl_engine *e, struct hashes *hs, uint64_t seq, const struct t
 {
 	size_t i;
 
+	hs->n_pf = 0;
 	for (i = 0; i < e->n_hot; i++) {
 		const struct espace *sp = &e->spaces[e->hot[i]];
 
 		hs->ok[e->hot[i]] = sp->ks.n >= PF_MIN_KEYS &&
 				    space_hash(sp, slots, &hs->h[e->hot[i]]) == 0;
+		if (hs->ok[e->hot[i]]) {
+			hs->pf[hs->n_pf].sp = sp;
+			hs->pf[hs->n_pf++].h = hs->h[e->hot[i]];
+		}
 	}
 	hs->seq = seq;
 	hs->valid = 1;
@@ -501,17 +513,15 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 	const struct hashes *hs = hashes_of(e, ev->seq, ev->slots);
 	size_t i;
 
-	for (i = 0; i < e->n_hot; i++) {
-		const struct espace *sp = &e->spaces[e->hot[i]];
-		const struct kspace *ks = &sp->ks;
+	for (i = 0; i < hs->n_pf; i++) {
+		const struct espace *sp = hs->pf[i].sp;
+		const struct kspace *ks = &sp->ks; /* with a table: it had many keys */
 		const struct kslot *sl;
 		const struct kentry *ent;
 		const char *p, *end;
-		uint64_t h = hs->h[e->hot[i]];
+		uint64_t h = hs->pf[i].h;
 		uint32_t j;
 
-		if (!ks->tab || !hs->ok[e->hot[i]])
-			continue;
 		sl = &ks->tab[h & ks->mask];
 		if (stage == PF_SLOTS) {
 			__builtin_prefetch(sl);
@@ -696,18 +706,19 @@ static inline int where_holds(struct tl_engine *e, struct rstate *rs)
 static void run_filter(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	struct kstate *k = NULL;
-	struct al_alert a = { rs->r, &ev->ts, NULL, 0, &ev->ts, NULL, ev->line, ev->len, NULL };
 
 	if (!where_holds(e, rs))
 		return;
 	if (space_key(e, rs->sp))
 		return;
-	a.key = rs->sp->key.buf;
-	a.key_len = rs->sp->key.len;
 	if (rs->r->suppress_us && !(k = key_get(e, rs)))
 		return;
-	if (!suppressed(e, rs, k))
+	if (!suppressed(e, rs, k)) {
+		struct al_alert a = { rs->r, &ev->ts, rs->sp->key.buf, rs->sp->key.len, &ev->ts,
+				      NULL, ev->line, ev->len, NULL };
+
 		emit_alert(e, rs, &a);
+	}
 }
 
 static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct event *ev)
