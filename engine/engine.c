@@ -369,7 +369,8 @@ static void expire_ahead(struct tl_engine *e)
 		prefetch_lines(k->state, rs->sp->state_size[t->idx]);
 		__builtin_prefetch(kt_entry(k));
 		if (k->next) {
-			__builtin_prefetch(k->next);
+			/* the walk reads the whole state, which may span two lines */
+			prefetch_lines(k->next, sizeof *k->next);
 			t->look = k->next;
 		}
 	}
