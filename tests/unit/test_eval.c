@@ -583,21 +583,15 @@ START_TEST(cidr_first_octet_agrees_with_the_parse)
 
 	for (k = 0; k < sizeof conds / sizeof *conds; k++) {
 		char rules[512];
-		struct dg_sink sink = { stderr, 0, 0 };
-		struct rl_ruleset *rs;
-		struct jd_decoder *dec;
-		struct tl_value *slots, v;
+		struct loaded l;
+		struct ex_node *where;
+		struct tl_value v;
 		struct jd_error jerr;
-		struct ev_ctx ctx;
 		int i;
 
 		snprintf(rules, sizeof rules, rules_fmt, conds[k]);
-		rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
-		ck_assert_msg(rs != NULL, "%s", rules);
-		dec = jd_decoder_new(rs->fields);
-		slots = calloc(rs->n_slots, sizeof *slots);
-		ck_assert_int_eq(ev_init(&ctx), 0);
-		ctx.slots = slots;
+		load_with_event(&l, rules);
+		where = l.rs->rules[0].where;
 		for (i = 0; i < 3000; i++) {
 			char ip[64], event[128];
 			int fast, full;
@@ -616,20 +610,17 @@ START_TEST(cidr_first_octet_agrees_with_the_parse)
 						 (unsigned)rand_r(&seed) % (parts == 0 ? 260 : 256));
 			}
 			snprintf(event, sizeof event, "{\"ip\":\"%s\"}", ip);
-			ck_assert_int_eq(jd_decode(dec, event, strlen(event), slots, &jerr), 0);
-			ctx.gen++;
-			ev_eval_top(rs->rules[0].where, &ctx, &v);
+			ck_assert_int_eq(jd_decode(l.dec, event, strlen(event), l.slots, &jerr), 0);
+			l.ctx.gen++;
+			ev_eval_top(where, &l.ctx, &v);
 			full = v.type == TL_BOOL && v.b;
-			ctx.gen++;
-			fast = ev_holds(rs->rules[0].where, &ctx);
+			l.ctx.gen++;
+			fast = ev_holds(where, &l.ctx);
 			ck_assert_msg(fast == full, "%s with ip \"%s\": %d, parsed %d", conds[k], ip,
 				      fast, full);
 			seen[fast]++;
 		}
-		ev_fini(&ctx);
-		free(slots);
-		jd_decoder_free(dec);
-		rl_free(rs);
+		unload(&l);
 	}
 	ck_assert(seen[0] > 1000 && seen[1] > 1000); /* both outcomes come up often */
 }
