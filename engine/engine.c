@@ -61,13 +61,13 @@ struct conds {
 	size_t n;
 };
 
-/* Key hashes of an event, per space. */
 #define HC_SIZE 8 /* events whose hashes are kept: the current one and the three after it,
 		   * told apart by arrival number (events come back a little out of order) */
 #define HC_MAX_SPACES 16
 
 struct espace;
 
+/* Key hashes of an event, per space. */
 struct hashes {
 	uint64_t seq;   /* the event's arrival number */
 	int valid;
