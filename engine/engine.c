@@ -73,7 +73,9 @@ struct hashes {
 	int valid;
 	uint64_t *h;
 	uint8_t *ok;    /* the event has the space's key (and the space has state) */
-	uint32_t n_pf;  /* the spaces to prefetch in (ok, and many keys), with the hashes */
+	uint32_t n_pf;  /* the spaces to prefetch in (ok, and many keys), each with its hash
+			 * copied from h: read from h through an index, it cost 43 more
+			 * instructions per event on (a) */
 	struct {
 		const struct espace *sp;
 		uint64_t h;
