@@ -169,7 +169,7 @@ median() {
 declare -A jq_t cat_t n_lines n_bytes
 cases=()
 files=()
-declare -A c_desc c_file c_rules c_opts c_t c_rss c_alerts c_digest c_note
+declare -A c_desc c_file c_rules c_opts c_t c_sys c_rss c_alerts c_digest c_note
 
 # add_case NAME DESCRIPTION RULES FILE [OPTIONS...]
 add_case() {
@@ -181,6 +181,7 @@ add_case() {
 	shift 4
 	c_opts[$name]="$*"
 	c_t[$name]=
+	c_sys[$name]=
 	c_rss[$name]=0
 	c_digest[$name]=
 	for f in "${files[@]}"; do [ "$f" != "${c_file[$name]}" ] || return 0; done
@@ -192,15 +193,16 @@ run_case() {
 	local name=$1 t0 t1 d r stat
 	t0=$(us_now)
 	# shellcheck disable=SC2086 # the options are words without spaces
-	if ! /usr/bin/time -f %M -o "$tmp/rss" "$tl" ${c_opts[$name]} -r "${c_rules[$name]}" \
+	if ! /usr/bin/time -f '%M %S' -o "$tmp/rss" "$tl" ${c_opts[$name]} -r "${c_rules[$name]}" \
 		"${c_file[$name]}" >"$tmp/out" 2>"$tmp/err"; then
 		cat "$tmp/err" >&2
 		die "case ($name): tripline failed"
 	fi
 	t1=$(us_now)
 	c_t[$name]+=" $((t1 - t0))"
-	r=$(tail -1 "$tmp/rss")
+	read -r r stat <<<"$(tail -1 "$tmp/rss")"
 	[ "$r" -le "${c_rss[$name]}" ] || c_rss[$name]=$r
+	c_sys[$name]+=" $stat"
 	d=$(sha256sum <"$tmp/out" | cut -c1-64)
 	[ -z "${c_digest[$name]}" ] || [ "$d" = "${c_digest[$name]}" ] ||
 		die "case ($name): the alerts differ from one run to the next"
@@ -284,7 +286,7 @@ for ((round = 1; round <= runs; round++)); do
 	for f in "${files[@]}"; do run_baselines "$f"; done
 done
 
-declare -A c_us cat_us jq_us c_jq c_cat c_rel
+declare -A c_us c_sys_s cat_us jq_us c_jq c_cat c_rel
 for f in "${files[@]}"; do
 	# shellcheck disable=SC2086
 	cat_us[$f]=$(median ${cat_t[$f]})
@@ -296,6 +298,8 @@ for n in "${cases[@]}"; do
 	f=${c_file[$n]}
 	# shellcheck disable=SC2086
 	c_us[$n]=$(median ${c_t[$n]})
+	# shellcheck disable=SC2086
+	c_sys_s[$n]=$(printf '%s\n' ${c_sys[$n]} | median_of)
 	c_cat[$n]=$(median_ratio "${cat_t[$f]}" "${c_t[$n]}")
 	c_jq[$n]=
 	[ "$have_jq" = 0 ] || c_jq[$n]=$(median_ratio "${jq_t[$f]}" "${c_t[$n]}")
@@ -310,18 +314,19 @@ done
 row() {
 	local n=$1 f=${c_file[$1]}
 	awk -v ev="${n_lines[$f]}" -v by="${n_bytes[$f]}" -v us="${c_us[$n]}" -v rss="${c_rss[$n]}" \
+		-v sys="${c_sys_s[$n]}" \
 		-v al="${c_alerts[$n]}" -v jq="${c_jq[$n]}" -v ct="${c_cat[$n]}" -v rel="${c_rel[$n]}" \
 		-v name="$n" 'BEGIN {
 		s = us / 1e6
 		if (s <= 0) s = 1e-6
 		ns = us * 1000 / ev
-		printf "(%s)\t%d\t%.1f\t%.3f\t%.0f\t%.1f\t%.0f\t%.1f\t%d\t%s\t%.3f\t%.2f\n", name, ev,
-		       by / 1e6, s, ev / s, by / 1e6 / s, ns, rss / 1024, al,
+		printf "(%s)\t%d\t%.1f\t%.3f\t%.2f\t%.0f\t%.1f\t%.0f\t%.1f\t%d\t%s\t%.3f\t%.2f\n", name,
+		       ev, by / 1e6, s, sys, ev / s, by / 1e6 / s, ns, rss / 1024, al,
 		       jq == "" ? "-" : sprintf("%.2f", jq), ct, rel
 	}'
 }
 
-header="case	events	MB	s	events/s	MB/s	ns/event	RSS MiB	alerts	jq/tl	cat/tl	vs (a)"
+header="case	events	MB	s	sys s	events/s	MB/s	ns/event	RSS MiB	alerts	jq/tl	cat/tl	vs (a)"
 {
 	echo "$header"
 	for n in "${cases[@]}"; do row "$n"; done
@@ -337,7 +342,8 @@ jq_version=$([ "$have_jq" = 1 ] && jq --version || echo "no jq")
 echo
 echo "commit $commit; $machine; $jq_version"
 echo "median of $runs rounds (each runs every case, then jq and cat on each file); s = wall clock;"
-echo "RSS = peak resident set (GNU time, max of the runs); jq/tl, cat/tl = baseline time / tripline"
+echo "sys s = of it, in the kernel (GNU time: page faults, reads); RSS = peak resident set (GNU"
+echo "time, max of the runs); jq/tl, cat/tl = baseline time / tripline"
 echo "time on the same file (above 1: tripline faster) and vs (a) = ns/event / (a)'s: each the"
 echo "median of its ratios within a round"
 echo
@@ -377,10 +383,11 @@ for n in "${cases[@]}"; do echo "   ($n) ${c_digest[$n]}"; done
 {
 	echo "Run of $(date -u +%Y-%m-%d) at commit $commit, \`bash bench/run.sh $runs\`:"
 	echo "$machine; $jq_version. Median of $runs rounds, each running every case once, then jq"
-	echo "and cat once on each file; wall clock; peak RSS from GNU time."
+	echo "and cat once on each file; wall clock, and of it the time in the kernel (sys s); peak RSS"
+	echo "from GNU time."
 	echo
 	echo "| $(sed 's/\t/ | /g' <<<"$header") |"
-	echo "|---|$(for _ in $(seq 11); do printf -- '--:|'; done)"
+	echo "|---|$(for _ in $(seq 12); do printf -- '--:|'; done)"
 	tail -n +2 "$tmp/table" | sed 's/\t/ | /g; s/^/| /; s/$/ |/'
 	echo
 	for n in "${cases[@]}"; do
