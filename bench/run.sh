@@ -190,7 +190,7 @@ add_case() {
 
 # run_case NAME: tripline over the case once
 run_case() {
-	local name=$1 t0 t1 d r stat
+	local name=$1 t0 t1 d r sys stat
 	t0=$(us_now)
 	# shellcheck disable=SC2086 # the options are words without spaces
 	if ! /usr/bin/time -f '%M %S' -o "$tmp/rss" "$tl" ${c_opts[$name]} -r "${c_rules[$name]}" \
@@ -200,9 +200,9 @@ run_case() {
 	fi
 	t1=$(us_now)
 	c_t[$name]+=" $((t1 - t0))"
-	read -r r stat <<<"$(tail -1 "$tmp/rss")"
+	read -r r sys <<<"$(tail -1 "$tmp/rss")" # peak RSS (KiB), system time (s)
 	[ "$r" -le "${c_rss[$name]}" ] || c_rss[$name]=$r
-	c_sys[$name]+=" $stat"
+	c_sys[$name]+=" $sys"
 	d=$(sha256sum <"$tmp/out" | cut -c1-64)
 	[ -z "${c_digest[$name]}" ] || [ "$d" = "${c_digest[$name]}" ] ||
 		die "case ($name): the alerts differ from one run to the next"
