@@ -223,6 +223,8 @@ static void key_free(struct tl_engine *e, struct rstate *rs, struct kstate *k)
 {
 	if (rs->r->kind == RL_SEQUENCE)
 		seq_key_free(e, rs, k);
+	else if (rs->sp->ks.extra)
+		win_release(k->state, rs->wp);
 	else
 		win_free(k->state, rs->wp);
 	key_drop(rs, k);
@@ -533,9 +535,11 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 		if (!(ent = sl->e) || sl->hash != h)
 			continue;
 		if (stage == PF_ENTRIES) {
-			/* the whole entry: the key, then the state of every rule of the space (its
-			 * size is the space's to know, not yet the entry's) */
-			end = (const char *)ent + sizeof *ent + 32 + ks->n_rules * sizeof(struct kstate);
+			/* the whole entry: the key, then the state of every rule of the space, and
+			 * the window of a space's only rule (its size is the space's to know, not
+			 * yet the entry's) */
+			end = (const char *)ent + sizeof *ent + 32 + ks->n_rules * sizeof(struct kstate) +
+			      ks->extra;
 			for (p = (const char *)ent; p < end; p += 64)
 				__builtin_prefetch(p);
 			continue;
@@ -621,7 +625,9 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		}
 		k = kt_state(&rs->keys, sp->cur);
 		kt_live(&rs->keys, k, e->now);
-		if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->wp))) {
+		if (rs->r->kind == RL_THRESHOLD && sp->ks.extra) {
+			k->state = win_init(ks_extra(sp->cur), &e->pool, rs->wp);
+		} else if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->wp))) {
 			key_drop(rs, k);
 			e->nomem = 1;
 			return NULL;
@@ -1838,6 +1844,13 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 					r->eval_args[r->n_eval_args++] = (uint32_t)j;
 			sz = win_block_size(r->wp);
 			r->sp->state_size[r->keys.idx] = sz > 1024 ? 1024 : (uint32_t)sz;
+			/* The only rule of its space keeps its window in the key's entry, right
+			 * after its state: they are made and freed together anyway, and this way a
+			 * key seen once (a device, say) costs one block instead of two, whose
+			 * lines follow one another (on one page, mostly) and are asked for with
+			 * the entry's. Not for a large window: the entry stays a pool block. */
+			if (r->sp->ks.n_rules == 1 && !win_too_big(r->wp) && sz <= 512)
+				r->sp->ks.extra = (uint32_t)sz;
 		}
 		if (rule->kind == RL_SEQUENCE) {
 			r->memo = tl_malloc(rule->n_seq_items);

@@ -100,9 +100,9 @@ static size_t states_at(size_t key_len)
 	return (sizeof(struct kentry) + key_len + 1 + a - 1) / a * a;
 }
 
-static size_t entry_size(uint32_t n_rules, size_t key_len)
+static size_t entry_size(const struct kspace *s, uint32_t n_rules, size_t key_len)
 {
-	return states_at(key_len) + n_rules * sizeof(struct kstate);
+	return states_at(key_len) + n_rules * sizeof(struct kstate) + s->extra;
 }
 
 static const char *entry_key(const struct kentry *e)
@@ -197,7 +197,7 @@ struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t ha
 
 	if (len > UINT32_MAX / 2 || ((!s->tab || 2 * (s->n + 1) > s->mask + 1) && grow(s)))
 		return NULL;
-	e = pool_alloc(s->pool, entry_size(s->n_rules, len));
+	e = pool_alloc(s->pool, entry_size(s, s->n_rules, len));
 	if (!e)
 		return NULL;
 	e->hash = hash;
@@ -237,7 +237,7 @@ static void ks_remove(struct kspace *s, struct kentry *e)
 	}
 	s->tab[i].e = NULL;
 	s->n--;
-	pool_free(s->pool, e, entry_size(e->n_rules, e->key_len));
+	pool_free(s->pool, e, entry_size(s, e->n_rules, e->key_len));
 }
 
 void ks_fini(struct kspace *s)

@@ -67,6 +67,8 @@ struct kspace {
 	struct pool *pool;
 	size_t *table_bytes;        /* a total the table's size is counted in (or NULL) */
 	uint32_t n_rules;           /* rules with a state in each entry */
+	uint32_t extra;             /* bytes each entry holds after the states, for the own state
+				     * of a space's only rule (its window: see engine.c); or 0 */
 	struct kslot *tab;          /* at most half full */
 	void *tab_mem;              /* the allocation tab is in (large tables are aligned) */
 	size_t mask, n;
@@ -93,6 +95,11 @@ struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t ha
 static inline void ks_prefetch_slot(const struct kspace *s, const struct kentry *e)
 {
 	__builtin_prefetch(&s->tab[e->hash & s->mask]);
+}
+/* The extra bytes of entry e (kspace.extra), after its states. */
+static inline void *ks_extra(struct kentry *e)
+{
+	return (char *)e + e->ks_off + e->n_rules * sizeof(struct kstate);
 }
 /* Frees the table; every entry must have gone. */
 void ks_fini(struct kspace *s);

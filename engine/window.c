@@ -603,14 +603,23 @@ static const union agg_state empty_state;
 
 struct window *win_new(struct pool *pool, const struct win_plan *p)
 {
-	struct window *w;
+	void *mem;
+
+	if (p->too_big || !(mem = pool_alloc(pool, p->block)))
+		return NULL;
+	return win_init(mem, pool, p);
+}
+
+int win_too_big(const struct win_plan *p)
+{
+	return p->too_big;
+}
+
+struct window *win_init(void *mem, struct pool *pool, const struct win_plan *p)
+{
+	struct window *w = mem;
 	uint32_t i;
 
-	if (p->too_big)
-		return NULL;
-	w = pool_alloc(pool, p->block);
-	if (!w)
-		return NULL;
 	w->pool = pool;
 	w->n = 0;
 	w->next_seq = 0;
@@ -691,13 +700,18 @@ static void drop_all(struct window *w, const struct win_plan *p)
 	w->n = 0;
 }
 
+void win_release(struct window *w, const struct win_plan *p)
+{
+	/* an empty window holds nothing but its block */
+	if (w->n && holds_blocks(w, p))
+		release_blocks(w, p);
+}
+
 void win_free(struct window *w, const struct win_plan *p)
 {
 	if (!w)
 		return;
-	/* an empty window holds nothing but its block */
-	if (w->n && holds_blocks(w, p))
-		release_blocks(w, p);
+	win_release(w, p);
 	pool_free(w->pool, w, p->block);
 }
 

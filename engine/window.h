@@ -34,6 +34,12 @@ size_t win_block_size(const struct win_plan *p);
  * allocation failure. Every call below takes the plan the window was made with. */
 struct window *win_new(struct pool *pool, const struct win_plan *p);
 void win_free(struct window *w, const struct win_plan *p);
+/* A window in win_block_size(p) bytes of the caller's at mem (8-byte aligned), for a plan
+ * that is not too big; win_release gives back its blocks but that one. */
+struct window *win_init(void *mem, struct pool *pool, const struct win_plan *p);
+/* Whether p's windows cannot be made (win_new fails: the ring's entries do not fit). */
+int win_too_big(const struct win_plan *p);
+void win_release(struct window *w, const struct win_plan *p);
 /* Asks for the blocks beyond its own that freeing w will read (a hint, for a caller that
  * frees many windows in a row: their blocks then come in together; w's own block is read).
  * NULL is allowed. */

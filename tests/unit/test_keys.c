@@ -1,7 +1,8 @@
 /* test_keys.c - key spaces against a plain model: random adds, finds, touches, moves to a
  * rule's second list and removals, with hashes that collide on purpose so that probing and
  * backward-shift deletion are exercised; the touch order of both lists of every rule, the
- * key text of every state, and that a list's look stays one of its states are checked. */
+ * key text of every state, and that a list's look stays one of its states are checked. And
+ * the extra bytes an entry can hold after its states. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,58 @@ START_TEST(random_operations_match_the_model)
 }
 END_TEST
 
+/* A space whose entries hold extra bytes after their states (a window, for a space of one
+ * threshold rule): they begin after the last state, aligned for a window's fields, and each
+ * entry's bytes are its own: filled, they leave every key and every other entry's bytes as
+ * they were, and the entries go back to the pool whole. */
+START_TEST(extra_bytes_follow_the_states)
+{
+	enum { N = 64, EXTRA = 88 };
+	struct pool pool = { 0 };
+	struct kspace s = { 0 };
+	struct ktable t = { 0 };
+	struct kentry *ents[N];
+	char buf[96];
+	int k, j;
+
+	s.pool = &pool;
+	s.n_rules = 1;
+	s.extra = EXTRA;
+	t.space = &s;
+	for (k = 0; k < N; k++) {
+		unsigned char *x;
+
+		/* keys of 1 to 64 bytes: the states, and so the extra bytes, begin at every
+		 * alignment the key's length can give them */
+		memset(buf, 'a' + k % 26, (size_t)k + 1);
+		ents[k] = ks_add(&s, buf, (size_t)k + 1, weak_hash(k));
+		ck_assert_ptr_nonnull(ents[k]);
+		kt_live(&t, kt_state(&t, ents[k]), k);
+		x = ks_extra(ents[k]);
+		ck_assert_uint_eq((uintptr_t)x % 8, 0);
+		ck_assert_uint_ge((uintptr_t)x, (uintptr_t)(kt_state(&t, ents[k]) + 1));
+		memset(x, k, EXTRA);
+	}
+	for (k = 0; k < N; k++) {
+		const unsigned char *x = ks_extra(ents[k]);
+		size_t len;
+		const char *key = kt_key(kt_state(&t, ents[k]), &len);
+
+		ck_assert_uint_eq(len, (size_t)k + 1);
+		for (j = 0; j <= k; j++)
+			ck_assert_int_eq(key[j], 'a' + k % 26);
+		for (j = 0; j < EXTRA; j++)
+			ck_assert_int_eq(x[j], k);
+	}
+	while (t.oldest)
+		ck_assert_int_eq(kt_remove(&t, t.oldest), 1);
+	ck_assert_uint_eq(s.n, 0);
+	ck_assert_uint_eq(pool.in_use, 0);
+	ks_fini(&s);
+	pool_destroy(&pool);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("keys");
@@ -211,6 +264,7 @@ int main(void)
 
 	tcase_add_test(tc, random_operations_match_the_model);
 	tcase_add_test(tc, short_copies_and_compares_are_exact);
+	tcase_add_test(tc, extra_bytes_follow_the_states);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -2,8 +2,9 @@
  * and eviction, on random values, in short windows and in long streams whose windows grow to
  * hundreds of events and empty again, min and max both kept in deques (when the rule's when
  * reads them) and read off the sum's values, arguments given or read from the event's fields;
- * an empty window holds nothing but its own block; allocation failures leave the window
- * unchanged; asking for what freeing a window reads (under the sanitizers: reads only what it
+ * windows of their own block and windows in memory of the caller's (win_init, released with
+ * win_release, as a key's entry holds one) alike; an empty window holds nothing but its own
+ * block; allocation failures leave the window unchanged; asking for what freeing a window reads (under the sanitizers: reads only what it
  * holds) changes nothing. */
 #include <check.h>
 #include <math.h>
@@ -184,15 +185,26 @@ START_TEST(random_streams_match_naive)
 		struct win_plan *wp;
 		struct window *w;
 		struct item *items = calloc(600, sizeof *items);
-		size_t n = 0, lo = 0;
+		size_t n = 0, lo = 0, block = 0, i;
 		int64_t t = 0, span = 1 + rand_r(&seed) % 40;
 		int by_field = trial % 3 == 2; /* the arguments fields, read from the event */
+		/* one window in five in memory of the caller's (as a key's entry holds it), with
+		 * marked bytes after it that it must leave alone */
+		unsigned char *own = NULL;
 
 		r.when = trial % 4 >= 2 ? &when_min_max : NULL;
 		if (by_field)
 			r.aggs = aggs_fields;
 		wp = win_plan_new(&r);
-		w = win_new(&pool, wp);
+		if (trial % 5 == 4) {
+			block = win_block_size(wp);
+			own = malloc(block + 64);
+			ck_assert_ptr_nonnull(own);
+			memset(own + block, 0xa5, 64);
+			w = win_init(own, &pool, wp);
+		} else {
+			w = win_new(&pool, wp);
+		}
 		ck_assert_ptr_nonnull(w);
 		while (n < 600) {
 			t += rand_r(&seed) % 5;
@@ -210,9 +222,16 @@ START_TEST(random_streams_match_naive)
 				check_against_naive(w, wp, items, lo, n);
 			}
 		}
-		win_free(w, wp);
+		if (own) {
+			win_release(w, wp);
+			for (i = 0; i < 64; i++)
+				EXPECT(own[block + i] == 0xa5);
+			free(own);
+		} else {
+			win_free(w, wp);
+		}
 		win_plan_free(wp);
-		ck_assert_uint_eq(pool.in_use, 0);
+		ck_assert_uint_eq(pool.in_use, 0); /* a window released holds no block */
 		pool_destroy(&pool);
 		free(items);
 	}
