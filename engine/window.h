@@ -7,7 +7,8 @@
  * ever rescanned.
  *
  * Ownership: the window owns copies of what it keeps (evidence lines, distinct values), all
- * taken from the pool it was made with.
+ * taken from the pool it was made with, and its own block, unless its caller gave it the
+ * memory (win_init).
  */
 #ifndef TL_WINDOW_H
 #define TL_WINDOW_H
@@ -34,12 +35,13 @@ size_t win_block_size(const struct win_plan *p);
  * allocation failure. Every call below takes the plan the window was made with. */
 struct window *win_new(struct pool *pool, const struct win_plan *p);
 void win_free(struct window *w, const struct win_plan *p);
-/* A window in win_block_size(p) bytes of the caller's at mem (8-byte aligned), for a plan
- * that is not too big; win_release gives back its blocks but that one. */
+/* An empty window in win_block_size(p) bytes of the caller's at mem (8-byte aligned; a key's
+ * entry holds one: engine.c), for a plan that is not too big; its other blocks come from
+ * pool. win_release gives those back, but not mem. */
 struct window *win_init(void *mem, struct pool *pool, const struct win_plan *p);
+void win_release(struct window *w, const struct win_plan *p);
 /* Whether p's windows cannot be made (win_new fails: the ring's entries do not fit). */
 int win_too_big(const struct win_plan *p);
-void win_release(struct window *w, const struct win_plan *p);
 /* Asks for the blocks beyond its own that freeing w will read (a hint, for a caller that
  * frees many windows in a row: their blocks then come in together; w's own block is read).
  * NULL is allowed. */
