@@ -625,9 +625,9 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 		}
 		k = kt_state(&rs->keys, sp->cur);
 		kt_live(&rs->keys, k, e->now);
-		if (rs->r->kind == RL_THRESHOLD && sp->ks.extra) {
-			k->state = win_init(ks_extra(sp->cur), &e->pool, rs->wp);
-		} else if (rs->r->kind == RL_THRESHOLD && !(k->state = win_new(&e->pool, rs->wp))) {
+		if (rs->r->kind == RL_THRESHOLD &&
+		    !(k->state = sp->ks.extra ? win_init(ks_extra(sp->cur), &e->pool, rs->wp)
+					      : win_new(&e->pool, rs->wp))) {
 			key_drop(rs, k);
 			e->nomem = 1;
 			return NULL;
