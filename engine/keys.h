@@ -12,7 +12,7 @@
  * none of its states is live.
  *
  * Ownership: entries come from the space's pool. What `state` points to belongs to the
- * caller, which must release it before kt_remove.
+ * caller, which must release it before kt_remove (it may lie in the entry's extra bytes).
  */
 #ifndef TL_KEYS_H
 #define TL_KEYS_H
@@ -48,7 +48,7 @@ struct kstate {
 };
 
 /* An entry: this header, the key text right after it (so that a lookup reads one cache
- * line), then one state per rule of the space, at ks_off. */
+ * line), then one state per rule of the space, at ks_off, then the space's extra bytes. */
 struct kentry {
 	uint64_t hash;
 	uint32_t key_len;
