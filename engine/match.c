@@ -39,7 +39,10 @@ struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t r
 	return run;
 }
 
-static int acc_distinct(struct pool *pool, struct mt_acc *a, const struct tl_value *v)
+/* Out of line, as are the other rare paths of mt_bind, whose common case (a number or nothing
+ * to keep, room in the array) is a few instructions per run. */
+__attribute__((noinline)) static int acc_distinct(struct pool *pool, struct mt_acc *a,
+						  const struct tl_value *v)
 {
 	char tag, *blob;
 	const char *bytes;
@@ -93,20 +96,21 @@ static size_t bound_size(uint32_t cap)
 	return cap * sizeof(struct mt_event *);
 }
 
-/* Keeps in the run the values that the reads of rule r take from ev, just bound to step (first:
- * the step's first event). */
-static void keep_reads(const struct rl_rule *r, struct mt_run *run, uint32_t step,
+/* Keeps in the run the values that the reads of step st (of rule r) take from ev, just bound
+ * to it (first: the step's first event). */
+__attribute__((noinline)) static void keep_reads(const struct rl_rule *r, const struct rl_step *st, struct mt_run *run,
 		       const struct mt_event *ev, int first)
 {
 	const struct rl_read *reads = r->reads;
 	struct tl_value *rv = mt_rv(run);
 	char *bytes = (char *)(rv + r->n_reads);
-	size_t i;
+	uint32_t j;
 
-	for (i = 0; i < r->n_reads; i++) {
+	for (j = 0; j < st->n_keeps; j++) {
+		uint32_t i = st->keeps[j];
 		struct tl_value *v = &rv[i];
 
-		if (reads[i].step != step || (!reads[i].last && !first))
+		if (!reads[i].last && !first)
 			continue;
 		if (reads[i].slot == EX_ALIAS_TIME) {
 			v->type = TL_NUM; /* as the evaluator gives time(step) */
@@ -122,31 +126,37 @@ static void keep_reads(const struct rl_rule *r, struct mt_run *run, uint32_t ste
 	}
 }
 
+/* Doubles the run's array of bound events: 0, or -1 (the run is unchanged). */
+__attribute__((noinline)) static int bound_grow(struct pool *pool, struct mt_run *run)
+{
+	uint32_t nc = run->cap_bound ? run->cap_bound * 2 : 4;
+	struct mt_event **nb = pool_alloc(pool, bound_size(nc));
+
+	if (!nb)
+		return -1;
+	if (run->n_bound)
+		memcpy(nb, run->bound, run->n_bound * sizeof *nb);
+	pool_free(pool, run->bound, bound_size(run->cap_bound));
+	run->bound = nb;
+	run->cap_bound = nc;
+	return 0;
+}
+
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
 	    struct mt_event *ev)
 {
+	const struct rl_step *st = &r->steps[step];
 	struct mt_acc *acc = mt_acc(r, run);
 	uint32_t *taken = mt_taken(r, run);
-	size_t i;
+	uint32_t j;
 
-	if (run->n_bound == run->cap_bound) {
-		uint32_t nc = run->cap_bound ? run->cap_bound * 2 : 4;
-		struct mt_event **nb = pool_alloc(pool, bound_size(nc));
-
-		if (!nb)
-			return -1;
-		if (run->n_bound)
-			memcpy(nb, run->bound, run->n_bound * sizeof *nb);
-		pool_free(pool, run->bound, bound_size(run->cap_bound));
-		run->bound = nb;
-		run->cap_bound = nc;
-	}
-	for (i = 0; i < r->n_run_aggs; i++) {
+	if (run->n_bound == run->cap_bound && bound_grow(pool, run))
+		return -1;
+	for (j = 0; j < st->n_accs; j++) {
+		uint32_t i = st->accs[j];
 		const struct rl_run_agg *ra = &r->run_aggs[i];
 		const struct tl_value *v = &ev->slots[ra->slot];
 
-		if (ra->step != step || ra->kind == RL_AGG_COUNT)
-			continue;
 		if (ra->kind == RL_AGG_DISTINCT) {
 			if (v->type != TL_MISSING && v->type != TL_NULL &&
 			    acc_distinct(pool, &acc[i], v))
@@ -158,8 +168,8 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 	run->bound[run->n_bound] = ev;
 	run->n_bound++;
 	ev->refs++;
-	if (r->n_reads)
-		keep_reads(r, run, step, ev, taken[step] == 0);
+	if (st->n_keeps)
+		keep_reads(r, st, run, ev, taken[step] == 0);
 	taken[step]++;
 	return 0;
 }

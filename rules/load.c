@@ -803,6 +803,32 @@ static int to_arena(struct file_ld *ld, void **from, size_t n, size_t size, void
 	return ret;
 }
 
+/* What binding an event to each real step of a sequence rule r updates (rl_step.accs and
+ * keeps): 0, or -1 on allocation failure. */
+static int step_binds(struct file_ld *ld, struct rl_rule *r)
+{
+	size_t s, i;
+
+	for (s = 0; s < r->n_steps; s++) {
+		struct rl_step *st = &r->steps[s];
+
+		st->accs = arena_alloc(&ld->rs->arena, (r->n_run_aggs + 1) * sizeof *st->accs);
+		st->keeps = arena_alloc(&ld->rs->arena, (r->n_reads + 1) * sizeof *st->keeps);
+		if (!st->accs || !st->keeps) {
+			oom(ld, 0);
+			return -1;
+		}
+		st->n_accs = st->n_keeps = 0;
+		for (i = 0; i < r->n_run_aggs; i++)
+			if (r->run_aggs[i].step == s && r->run_aggs[i].kind != RL_AGG_COUNT)
+				st->accs[st->n_accs++] = (uint32_t)i;
+		for (i = 0; i < r->n_reads; i++)
+			if (r->reads[i].step == s)
+				st->keeps[st->n_keeps++] = (uint32_t)i;
+	}
+	return 0;
+}
+
 /* Notes that alias n (resolved) is read by a sequence's condition: n->read is its place in the
  * rule's reads, each (step, field, first or last) once. Elsewhere (emit) nothing. */
 static enum st note_read(struct file_ld *ld, const struct yl_node *sc, struct ex_node *n,
@@ -1986,7 +2012,8 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 	    to_arena(ld, (void **)&ld->run_aggs, ld->n_run_aggs, sizeof *ld->run_aggs,
 		     (void **)&r->run_aggs, &r->n_run_aggs) |
 	    to_arena(ld, (void **)&ld->reads, ld->n_reads, sizeof *ld->reads, (void **)&r->reads,
-		     &r->n_reads))
+		     &r->n_reads) ||
+	    step_binds(ld, r))
 		bad = 1;
 	return bad ? -1 : 0;
 }

@@ -69,6 +69,14 @@ struct rl_step {
 	unsigned line;         /* for explain */
 	struct rl_step *guards; /* real steps: the `not` steps just before this one */
 	size_t n_guards;
+	/* real steps, worked out once the rule is read: what binding an event to this step
+	 * updates, so that a bind visits nothing else (indices into the rule's run_aggs and
+	 * reads) */
+	uint32_t *accs;         /* its run aggregates but count() (which the step's taken
+				 * count gives) */
+	uint32_t n_accs;
+	uint32_t *keeps;        /* the reads of its events */
+	uint32_t n_keeps;
 };
 
 enum rl_contiguity { RL_RELAXED, RL_STRICT };

@@ -68,6 +68,59 @@ START_TEST(sequence_compiles_to_steps_and_guards)
 }
 END_TEST
 
+/* What a bind to each step updates is listed once, when the rule is read: the aggregates of
+ * the step but count (the step's taken count is count), and the reads of the step. */
+START_TEST(each_step_lists_what_a_bind_updates)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load("rules:\n"
+				     "  - id: s\n"
+				     "    within: 1m\n"
+				     "    sequence:\n"
+				     "      - {as: a, where: x, repeat: {min: 2}}\n"
+				     "      - {as: b, where: v > max(a.v) && count(a) < 9 && w != first(a).w}\n"
+				     "      - {where: u == b.u && sum(a.v) > min(a.v) && count(b) == 1}\n"
+				     "    emit: {d: \"{{ distinct(b.g) }}\"}\n",
+				     &err);
+	const struct rl_rule *r;
+	size_t s, i;
+
+	ck_assert_msg(rs != NULL, "%s", err);
+	r = &rs->rules[0];
+	ck_assert_uint_eq(r->n_steps, 3);
+	/* max(a.v), count(a), sum(a.v), min(a.v), count(b), distinct(b.g) */
+	ck_assert_uint_eq(r->n_run_aggs, 6);
+	ck_assert_uint_eq(r->steps[0].n_accs, 3);
+	ck_assert_uint_eq(r->steps[0].accs[0], 0);
+	ck_assert_uint_eq(r->steps[0].accs[1], 2);
+	ck_assert_uint_eq(r->steps[0].accs[2], 3);
+	ck_assert_uint_eq(r->steps[1].n_accs, 1);
+	ck_assert_uint_eq(r->steps[1].accs[0], 5);
+	ck_assert_uint_eq(r->steps[2].n_accs, 0);
+	/* first(a).w and b.u */
+	ck_assert_uint_eq(r->n_reads, 2);
+	ck_assert_uint_eq(r->steps[0].n_keeps, 1);
+	ck_assert_uint_eq(r->reads[r->steps[0].keeps[0]].step, 0);
+	ck_assert_uint_eq(r->steps[1].n_keeps, 1);
+	ck_assert_uint_eq(r->reads[r->steps[1].keeps[0]].step, 1);
+	ck_assert_uint_eq(r->steps[2].n_keeps, 0);
+	/* every aggregate but count, and every read, is in the list of its step, once */
+	for (i = 0; i < r->n_run_aggs; i++) {
+		size_t seen = 0, j;
+
+		for (s = 0; s < r->n_steps; s++)
+			for (j = 0; j < r->steps[s].n_accs; j++)
+				if (r->steps[s].accs[j] == i) {
+					ck_assert_uint_eq(r->run_aggs[i].step, s);
+					seen++;
+				}
+		ck_assert_uint_eq(seen, r->run_aggs[i].kind == RL_AGG_COUNT ? 0 : 1);
+	}
+	rl_free(rs);
+	free(err);
+}
+END_TEST
+
 START_TEST(an_aggregate_written_twice_is_kept_once)
 {
 	char *err = NULL;
@@ -525,6 +578,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, sequence_compiles_to_steps_and_guards);
+	tcase_add_test(tc, each_step_lists_what_a_bind_updates);
 	tcase_add_test(tc, an_aggregate_written_twice_is_kept_once);
 	tcase_add_loop_test(tc, sequence_errors, 0, (int)(sizeof bad / sizeof bad[0]));
 	tcase_add_test(tc, within_is_required);
