@@ -946,13 +946,13 @@ static int any_guard(struct tl_engine *e, struct rstate *rs, const struct rl_ste
 	return 0;
 }
 
-/* After step `run->step` took an event: complete, pending, or neither. */
-static void reached(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
+/* reached for a run at the last real step. */
+static void reached_last(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
 {
 	const struct rl_rule *r = rs->r;
 	const struct rl_step *st = &r->steps[run->step];
 
-	if (run->step + 1 != r->n_steps || run->count < st->min || run->pending)
+	if (run->count < st->min || run->pending)
 		return;
 	if (!r->n_trailing) {
 		run->complete = 1;
@@ -963,6 +963,14 @@ static void reached(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
 		run->pending = 0; /* out of memory: the run cannot wait; it is dropped below */
 		e->nomem = 1;
 	}
+}
+
+/* After step `run->step` took an event: complete, pending, or neither (nothing to do before
+ * the last step: inline). */
+static inline void reached(struct tl_engine *e, struct rstate *rs, struct mt_run *run)
+{
+	if (run->step + 1 == rs->r->n_steps)
+		reached_last(e, rs, run);
 }
 
 enum { T_NONE, T_BOUND, T_KILL, T_FAIL };
@@ -1220,8 +1228,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			if (t == T_FAIL)
 				e->nomem = 1;
 			if (t == T_KILL || t == T_FAIL ||
-			    (run->step + 1 == r->n_steps && run->count >= r->steps[run->step].min &&
-			     r->n_trailing && !run->pending)) {
+			    (r->n_trailing && run->step + 1 == r->n_steps &&
+			     run->count >= r->steps[run->step].min && !run->pending)) {
 				run_kill(e, rs, k, run);
 				continue;
 			}
