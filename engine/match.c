@@ -142,8 +142,10 @@ __attribute__((noinline)) static int bound_grow(struct pool *pool, struct mt_run
 	return 0;
 }
 
-int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
-	    struct mt_event *ev)
+/* mt_bind past its common case: any step, any room left. */
+__attribute__((noinline)) static int bind_any(struct pool *pool, const struct rl_rule *r,
+					      struct mt_run *run, uint32_t step,
+					      struct mt_event *ev)
 {
 	const struct rl_step *st = &r->steps[step];
 	struct mt_acc *acc = mt_acc(r, run);
@@ -171,6 +173,32 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 	if (st->n_keeps)
 		keep_reads(r, st, run, ev, taken[step] == 0);
 	taken[step]++;
+	return 0;
+}
+
+int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
+	    struct mt_event *ev)
+{
+	const struct rl_step *st = &r->steps[step];
+	struct mt_acc *acc;
+	uint32_t j;
+
+	/* the common case, with no call and so no registers to save: room in the array, and
+	 * only numbers to add up */
+	if (!st->bind_plain || run->n_bound == run->cap_bound)
+		return bind_any(pool, r, run, step, ev);
+	acc = mt_acc(r, run);
+	for (j = 0; j < st->n_accs; j++) {
+		uint32_t i = st->accs[j];
+		const struct tl_value *v = &ev->slots[r->run_aggs[i].slot];
+
+		if (v->type == TL_NUM)
+			acc_add(&acc[i], r->run_aggs[i].kind, v->num);
+	}
+	run->bound[run->n_bound] = ev;
+	run->n_bound++;
+	ev->refs++;
+	mt_taken(r, run)[step]++;
 	return 0;
 }
 

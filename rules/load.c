@@ -825,6 +825,10 @@ static int step_binds(struct file_ld *ld, struct rl_rule *r)
 		for (i = 0; i < r->n_reads; i++)
 			if (r->reads[i].step == s)
 				st->keeps[st->n_keeps++] = (uint32_t)i;
+		st->bind_plain = st->n_keeps == 0;
+		for (i = 0; i < st->n_accs; i++)
+			if (r->run_aggs[st->accs[i]].kind == RL_AGG_DISTINCT)
+				st->bind_plain = 0;
 	}
 	return 0;
 }

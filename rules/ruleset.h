@@ -77,6 +77,8 @@ struct rl_step {
 	uint32_t n_accs;
 	uint32_t *keeps;        /* the reads of its events */
 	uint32_t n_keeps;
+	uint8_t bind_plain;     /* no keeps, and no distinct() among accs: a bind updates
+				 * numbers only */
 };
 
 enum rl_contiguity { RL_RELAXED, RL_STRICT };

@@ -509,6 +509,64 @@ static void check_groups(const struct mt_key *k, struct mt_run *const *runs, con
 
 /* The runs of a key by state: groups are arrays that grow, and from which a run leaves by
  * giving its place to the last one. */
+/* Binds take two ways: a step whose aggregates are numbers only (the common case, inline)
+ * and one with distinct() or kept reads. Both must give the aggregates of the events bound,
+ * as many as they are (the array of bound events grows past its first 4 on either way). */
+START_TEST(plain_and_other_binds_agree_with_a_recount)
+{
+	char *err = NULL;
+	struct rl_ruleset *rs = load("rules:\n"
+				     "  - id: s\n"
+				     "    within: 1m\n"
+				     "    sequence:\n"
+				     "      - {as: a, where: x, repeat: {min: 2}}\n"
+				     "      - {as: b, where: y, repeat: {min: 1}}\n"
+				     "    emit: {a: \"{{ min(a.v) }}\", b: \"{{ max(a.v) }}\","
+				     " c: \"{{ sum(a.v) }}\", d: \"{{ count(a) }}\","
+				     " e: \"{{ distinct(b.v) }}\", f: \"{{ max(b.v) }}\", g: \"{{ count(b) }}\"}\n",
+				     &err);
+	const struct rl_rule *r;
+	struct pool pool = { 0 };
+	struct mt_run *run;
+	struct tl_value vals[7];
+	double mn = 1e9, mx = -1e9, sum = 0, bmx = -1e9;
+	int i, n_a = 13, n_b = 9;
+
+	ck_assert_msg(rs != NULL, "%s", err);
+	r = &rs->rules[0];
+	ck_assert_int_eq(r->steps[0].bind_plain, 1);
+	ck_assert_int_eq(r->steps[1].bind_plain, 0); /* distinct(b.v) */
+	run = mt_run_new(&pool, r, 0);
+	for (i = 0; i < n_a + n_b; i++) {
+		double v = (double)((i * 37) % 11) - 3; /* 11 values, repeated */
+		struct mt_event *ev = event(&pool, rs, v, NULL, i + 1);
+		uint32_t step = i < n_a ? 0 : 1;
+
+		ck_assert_int_eq(mt_bind(&pool, r, run, step, ev), 0);
+		if (step == 0) {
+			mn = v < mn ? v : mn;
+			mx = v > mx ? v : mx;
+			sum += v;
+		} else {
+			bmx = v > bmx ? v : bmx;
+		}
+	}
+	ck_assert_uint_eq(run->n_bound, (uint32_t)(n_a + n_b));
+	for (i = 0; i < n_a + n_b; i++)
+		ck_assert_uint_eq(run->bound[i]->seq, (uint64_t)(i + 1)); /* in order */
+	mt_values(r, run, vals);
+	ck_assert_double_eq(vals[0].num, mn);
+	ck_assert_double_eq(vals[1].num, mx);
+	ck_assert_double_eq(vals[2].num, sum);
+	ck_assert_double_eq(vals[3].num, n_a);
+	ck_assert_double_eq(vals[4].num, 9); /* (i * 37) % 11 for i = 13 .. 21: 9 values */
+	ck_assert_double_eq(vals[5].num, bmx);
+	ck_assert_double_eq(vals[6].num, n_b);
+	mt_run_free(&pool, r, run);
+	finish(&pool, rs, err);
+}
+END_TEST
+
 START_TEST(runs_grouped_by_state)
 {
 	char *err = NULL;
@@ -579,6 +637,7 @@ int main(void)
 
 	tcase_add_test(tc, sequence_compiles_to_steps_and_guards);
 	tcase_add_test(tc, each_step_lists_what_a_bind_updates);
+	tcase_add_test(tc, plain_and_other_binds_agree_with_a_recount);
 	tcase_add_test(tc, an_aggregate_written_twice_is_kept_once);
 	tcase_add_loop_test(tc, sequence_errors, 0, (int)(sizeof bad / sizeof bad[0]));
 	tcase_add_test(tc, within_is_required);
