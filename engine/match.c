@@ -98,8 +98,9 @@ static size_t bound_size(uint32_t cap)
 
 /* Keeps in the run the values that the reads of step st (of rule r) take from ev, just bound
  * to it (first: the step's first event). */
-__attribute__((noinline)) static void keep_reads(const struct rl_rule *r, const struct rl_step *st, struct mt_run *run,
-		       const struct mt_event *ev, int first)
+__attribute__((noinline)) static void keep_reads(const struct rl_rule *r,
+						 const struct rl_step *st, struct mt_run *run,
+						 const struct mt_event *ev, int first)
 {
 	const struct rl_read *reads = r->reads;
 	struct tl_value *rv = mt_rv(run);
@@ -142,7 +143,7 @@ __attribute__((noinline)) static int bound_grow(struct pool *pool, struct mt_run
 	return 0;
 }
 
-/* mt_bind past its common case: any step, any room left. */
+/* mt_bind in every case: a full array, distinct values, reads to keep. */
 __attribute__((noinline)) static int bind_any(struct pool *pool, const struct rl_rule *r,
 					      struct mt_run *run, uint32_t step,
 					      struct mt_event *ev)

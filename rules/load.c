@@ -804,8 +804,8 @@ static int to_arena(struct file_ld *ld, void **from, size_t n, size_t size, void
 }
 
 /* What binding an event to each real step of a sequence rule r updates (rl_step.accs and
- * keeps): 0, or -1 on allocation failure. */
-static int step_binds(struct file_ld *ld, struct rl_rule *r)
+ * keeps): 0, or -1 on allocation failure (reported at off, the rule's place). */
+static int step_binds(struct file_ld *ld, struct rl_rule *r, size_t off)
 {
 	size_t s, i;
 
@@ -815,7 +815,7 @@ static int step_binds(struct file_ld *ld, struct rl_rule *r)
 		st->accs = arena_alloc(&ld->rs->arena, (r->n_run_aggs + 1) * sizeof *st->accs);
 		st->keeps = arena_alloc(&ld->rs->arena, (r->n_reads + 1) * sizeof *st->keeps);
 		if (!st->accs || !st->keeps) {
-			oom(ld, 0);
+			oom(ld, off);
 			return -1;
 		}
 		st->n_accs = st->n_keeps = 0;
@@ -2017,7 +2017,7 @@ static int compile_rule(struct file_ld *ld, const struct yl_node *m, struct rl_r
 		     (void **)&r->run_aggs, &r->n_run_aggs) |
 	    to_arena(ld, (void **)&ld->reads, ld->n_reads, sizeof *ld->reads, (void **)&r->reads,
 		     &r->n_reads) ||
-	    step_binds(ld, r))
+	    step_binds(ld, r, m->off))
 		bad = 1;
 	return bad ? -1 : 0;
 }

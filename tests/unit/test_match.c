@@ -18,6 +18,19 @@ static struct rl_ruleset *load(const char *text, char **errtext)
 	return rs;
 }
 
+/* A sequence rule s (within 1m) whose first step is a, taking 2 or more events where x holds,
+ * followed by the steps and emit of rest. */
+static struct rl_ruleset *load_after_a(const char *rest, char **errtext)
+{
+	char text[2048];
+
+	snprintf(text, sizeof text,
+		 "rules:\n  - id: s\n    within: 1m\n    sequence:\n"
+		 "      - {as: a, where: x, repeat: {min: 2}}\n%s",
+		 rest);
+	return load(text, errtext);
+}
+
 static const char *const seq_rules =
 	"rules:\n"
 	"  - id: s\n"
@@ -73,15 +86,11 @@ END_TEST
 START_TEST(each_step_lists_what_a_bind_updates)
 {
 	char *err = NULL;
-	struct rl_ruleset *rs = load("rules:\n"
-				     "  - id: s\n"
-				     "    within: 1m\n"
-				     "    sequence:\n"
-				     "      - {as: a, where: x, repeat: {min: 2}}\n"
-				     "      - {as: b, where: v > max(a.v) && count(a) < 9 && w != first(a).w}\n"
-				     "      - {where: u == b.u && sum(a.v) > min(a.v) && count(b) == 1}\n"
-				     "    emit: {d: \"{{ distinct(b.g) }}\"}\n",
-				     &err);
+	struct rl_ruleset *rs =
+		load_after_a("      - {as: b, where: v > max(a.v) && count(a) < 9 && w != first(a).w}\n"
+			     "      - {where: u == b.u && sum(a.v) > min(a.v) && count(b) == 1}\n"
+			     "    emit: {d: \"{{ distinct(b.g) }}\"}\n",
+			     &err);
 	const struct rl_rule *r;
 	size_t s, i;
 
@@ -124,15 +133,10 @@ END_TEST
 START_TEST(an_aggregate_written_twice_is_kept_once)
 {
 	char *err = NULL;
-	struct rl_ruleset *rs = load("rules:\n"
-				     "  - id: s\n"
-				     "    within: 1m\n"
-				     "    sequence:\n"
-				     "      - {as: a, where: x, repeat: {min: 2}}\n"
-				     "      - {where: v > max(a.v) && count(a) < 9}\n"
-				     "    emit: {m: \"{{ max(a.v) }}\", n: \"{{ count(a) }}\","
-				     " w: \"{{ max(a.w) }}\", s: \"{{ min(a.v) }}\"}\n",
-				     &err);
+	struct rl_ruleset *rs = load_after_a("      - {where: v > max(a.v) && count(a) < 9}\n"
+					     "    emit: {m: \"{{ max(a.v) }}\", n: \"{{ count(a) }}\","
+					     " w: \"{{ max(a.w) }}\", s: \"{{ min(a.v) }}\"}\n",
+					     &err);
 	const struct rl_rule *r;
 
 	ck_assert_msg(rs != NULL, "%s", err);
@@ -427,16 +431,11 @@ END_TEST
 START_TEST(each_kind_of_run_aggregate)
 {
 	char *err = NULL;
-	struct rl_ruleset *rs = load("rules:\n"
-				     "  - id: s\n"
-				     "    within: 1m\n"
-				     "    sequence:\n"
-				     "      - {as: a, where: x, repeat: {min: 2}}\n"
-				     "      - {where: y}\n"
-				     "    emit: {a: \"{{ min(a.v) }}\", b: \"{{ max(a.v) }}\","
-				     " c: \"{{ avg(a.v) }}\", d: \"{{ sum(a.v) }}\","
-				     " e: \"{{ distinct(a.v) }}\", f: \"{{ count(a) }}\"}\n",
-				     &err);
+	struct rl_ruleset *rs = load_after_a("      - {where: y}\n"
+					     "    emit: {a: \"{{ min(a.v) }}\", b: \"{{ max(a.v) }}\","
+					     " c: \"{{ avg(a.v) }}\", d: \"{{ sum(a.v) }}\","
+					     " e: \"{{ distinct(a.v) }}\", f: \"{{ count(a) }}\"}\n",
+					     &err);
 	const struct rl_rule *r;
 	struct pool pool = { 0 };
 	struct mt_run *run, *empty;
@@ -515,16 +514,12 @@ static void check_groups(const struct mt_key *k, struct mt_run *const *runs, con
 START_TEST(plain_and_other_binds_agree_with_a_recount)
 {
 	char *err = NULL;
-	struct rl_ruleset *rs = load("rules:\n"
-				     "  - id: s\n"
-				     "    within: 1m\n"
-				     "    sequence:\n"
-				     "      - {as: a, where: x, repeat: {min: 2}}\n"
-				     "      - {as: b, where: y, repeat: {min: 1}}\n"
-				     "    emit: {a: \"{{ min(a.v) }}\", b: \"{{ max(a.v) }}\","
-				     " c: \"{{ sum(a.v) }}\", d: \"{{ count(a) }}\","
-				     " e: \"{{ distinct(b.v) }}\", f: \"{{ max(b.v) }}\", g: \"{{ count(b) }}\"}\n",
-				     &err);
+	struct rl_ruleset *rs = load_after_a("      - {as: b, where: y, repeat: {min: 1}}\n"
+					     "    emit: {a: \"{{ min(a.v) }}\", b: \"{{ max(a.v) }}\","
+					     " c: \"{{ sum(a.v) }}\", d: \"{{ count(a) }}\","
+					     " e: \"{{ distinct(b.v) }}\", f: \"{{ max(b.v) }}\","
+					     " g: \"{{ count(b) }}\"}\n",
+					     &err);
 	const struct rl_rule *r;
 	struct pool pool = { 0 };
 	struct mt_run *run;
