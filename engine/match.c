@@ -143,6 +143,16 @@ __attribute__((noinline)) static int bound_grow(struct pool *pool, struct mt_run
 	return 0;
 }
 
+/* The end of every bind: ev joins the run's events (the array has room) as one more of step's. */
+static inline void take(const struct rl_rule *r, struct mt_run *run, uint32_t step,
+			struct mt_event *ev)
+{
+	run->bound[run->n_bound] = ev;
+	run->n_bound++;
+	ev->refs++;
+	mt_taken(r, run)[step]++;
+}
+
 /* mt_bind in every case: a full array, distinct values, reads to keep. */
 __attribute__((noinline)) static int bind_any(struct pool *pool, const struct rl_rule *r,
 					      struct mt_run *run, uint32_t step,
@@ -150,7 +160,6 @@ __attribute__((noinline)) static int bind_any(struct pool *pool, const struct rl
 {
 	const struct rl_step *st = &r->steps[step];
 	struct mt_acc *acc = mt_acc(r, run);
-	uint32_t *taken = mt_taken(r, run);
 	uint32_t j;
 
 	if (run->n_bound == run->cap_bound && bound_grow(pool, run))
@@ -168,12 +177,9 @@ __attribute__((noinline)) static int bind_any(struct pool *pool, const struct rl
 			acc_add(&acc[i], ra->kind, v->num);
 		}
 	}
-	run->bound[run->n_bound] = ev;
-	run->n_bound++;
-	ev->refs++;
 	if (st->n_keeps)
-		keep_reads(r, st, run, ev, taken[step] == 0);
-	taken[step]++;
+		keep_reads(r, st, run, ev, mt_taken(r, run)[step] == 0);
+	take(r, run, step, ev);
 	return 0;
 }
 
@@ -196,10 +202,7 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 		if (v->type == TL_NUM)
 			acc_add(&acc[i], r->run_aggs[i].kind, v->num);
 	}
-	run->bound[run->n_bound] = ev;
-	run->n_bound++;
-	ev->refs++;
-	mt_taken(r, run)[step]++;
+	take(r, run, step, ev);
 	return 0;
 }
 

@@ -24,10 +24,12 @@ static struct rl_ruleset *load_after_a(const char *rest, char **errtext)
 {
 	char text[2048];
 
-	snprintf(text, sizeof text,
-		 "rules:\n  - id: s\n    within: 1m\n    sequence:\n"
-		 "      - {as: a, where: x, repeat: {min: 2}}\n%s",
-		 rest);
+	int n = snprintf(text, sizeof text,
+			 "rules:\n  - id: s\n    within: 1m\n    sequence:\n"
+			 "      - {as: a, where: x, repeat: {min: 2}}\n%s",
+			 rest);
+
+	ck_assert_int_lt(n, (int)sizeof text);
 	return load(text, errtext);
 }
 
