@@ -141,6 +141,8 @@ struct tl_engine {
 	struct mt_event **heap; /* ... and those that came before the ring's back: a min-heap
 				 * on (time, arrival) */
 	size_t n_heap, cap_heap;
+	uint32_t batch;      /* lines taken before the held events run (opts.batch, at least 1) */
+	uint32_t unsynced;   /* lines held since they last ran */
 	struct mt_run **dl;  /* deadlines of pending runs: min-heap on (deadline, rule, start) */
 	size_t n_dl, cap_dl;
 	uint64_t pseq;       /* processing order of events */
@@ -1642,12 +1644,25 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 		if (buf_n(e) > e->st.peak_buffered)
 			e->st.peak_buffered = buf_n(e);
 	}
-	release(e, e->max_seen - rs->lateness_us, 0);
+	/* the events the watermark has passed run now, or after the batch's last line */
+	if (++e->unsynced >= e->batch) {
+		e->unsynced = 0;
+		release(e, e->max_seen - rs->lateness_us, 0);
+	}
 	return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
 drop: /* a malformed or late line: its copy, if it had one, goes */
 	if (held)
 		mt_event_release(&e->pool, held);
 	return result;
+}
+
+int tl_engine_sync(struct tl_engine *e)
+{
+	e->nomem = 0;
+	e->unsynced = 0;
+	if (e->have_time)
+		release(e, e->max_seen - e->rs->lateness_us, 0);
+	return e->nomem ? -1 : 0;
 }
 
 int tl_engine_stop(struct tl_engine *e)
@@ -1797,6 +1812,7 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 		return NULL;
 	e->rs = rs;
 	e->opts = *opts;
+	e->batch = opts->batch > 1 ? opts->batch : 1;
 	e->next_expire = INT64_MAX;
 	if (ev_init(&e->ev))
 		goto fail;

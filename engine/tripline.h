@@ -25,6 +25,11 @@ struct tl_engine_opts {
 	uint64_t max_runs; /* 0: unlimited; else per rule and key, the oldest run is evicted */
 	uint64_t max_memory; /* 0: unlimited; else bytes of state (keys, windows, runs, held
 			      * events); past it, key states are evicted oldest first (counted) */
+	uint32_t batch;    /* 0 or 1: the held events the watermark has passed run after each
+			    * line; N: after every N-th line and at tl_engine_sync, so that
+			    * decoding and the rules each run N lines in a row (the caches and
+			    * branch predictors keep one's state). The same output, later; the
+			    * events of a batch count as held (buffered, state bytes). */
 	/* Receives output lines; is_alert is 0 for a passed-through event. */
 	void (*emit)(void *ctx, const char *line, size_t len, int is_alert);
 	void *ctx;
@@ -71,6 +76,11 @@ void tl_engine_free(struct tl_engine *e);
  * TL_FEED_LATE, reason (cap bytes) says why. */
 enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, char *reason,
 			    size_t cap);
+
+/* Runs the held events the watermark has passed: what a line does without a batch. For a
+ * caller about to wait for input, or to stop without tl_engine_finish. 0, or -1 when memory
+ * ran out (alerts may be missing). */
+int tl_engine_sync(struct tl_engine *e);
 
 /* End of input: the watermark goes to infinity; held events are processed and pending
  * absences fire. 0, or -1 when memory ran out on the way (alerts may be missing). */

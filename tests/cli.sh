@@ -162,6 +162,25 @@ expect_eq "" "$(cat "$tmp/abs.out")" "no absence alert at a stop"
 out=$(printf '{"ts":1,"type":"transfer","user":"u"}\n' | "$bin" -r "$tmp/abs.yaml")
 expect_match '^\{"rule":"no-confirm","ts":901,"key":"u","start":1,' "$out" "absence fires at end of input"
 
+# into a pipe or file, lines are read in batches, but a reader about to wait for input first
+# runs what the watermark has passed: the alert of ts 1 appears once ts 10 is in
+cat >"$tmp/late.yaml" <<'YAML'
+time: {field: ts, lateness: 5s}
+rules:
+  - id: big
+    key: card
+    where: amount > 100
+YAML
+"$bin" -r "$tmp/late.yaml" <"$tmp/fifo" >"$tmp/live4" &
+pid=$!
+exec 7>"$tmp/fifo"
+printf '{"ts":1,"card":"a","amount":500}\n{"ts":10,"card":"b","amount":5}\n' >&7
+for _ in $(seq 50); do [ -s "$tmp/live4" ] && break; sleep 0.1; done
+expect_eq 1 "$(wc -l <"$tmp/live4")" "a batch runs before a wait for input"
+exec 7>&-
+wait $pid; expect_rc 0 $? "end of a batched input"
+expect_eq 1 "$(wc -l <"$tmp/live4")" "no alert more at the end"
+
 # hostile input: a 100 MB line, nesting 100,000 deep, a line that never ends; memory stays
 # bounded by --max-line (peak RSS well under 100 MB) and every other line is still processed
 rss_of() { # rss_of CMD...: runs it; its peak RSS in KB goes to $tmp/rss

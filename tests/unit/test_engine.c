@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "json.h"
 #include "ruleset.h"
 #include "tripline.h"
@@ -39,19 +40,27 @@ struct run {
 	size_t errlen;
 };
 
-static void start(struct run *r, const char *rules, int passthrough, uint64_t max_keys)
+/* An engine with options o (their emit and ctx are the run's). */
+static void start_opts(struct run *r, const char *rules, struct tl_engine_opts o)
 {
 	FILE *err = open_memstream(&r->errtext, &r->errlen);
 	struct dg_sink sink = { err, 0, 0 };
-	struct tl_engine_opts o = { .passthrough = passthrough, .max_keys = max_keys,
-				     .emit = emit, .ctx = &r->out };
 
+	o.emit = emit;
+	o.ctx = &r->out;
 	memset(&r->out, 0, sizeof r->out);
 	r->rs = rl_load_mem("t.yaml", rules, strlen(rules), &sink);
 	fclose(err);
 	ck_assert_msg(r->rs != NULL, "rules failed to load: %s", r->errtext);
 	r->e = tl_engine_new(r->rs, &o);
 	ck_assert_ptr_nonnull(r->e);
+}
+
+static void start(struct run *r, const char *rules, int passthrough, uint64_t max_keys)
+{
+	struct tl_engine_opts o = { .passthrough = passthrough, .max_keys = max_keys };
+
+	start_opts(r, rules, o);
 }
 
 static enum tl_feed feed(struct run *r, const char *line)
@@ -243,6 +252,83 @@ START_TEST(reorder_buffer_matches_a_sort)
 		p = p ? p + 1 : NULL;
 	}
 	ck_assert(!p || !*p);
+	stop(&r);
+}
+END_TEST
+
+/* A batch of lines runs later, to the same output: fed the same stream, out of order and with
+ * late lines, an engine with a batch of 16 has written nothing while its first batch is not
+ * full, and after each tl_engine_sync (at lines the batches do not end on) exactly what the
+ * engine without a batch has written by then. */
+START_TEST(batches_run_later_to_the_same_output)
+{
+	static const char rules[] = "time: {lateness: 10s}\n"
+				    "rules:\n"
+				    "  - id: big\n"
+				    "    key: card\n"
+				    "    where: amount > 90\n"
+				    "  - id: many\n"
+				    "    key: card\n"
+				    "    threshold: {window: 30s, when: count() >= 3}\n";
+	struct tl_engine_opts batched = { .passthrough = 1, .batch = 16 };
+	struct run one, many;
+	unsigned seed = 11;
+	long t = 100;
+	int i, late = 0;
+
+	start(&one, rules, 1, 0);
+	start_opts(&many, rules, batched);
+	for (i = 0; i < 2000; i++) {
+		char line[96];
+		long ts;
+		enum tl_feed f;
+
+		t += rand_r(&seed) % 4;
+		ts = rand_r(&seed) % 5 ? t : t - rand_r(&seed) % 15; /* some late by up to 4 s */
+		snprintf(line, sizeof line, "{\"ts\":%ld,\"card\":\"c%d\",\"amount\":%d}", ts,
+			 rand_r(&seed) % 7, rand_r(&seed) % 100);
+		f = feed(&one, line);
+		ck_assert_int_eq(feed(&many, line), f);
+		late += f == TL_FEED_LATE;
+		if (i == 14) {
+			ck_assert_uint_gt(one.out.len, 0);
+			ck_assert_uint_eq(many.out.len, 0);
+		}
+		if (i % 37 == 5) {
+			ck_assert_int_eq(tl_engine_sync(many.e), 0);
+			ck_assert_uint_eq(many.out.len, one.out.len);
+			ck_assert_str_eq(many.out.len ? many.out.buf : "", one.out.len ? one.out.buf : "");
+		}
+	}
+	ck_assert_int_gt(late, 0);
+	ck_assert_int_eq(tl_engine_finish(one.e), 0);
+	ck_assert_int_eq(tl_engine_finish(many.e), 0);
+	ck_assert_int_gt(one.out.n_alerts, 100);
+	ck_assert_int_eq(many.out.n_alerts, one.out.n_alerts);
+	ck_assert_str_eq(many.out.buf, one.out.buf);
+	stop(&one);
+	stop(&many);
+}
+END_TEST
+
+/* A sync that runs out of memory while the batch's events run says so. */
+START_TEST(sync_reports_memory_running_out)
+{
+	struct tl_engine_opts batched = { .batch = 64 };
+	struct run r;
+
+	start_opts(&r, "time: {lateness: 1s}\n"
+		       "rules:\n"
+		       "  - id: many\n"
+		       "    key: card\n"
+		       "    threshold: {window: 1m, when: count() >= 2}\n",
+		   batched);
+	ck_assert_int_eq(feed(&r, "{\"ts\":1,\"card\":\"a\"}"), TL_FEED_OK);
+	ck_assert_int_eq(feed(&r, "{\"ts\":5,\"card\":\"b\"}"), TL_FEED_OK);
+	tl_alloc_fail_at = 1; /* the first allocation: the key table, for card a */
+	ck_assert_int_eq(tl_engine_sync(r.e), -1);
+	tl_alloc_fail_at = 0;
+	ck_assert_int_eq(tl_engine_finish(r.e), 0);
 	stop(&r);
 }
 END_TEST
@@ -541,6 +627,8 @@ int main(void)
 	tcase_add_test(tc, suppress_drops_but_consumes);
 	tcase_add_test(tc, reorder_buffer_and_late);
 	tcase_add_test(tc, reorder_buffer_matches_a_sort);
+	tcase_add_test(tc, batches_run_later_to_the_same_output);
+	tcase_add_test(tc, sync_reports_memory_running_out);
 	tcase_add_test(tc, held_events_are_copies);
 	tcase_add_test(tc, malformed_reasons);
 	tcase_add_test(tc, keys_expire_and_are_capped);
