@@ -105,22 +105,32 @@ out=$("$bin" check "$ex/fraud.yaml"); expect_rc 0 $? "check"
 expect_match '^examples/fraud.yaml: ok: [0-9]+ rules' "$out" "check summary"
 "$bin" check "$ex/fraud.yaml" "$tmp/bad.yaml" >/dev/null 2>&1; expect_rc 3 $? "check with a bad file"
 
-# --line-buffered: an alert appears while the input is still open
+# on_fifo OUT ARGS...: the binary in the background ($pid) with ARGS, reading the fifo that fd 7
+# then holds open for writing, its output to OUT
 mkfifo "$tmp/fifo"
-"$bin" --line-buffered -r "$tmp/r.yaml" <"$tmp/fifo" >"$tmp/live" &
-pid=$!
-exec 7>"$tmp/fifo"
+on_fifo() {
+	local out=$1
+	shift
+	"$bin" "$@" <"$tmp/fifo" >"$out" &
+	pid=$!
+	exec 7>"$tmp/fifo"
+}
+# output_within_5s FILE: waits until FILE is not empty, 5 s at most
+output_within_5s() {
+	for _ in $(seq 50); do [ -s "$1" ] && break; sleep 0.1; done
+}
+
+# --line-buffered: an alert appears while the input is still open
+on_fifo "$tmp/live" --line-buffered -r "$tmp/r.yaml"
 printf '{"ts":1,"card":"a","amount":500}\n' >&7
-for _ in $(seq 50); do [ -s "$tmp/live" ] && break; sleep 0.1; done
+output_within_5s "$tmp/live"
 expect_eq 1 "$(wc -l <"$tmp/live")" "--line-buffered alert while input is open"
 # the flush-when-input-would-block rule works without --line-buffered too
 exec 7>&-
 wait $pid
-"$bin" -r "$tmp/r.yaml" <"$tmp/fifo" >"$tmp/live2" &
-pid=$!
-exec 7>"$tmp/fifo"
+on_fifo "$tmp/live2" -r "$tmp/r.yaml"
 printf '{"ts":1,"card":"a","amount":500}\n' >&7
-for _ in $(seq 50); do [ -s "$tmp/live2" ] && break; sleep 0.1; done
+output_within_5s "$tmp/live2"
 expect_eq 1 "$(wc -l <"$tmp/live2")" "flush when input would block"
 
 # SIGTERM stops reading, flushes, exits 143
@@ -128,9 +138,7 @@ kill -TERM $pid
 wait $pid; rc=$?
 expect_rc 143 $rc "SIGTERM"
 exec 7>&-
-"$bin" -r "$tmp/r.yaml" <"$tmp/fifo" >"$tmp/live3" &
-pid=$!
-exec 7>"$tmp/fifo"
+on_fifo "$tmp/live3" -r "$tmp/r.yaml"
 printf '{"ts":1,"card":"a","amount":500}\n' >&7
 sleep 0.3
 kill -INT $pid
@@ -149,9 +157,7 @@ rules:
       - {not: true, where: type == "confirm"}
     within: 15m
 YAML
-"$bin" -r "$tmp/abs.yaml" <"$tmp/fifo" >"$tmp/abs.out" &
-pid=$!
-exec 7>"$tmp/fifo"
+on_fifo "$tmp/abs.out" -r "$tmp/abs.yaml"
 printf '{"ts":1,"type":"transfer","user":"u"}\n' >&7
 sleep 0.3
 kill -TERM $pid
@@ -171,11 +177,9 @@ rules:
     key: card
     where: amount > 100
 YAML
-"$bin" -r "$tmp/late.yaml" <"$tmp/fifo" >"$tmp/live4" &
-pid=$!
-exec 7>"$tmp/fifo"
+on_fifo "$tmp/live4" -r "$tmp/late.yaml"
 printf '{"ts":1,"card":"a","amount":500}\n{"ts":10,"card":"b","amount":5}\n' >&7
-for _ in $(seq 50); do [ -s "$tmp/live4" ] && break; sleep 0.1; done
+output_within_5s "$tmp/live4"
 expect_eq 1 "$(wc -l <"$tmp/live4")" "a batch runs before a wait for input"
 exec 7>&-
 wait $pid; expect_rc 0 $? "end of a batched input"
