@@ -26,10 +26,11 @@ struct tl_engine_opts {
 	uint64_t max_memory; /* 0: unlimited; else bytes of state (keys, windows, runs, held
 			      * events); past it, key states are evicted oldest first (counted) */
 	uint32_t batch;    /* 0 or 1: the held events the watermark has passed run after each
-			    * line; N: after every N-th line and at tl_engine_sync, so that
-			    * decoding and the rules each run N lines in a row (the caches and
-			    * branch predictors keep one's state). The same output, later; the
-			    * events of a batch count as held (buffered, state bytes). */
+			    * line; N: after every N-th line and at tl_engine_sync, so that the
+			    * decoder's code and data, then the rules', stay in the caches for N
+			    * lines in a row. The same output, later; the events of a batch
+			    * count as held (buffered, state bytes). With no lateness, every
+			    * event runs as it comes. */
 	/* Receives output lines; is_alert is 0 for a passed-through event. */
 	void (*emit)(void *ctx, const char *line, size_t len, int is_alert);
 	void *ctx;
