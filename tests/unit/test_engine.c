@@ -284,7 +284,7 @@ START_TEST(batches_run_later_to_the_same_output)
 		enum tl_feed f;
 
 		t += rand_r(&seed) % 4;
-		ts = rand_r(&seed) % 5 ? t : t - rand_r(&seed) % 15; /* some late by up to 4 s */
+		ts = rand_r(&seed) % 5 ? t : t - rand_r(&seed) % 15; /* 1 in 5 up to 14 s behind */
 		snprintf(line, sizeof line, "{\"ts\":%ld,\"card\":\"c%d\",\"amount\":%d}", ts,
 			 rand_r(&seed) % 7, rand_r(&seed) % 100);
 		f = feed(&one, line);
@@ -325,7 +325,7 @@ START_TEST(sync_reports_memory_running_out)
 		   batched);
 	ck_assert_int_eq(feed(&r, "{\"ts\":1,\"card\":\"a\"}"), TL_FEED_OK);
 	ck_assert_int_eq(feed(&r, "{\"ts\":5,\"card\":\"b\"}"), TL_FEED_OK);
-	tl_alloc_fail_at = 1; /* the first allocation: the key table, for card a */
+	tl_alloc_fail_at = 1; /* the next allocation: for card a's state */
 	ck_assert_int_eq(tl_engine_sync(r.e), -1);
 	tl_alloc_fail_at = 0;
 	ck_assert_int_eq(tl_engine_finish(r.e), 0);
