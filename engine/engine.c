@@ -1551,6 +1551,13 @@ static void release(struct tl_engine *e, int64_t watermark, int all)
 	e->st.buffered = buf_n(e);
 }
 
+/* Runs the held events the watermark has passed, and starts the next batch. */
+static void release_due(struct tl_engine *e)
+{
+	e->unsynced = 0;
+	release(e, e->max_seen - e->rs->lateness_us, 0);
+}
+
 static const char *unquote(char *s)
 {
 	size_t n = strlen(s);
@@ -1645,10 +1652,8 @@ enum tl_feed tl_engine_feed(struct tl_engine *e, const char *line, size_t len, c
 			e->st.peak_buffered = buf_n(e);
 	}
 	/* the events the watermark has passed run now, or after the batch's last line */
-	if (++e->unsynced >= e->batch) {
-		e->unsynced = 0;
-		release(e, e->max_seen - rs->lateness_us, 0);
-	}
+	if (++e->unsynced >= e->batch)
+		release_due(e);
 	return e->nomem ? TL_FEED_NOMEM : TL_FEED_OK;
 drop: /* a malformed or late line: its copy, if it had one, goes */
 	if (held)
@@ -1659,9 +1664,7 @@ drop: /* a malformed or late line: its copy, if it had one, goes */
 int tl_engine_sync(struct tl_engine *e)
 {
 	e->nomem = 0;
-	e->unsynced = 0;
-	if (e->have_time)
-		release(e, e->max_seen - e->rs->lateness_us, 0);
+	release_due(e);
 	return e->nomem ? -1 : 0;
 }
 

@@ -204,8 +204,9 @@ static int strict_stop(struct tl_engine *e, const char *name, uint64_t lineno)
 }
 
 /* Reads one input. Returns 0, EXIT_USAGE on an I/O error, EXIT_STRICT, or -1 to stop. */
-static int run_input(struct cli *c, struct tl_engine *e, const char *path)
+static int run_input(struct cli *c, const char *path)
 {
+	struct tl_engine *e = c->e;
 	const char *name = strcmp(path, "-") == 0 ? "<stdin>" : path;
 	struct rd_hooks hooks = { flush_output, overflow_to_rejects, c, &got_signal };
 	struct rd_reader *rd;
@@ -566,10 +567,10 @@ int main(int argc, char **argv)
 	}
 	c.e = e;
 	if (optind >= argc) {
-		rc = run_input(&c, e, "-");
+		rc = run_input(&c, "-");
 	} else {
 		for (i = optind; i < argc; i++) {
-			int r = run_input(&c, e, argv[i]);
+			int r = run_input(&c, argv[i]);
 
 			if (r == EXIT_USAGE) {
 				rc = EXIT_USAGE; /* go on with the other files, as grep does */
