@@ -526,8 +526,7 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 		const struct kslot *sl;
 		const struct kentry *ent;
 		const char *p, *end;
-		uint64_t h = hs->pf[i].h;
-		uint32_t j;
+		uint64_t h = hs->pf[i].h, live;
 
 		sl = &ks->tab[h & ks->mask];
 		if (stage == PF_SLOTS) {
@@ -546,12 +545,12 @@ static void prefetch(struct tl_engine *e, const struct mt_event *ev, int stage)
 				__builtin_prefetch(p);
 			continue;
 		}
-		/* the rules' own states, and the neighbours in touch order that a touch rewrites */
-		for (j = 0; j < ent->n_rules; j++) {
+		/* the live states' own blocks, and their neighbours in touch order that a touch
+		 * rewrites */
+		for (live = ent->live; live; live &= live - 1) {
+			uint32_t j = (uint32_t)__builtin_ctzll(live);
 			const struct kstate *k = (const struct kstate *)((const char *)ent + ent->ks_off) + j;
 
-			if (!k->live)
-				continue;
 			/* every line of the state: a window's ring entries come after its header
 			 * and aggregates, often on the next line */
 			prefetch_lines(k->state, sp->state_size[j]);
@@ -598,12 +597,9 @@ static int space_key(struct tl_engine *e, struct espace *sp)
 /* The live state of rule rs for the current key, or NULL (space_key must have succeeded). */
 static struct kstate *key_find(struct rstate *rs)
 {
-	struct kstate *k;
+	struct kentry *ent = rs->sp->cur;
 
-	if (!rs->sp->cur)
-		return NULL;
-	k = kt_state(&rs->keys, rs->sp->cur);
-	return k->live ? k : NULL;
+	return ent && kt_is_live(&rs->keys, ent) ? kt_state(&rs->keys, ent) : NULL;
 }
 
 /* The state of the current key for rule rs (space_key must have succeeded), created when
@@ -625,10 +621,9 @@ static struct kstate *key_get(struct tl_engine *e, struct rstate *rs)
 			e->nomem = 1;
 			return NULL;
 		}
-		k = kt_state(&rs->keys, sp->cur);
-		kt_live(&rs->keys, k, e->now);
+		k = kt_live(&rs->keys, sp->cur, e->now);
 		if (rs->r->kind == RL_THRESHOLD &&
-		    !(k->state = sp->ks.extra ? win_init(ks_extra(sp->cur), &e->pool, rs->wp)
+		    !(k->state = sp->ks.extra ? win_init(ks_extra(&sp->ks, sp->cur), &e->pool, rs->wp)
 					      : win_new(&e->pool, rs->wp))) {
 			key_drop(rs, k);
 			e->nomem = 1;
@@ -1745,6 +1740,12 @@ static int same_key(const struct rl_rule *a, const struct rl_rule *b)
 	       (!a->n_keys || memcmp(a->key_slots, b->key_slots, a->n_keys * sizeof *a->key_slots) == 0);
 }
 
+/* Whether a rule keeps state per key: all but a filter without suppress. */
+static int keeps_keys(const struct rl_rule *r)
+{
+	return r->kind != RL_FILTER || r->suppress_us;
+}
+
 static uint64_t key_spec_hash(const struct rl_rule *r)
 {
 	uint64_t h = (r->n_keys * 2 + r->key_is_list) * 0x9e3779b97f4a7c15ULL;
@@ -1776,8 +1777,12 @@ static int make_spaces(struct tl_engine *e)
 		const struct rl_rule *r = &e->rs->rules[i];
 
 		rs->r = r;
+		/* a rule with state joins a space of its key with room for it (see
+		 * KS_MAX_RULES); a filter without suppress keeps none, and joins any */
 		for (j = key_spec_hash(r) & (size - 1);
-		     tab[j] && !same_key(e->spaces[tab[j] - 1].spec, r); j = (j + 1) & (size - 1))
+		     tab[j] && !(same_key(e->spaces[tab[j] - 1].spec, r) &&
+				 (!keeps_keys(r) || e->spaces[tab[j] - 1].ks.n_rules < KS_MAX_RULES));
+		     j = (j + 1) & (size - 1))
 			;
 		if (!tab[j]) {
 			struct espace *sp = &e->spaces[e->n_spaces];
@@ -1789,7 +1794,7 @@ static int make_spaces(struct tl_engine *e)
 		}
 		rs->sp = &e->spaces[tab[j] - 1];
 		rs->keys.space = rs->alerted.space = &rs->sp->ks;
-		if (r->kind != RL_FILTER || r->suppress_us) {
+		if (keeps_keys(r)) {
 			if (!rs->sp->ks.n_rules)
 				e->hot[e->n_hot++] = (uint32_t)(rs->sp - e->spaces);
 			rs->keys.idx = rs->alerted.idx = rs->sp->ks.n_rules++;
@@ -1898,7 +1903,7 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 				goto fail;
 			r->last = r->first + rule->n_steps;
 		}
-		if ((rule->kind != RL_FILTER || rule->suppress_us) &&
+		if (keeps_keys(rule) &&
 		    (!shortest || r->horizon < shortest))
 			shortest = r->horizon;
 	}

@@ -100,9 +100,9 @@ static size_t states_at(size_t key_len)
 	return (sizeof(struct kentry) + key_len + 1 + a - 1) / a * a;
 }
 
-static size_t entry_size(const struct kspace *s, uint32_t n_rules, size_t key_len)
+static size_t entry_size(const struct kspace *s, size_t key_len)
 {
-	return states_at(key_len) + n_rules * sizeof(struct kstate) + s->extra;
+	return states_at(key_len) + s->n_rules * sizeof(struct kstate) + s->extra;
 }
 
 static const char *entry_key(const struct kentry *e)
@@ -193,24 +193,16 @@ static int grow(struct kspace *s)
 struct kentry *ks_add(struct kspace *s, const char *key, size_t len, uint64_t hash)
 {
 	struct kentry *e;
-	uint32_t i;
 
 	if (len > UINT32_MAX / 2 || ((!s->tab || 2 * (s->n + 1) > s->mask + 1) && grow(s)))
 		return NULL;
-	e = pool_alloc(s->pool, entry_size(s, s->n_rules, len));
+	e = pool_alloc(s->pool, entry_size(s, len));
 	if (!e)
 		return NULL;
 	e->hash = hash;
 	e->key_len = (uint32_t)len;
-	e->n_live = 0;
-	e->n_rules = s->n_rules;
+	e->live = 0;
 	e->ks_off = (uint32_t)states_at(len);
-	for (i = 0; i < s->n_rules; i++) {
-		struct kstate *k = (struct kstate *)((char *)e + e->ks_off) + i;
-
-		k->off = (uint32_t)((char *)k - (char *)e);
-		k->live = 0;
-	}
 	bytes_copy(e->key, key, len);
 	e->key[len] = '\0';
 	place(s->tab, s->mask, hash, e);
@@ -237,7 +229,7 @@ static void ks_remove(struct kspace *s, struct kentry *e)
 	}
 	s->tab[i].e = NULL;
 	s->n--;
-	pool_free(s->pool, e, entry_size(s, e->n_rules, e->key_len));
+	pool_free(s->pool, e, entry_size(s, e->key_len));
 }
 
 void ks_fini(struct kspace *s)
@@ -276,16 +268,19 @@ static void link_newest(struct ktable *t, struct kstate *k)
 	t->newest = k;
 }
 
-void kt_live(struct ktable *t, struct kstate *k, int64_t now)
+struct kstate *kt_live(struct ktable *t, struct kentry *e, int64_t now)
 {
+	struct kstate *k = kt_state(t, e);
+
+	k->off = (uint32_t)((char *)k - (char *)e);
 	k->touched = now;
 	k->last_alert = 0;
 	k->state = NULL;
 	k->has_alert = 0;
-	k->live = 1;
-	kt_entry(k)->n_live++;
+	e->live |= (uint64_t)1 << t->idx;
 	link_newest(t, k);
 	t->n++;
+	return k;
 }
 
 void kt_touch(struct ktable *t, struct kstate *k, int64_t now)
@@ -310,9 +305,9 @@ int kt_remove(struct ktable *t, struct kstate *k)
 	struct kentry *e = kt_entry(k);
 
 	unlink_order(t, k);
-	k->live = 0;
 	t->n--;
-	if (--e->n_live)
+	e->live &= ~((uint64_t)1 << t->idx);
+	if (e->live)
 		return 0;
 	ks_remove(t->space, e);
 	return 1;

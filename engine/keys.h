@@ -43,17 +43,20 @@ struct kstate {
 	int64_t last_alert;         /* time of the last written alert (suppress) */
 	void *state;                /* the rule's state for this key (window, runs) */
 	uint32_t off;               /* bytes from the start of its entry */
-	uint8_t live;
 	uint8_t has_alert;
 };
 
 /* An entry: this header, the key text right after it (so that a lookup reads one cache
- * line), then one state per rule of the space, at ks_off, then the space's extra bytes. */
+ * line), then one state per rule of the space, at ks_off, then the space's extra bytes. Which
+ * states are live is a bit each in the header: a state that is not is never written, so that
+ * a key that some rules of its space keep costs no line of the others' states, and whether a
+ * rule has a state is read from the line the lookup read. */
+#define KS_MAX_RULES 64
+
 struct kentry {
 	uint64_t hash;
+	uint64_t live;              /* bit i: rule i's state is live */
 	uint32_t key_len;
-	uint32_t n_live;
-	uint32_t n_rules;
 	uint32_t ks_off;
 	char key[];
 };
@@ -66,7 +69,7 @@ struct kslot {
 struct kspace {
 	struct pool *pool;
 	size_t *table_bytes;        /* a total the table's size is counted in (or NULL) */
-	uint32_t n_rules;           /* rules with a state in each entry */
+	uint32_t n_rules;           /* rules with a state in each entry, at most KS_MAX_RULES */
 	uint32_t extra;             /* bytes each entry holds after the states, for the own state
 				     * of a space's only rule (its window: see engine.c); or 0 */
 	struct kslot *tab;          /* at most half full */
@@ -96,10 +99,10 @@ static inline void ks_prefetch_slot(const struct kspace *s, const struct kentry 
 {
 	__builtin_prefetch(&s->tab[e->hash & s->mask]);
 }
-/* The extra bytes of entry e (kspace.extra), after its states. */
-static inline void *ks_extra(struct kentry *e)
+/* The extra bytes of entry e of s (kspace.extra), after its states. */
+static inline void *ks_extra(const struct kspace *s, struct kentry *e)
 {
-	return (char *)e + e->ks_off + e->n_rules * sizeof(struct kstate);
+	return (char *)e + e->ks_off + s->n_rules * sizeof(struct kstate);
 }
 /* Frees the table; every entry must have gone. */
 void ks_fini(struct kspace *s);
@@ -111,8 +114,14 @@ static inline struct kstate *kt_state(const struct ktable *t, struct kentry *e)
 {
 	return (struct kstate *)((char *)e + e->ks_off) + t->idx;
 }
-/* Makes a state live (zeroed, touched at now, the newest). */
-void kt_live(struct ktable *t, struct kstate *k, int64_t now);
+/* Whether rule t has a live state in entry e. */
+static inline int kt_is_live(const struct ktable *t, const struct kentry *e)
+{
+	return (int)(e->live >> t->idx & 1);
+}
+/* Makes the state of rule t in entry e live (zeroed, touched at now, the newest) and returns
+ * it; it must not be live. */
+struct kstate *kt_live(struct ktable *t, struct kentry *e, int64_t now);
 /* Marks k as touched at now and moves it to the newest end. */
 void kt_touch(struct ktable *t, struct kstate *k, int64_t now);
 /* Moves the live state k from t to the newest end of to, another list of the same rule (a
