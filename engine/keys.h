@@ -51,7 +51,7 @@ struct kstate {
  * states are live is a bit each in the header: a state that is not is never written, so that
  * a key that some rules of its space keep costs no line of the others' states, and whether a
  * rule has a state is read from the line the lookup read. */
-#define KS_MAX_RULES 64
+#define KS_MAX_RULES 64 /* rules with state in one space: a bit each in an entry's live */
 
 struct kentry {
 	uint64_t hash;
@@ -109,7 +109,8 @@ void ks_fini(struct kspace *s);
 
 /* The key text of a state. */
 const char *kt_key(const struct kstate *k, size_t *len);
-/* The state of rule t in entry e (live or not). */
+/* The state of rule t in entry e, live or not (one that is not holds whatever its bytes
+ * were: only kt_live makes it anything). */
 static inline struct kstate *kt_state(const struct ktable *t, struct kentry *e)
 {
 	return (struct kstate *)((char *)e + e->ks_off) + t->idx;

@@ -304,7 +304,7 @@ START_TEST(a_state_not_live_is_never_written)
 	ck_assert_ptr_eq(kt_entry(kt_state(&t[R - 1], e)), e);
 	ck_assert_int_eq(kt_remove(&t[0], kt_state(&t[0], e)), 0);
 	ck_assert(!kt_is_live(&t[0], e));
-#ifndef TL_POOL_BYPASS /* the sanitizer build's pool gives each block of its own */
+#ifndef TL_POOL_BYPASS /* the sanitizer build's pool makes each block a new allocation */
 	{
 		size_t i;
 
