@@ -1746,6 +1746,13 @@ static int keeps_keys(const struct rl_rule *r)
 	return r->kind != RL_FILTER || r->suppress_us;
 }
 
+/* Whether rule r goes in space sp: one of its key with room for its state (KS_MAX_RULES); a
+ * filter without suppress keeps none, and joins any of its key. */
+static int joins(const struct espace *sp, const struct rl_rule *r)
+{
+	return same_key(sp->spec, r) && (!keeps_keys(r) || sp->ks.n_rules < KS_MAX_RULES);
+}
+
 static uint64_t key_spec_hash(const struct rl_rule *r)
 {
 	uint64_t h = (r->n_keys * 2 + r->key_is_list) * 0x9e3779b97f4a7c15ULL;
@@ -1777,11 +1784,7 @@ static int make_spaces(struct tl_engine *e)
 		const struct rl_rule *r = &e->rs->rules[i];
 
 		rs->r = r;
-		/* a rule with state joins a space of its key with room for it (see
-		 * KS_MAX_RULES); a filter without suppress keeps none, and joins any */
-		for (j = key_spec_hash(r) & (size - 1);
-		     tab[j] && !(same_key(e->spaces[tab[j] - 1].spec, r) &&
-				 (!keeps_keys(r) || e->spaces[tab[j] - 1].ks.n_rules < KS_MAX_RULES));
+		for (j = key_spec_hash(r) & (size - 1); tab[j] && !joins(&e->spaces[tab[j] - 1], r);
 		     j = (j + 1) & (size - 1))
 			;
 		if (!tab[j]) {
