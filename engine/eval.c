@@ -521,9 +521,14 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 		set_bool(out, n->kind == EX_IN ? t : !t);
 		return;
 	case EX_REGEX:
-		ev_eval(n->kids[0], c, &a);
+		/* fn: lower(s) matches literal strings of small letters (load.c) */
+		ev_eval(n->fn ? n->kids[0]->kids[0] : n->kids[0], c, &a);
 		if (a.type != TL_STR) {
 			out->type = TL_MISSING;
+			return;
+		}
+		if (n->fn) {
+			set_bool(out, rx_match_lower(n->ref, a.str, a.len));
 			return;
 		}
 		t = rx_match(n->ref, a.str, a.len, c->rx);

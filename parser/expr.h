@@ -81,7 +81,9 @@ struct ex_node {
 			      * one side is the literal null (a test for absence); EX_LT to
 			      * EX_GE: 1 when kids[0] is a field or an aggregate and kids[1] a
 			      * number literal (judged without the walk: amount < 5); EX_OR: 1
-			      * when its sides are all cidr() of the field at slot */
+			      * when its sides are all cidr() of the field at slot; EX_REGEX: 1
+			      * when kids[0] is lower() and the pattern literal strings of small
+			      * letters (matched on lower()'s argument in place) */
 	uint32_t off, len;   /* span in the expression text */
 	struct tl_value val; /* EX_LIT */
 	struct ex_node **kids;

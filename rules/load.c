@@ -446,6 +446,9 @@ static enum st resolve_regex(struct file_ld *ld, const struct yl_node *sc, struc
 	ld->rs->regexes[ld->rs->n_regexes++] = re;
 	n->kind = EX_REGEX;
 	n->ref = re;
+	/* lower(s) matches literal strings of small letters: s is searched in place, its
+	 * capitals read as small letters (eval.c), instead of lowered into a copy first */
+	n->fn = n->kids[0]->kind == EX_FUNC && n->kids[0]->fn == RL_FN_LOWER && rx_folds(re);
 	if (lt != ST_ANY && lt != ST_STR && lt != ST_ERR) {
 		ex_fail(ld, sc, n->kids[0], "'matches' needs a string, not %s", st_name(lt));
 		return ST_ERR;

@@ -65,6 +65,12 @@ static const struct {
 	{ "name contains \"\"", T }, { "n contains \"7\"", U },
 	{ "name matches \"^A.*h$\"", T }, { "name matches \"^smith\"", F },
 	{ "name matches \"(?i)^alice\"", T }, { "n matches \"7\"", U },
+	/* lower() matched against literal strings reads its argument in place */
+	{ "lower(name) matches \"alice\"", T }, { "lower(name) matches \"(bob|e s)\"", T },
+	{ "lower(name) matches \"(bob|e  s)\"", F }, { "lower(name) matches \"Alice\"", F },
+	{ "lower(card) matches \"c1|c2\"", T }, { "lower(s) matches \"\xc3\xa9t\"", T },
+	{ "lower(n) matches \"7\"", U }, { "lower(missing) matches \"a\"", U },
+	{ "name matches \"Alice|Bob\"", T }, { "name matches \"alice|bob\"", F },
 	{ "`user-agent` startswith \"curl/\"", T },
 	/* functions */
 	{ "lower(name) == \"alice smith\"", T }, { "upper(card) == \"C1\"", T },
