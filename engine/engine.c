@@ -101,6 +101,7 @@ struct rstate {
 	size_t n_eval_args;
 	struct tl_value *results; /* aggregate values for when and emit */
 	struct win_plan *wp;      /* thresholds: the layout of its windows */
+	uint32_t when_min;        /* ... the fewest events for which when can hold (when_min) */
 	int8_t *memo;             /* sequences: per step, this event matches it (-1: not known);
 				   * for a step that reads runs, its pre holds */
 	struct conds *pre;        /* sequences: per step that reads runs, its conjuncts that do
@@ -727,6 +728,60 @@ static void run_filter(struct tl_engine *e, struct rstate *rs, const struct even
 	}
 }
 
+/* 1 when condition n has a regex (whose evaluation counts the times it hits its limits). */
+static int has_regex(const struct ex_node *n)
+{
+	size_t i;
+
+	if (n->kind == EX_REGEX)
+		return 1;
+	for (i = 0; i < n->n_kids; i++)
+		if (has_regex(n->kids[i]))
+			return 1;
+	return 0;
+}
+
+/* The fewest events a window of threshold r must hold for its condition n to be true, or 0
+ * when none is known: count() is the number of events, and distinct() at most that, so
+ * "count() >= 10" needs 10, "distinct(card) > 4" 5, "3 <= count()" 3; both sides of an
+ * && must hold, one of an || may. Below that number the condition is not evaluated. */
+static uint32_t when_min(const struct rl_rule *r, const struct ex_node *n)
+{
+	const struct ex_node *agg, *lit;
+	uint32_t x, y;
+	double k;
+
+	switch (n->kind) {
+	case EX_AND: case EX_OR:
+		x = when_min(r, n->kids[0]);
+		y = when_min(r, n->kids[1]);
+		if (n->kind == EX_AND)
+			return x > y ? x : y;
+		return x < y ? x : y;
+	case EX_GE: case EX_GT: case EX_EQ:
+		agg = n->kids[0];
+		lit = n->kids[1];
+		break;
+	case EX_LE: case EX_LT:
+		agg = n->kids[1];
+		lit = n->kids[0];
+		break;
+	default:
+		return 0;
+	}
+	if (agg->kind != EX_AGG || lit->kind != EX_LIT || lit->val.type != TL_NUM ||
+	    (r->aggs[agg->slot].kind != RL_AGG_COUNT && r->aggs[agg->slot].kind != RL_AGG_DISTINCT))
+		return 0;
+	k = lit->val.num;
+	if (!(k > 0)) /* NaN too */
+		return 0;
+	if (k >= UINT32_MAX - 1)
+		return UINT32_MAX;
+	/* a count is a whole number: above k it is at least floor(k) + 1, from k on ceil(k) */
+	x = (uint32_t)k;
+	return n->kind == EX_GT || n->kind == EX_LT ? x + 1 : x + (x < k);
+}
+
 static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	const struct rl_rule *r = rs->r;
@@ -749,6 +804,8 @@ static void run_threshold(struct tl_engine *e, struct rstate *rs, const struct e
 		e->nomem = 1;
 		return;
 	}
+	if (win_count(w) < rs->when_min)
+		return; /* too few events for the condition to hold */
 	win_results_when(w, rs->wp, rs->results);
 	e->ev.aggs = rs->results;
 	if (ev_holds(r->when, &e->ev)) {
@@ -1882,6 +1939,8 @@ struct tl_engine *tl_engine_new(const struct rl_ruleset *rs, const struct tl_eng
 			for (j = 0; j < rule->n_aggs; j++)
 				if (rule->aggs[j].arg && win_arg_field(&rule->aggs[j]) < 0)
 					r->eval_args[r->n_eval_args++] = (uint32_t)j;
+			if (rule->when && !has_regex(rule->when))
+				r->when_min = when_min(rule, rule->when);
 			sz = win_block_size(r->wp);
 			r->sp->state_size[r->keys.idx] = sz > 1024 ? 1024 : (uint32_t)sz;
 			/* The only rule of its space keeps its window in the key's entry, right
