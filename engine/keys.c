@@ -20,6 +20,18 @@ int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_
 	size_t i, need = 0, at = b->len;
 	char *p;
 
+	if (n == 1 && slots[key_slots[0]].type == TL_STR) {
+		/* the commonest key: one string */
+		const struct tl_value *v = &slots[key_slots[0]];
+
+		if (!(p = ob_room(b, 5 + (size_t)v->len)))
+			return 0;
+		p[0] = 's';
+		memcpy(p + 1, &v->len, 4);
+		bytes_copy(p + 5, v->str, v->len);
+		b->len = at + 5 + v->len;
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		const struct tl_value *v = &slots[key_slots[i]];
 

@@ -11,6 +11,7 @@
 
 #include "bytes.h"
 #include "keys.h"
+#include "obuf.h"
 
 enum { N_KEYS = 300, N_RULES = 3, STEPS = 60000 };
 
@@ -123,6 +124,43 @@ START_TEST(short_copies_and_compares_are_exact)
 		free(b);
 		free(c);
 	}
+}
+END_TEST
+
+/* Key bytes appended to a buffer: a key of one string (made by its own short path) as the
+ * same string among several key fields, and every key type. */
+START_TEST(key_bytes_of_each_type)
+{
+	struct tl_value slots[4] = { { 0 } };
+	const uint32_t one[] = { 0 }, all[] = { 0, 1, 2, 3 }, bad[] = { 3, 0 };
+	struct obuf b = { 0 };
+	double num = 0;
+	uint32_t len;
+
+	slots[0].type = TL_STR;
+	slots[0].str = "card-42";
+	slots[0].len = 7;
+	slots[1].type = TL_NUM;
+	slots[1].num = -0.0;
+	slots[2].type = TL_BOOL;
+	slots[2].b = 1;
+	slots[3].type = TL_NULL;
+	ob_put(&b, "xy", 2);
+	ck_assert_int_eq(kv_encode(&b, slots, one, 1), 0);
+	ck_assert_uint_eq(b.len, 2 + 5 + 7);
+	memcpy(&len, b.buf + 3, 4);
+	ck_assert(memcmp(b.buf, "xys", 3) == 0 && len == 7 && memcmp(b.buf + 7, "card-42", 7) == 0);
+	ck_assert_int_eq(kv_encode(&b, slots, all, 3), 0);
+	ck_assert_uint_eq(b.len, 14 + 12 + 9 + 1);
+	ck_assert(memcmp(b.buf + 2, b.buf + 14, 12) == 0); /* the string, as alone */
+	ck_assert(b.buf[26] == 'n' && memcmp(b.buf + 27, &num, 8) == 0 && b.buf[35] == 't');
+	ck_assert_int_eq(kv_encode(&b, slots, bad, 2), -1);
+	ck_assert_uint_eq(b.len, 36); /* nothing appended */
+	slots[0].len = 0;
+	ck_assert_int_eq(kv_encode(&b, slots, one, 1), 0);
+	memcpy(&len, b.buf + 37, 4);
+	ck_assert(b.len == 41 && b.buf[36] == 's' && len == 0);
+	ob_free(&b);
 }
 END_TEST
 
@@ -330,6 +368,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, random_operations_match_the_model);
+	tcase_add_test(tc, key_bytes_of_each_type);
 	tcase_add_test(tc, short_copies_and_compares_are_exact);
 	tcase_add_test(tc, extra_bytes_follow_the_states);
 	tcase_add_test(tc, a_state_not_live_is_never_written);
