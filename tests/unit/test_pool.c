@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "pool.h"
+#include "xorshift.h"
 
 enum { SLOTS = 100000, STEPS = 400000, BIG = 1500 };
 
@@ -23,10 +24,7 @@ static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
 static uint32_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
+	return xorshift_next(&rng);
 }
 
 /* A block's bytes: noise from an offset that depends on its id. */

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "regex.h"
+#include "xorshift.h"
 
 static struct rx *compile(const char *pat)
 {
@@ -98,10 +99,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 
 static uint32_t next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
+	return xorshift_next(&rng);
 }
 
 /* Literal patterns for the comparison with PCRE2, and the pieces their subjects are made of. */
