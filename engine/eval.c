@@ -385,9 +385,8 @@ static int truth(const struct tl_value *v)
 	return v->b;
 }
 
-/* The value of a leaf read in place (a literal, a field, an aggregate, a value a run keeps for
- * its conditions), or NULL for a node that must be evaluated: most operands are leaves, and
- * reading them costs no call and no copy. */
+/* The value of a leaf read in place (a literal, a field, an aggregate), or NULL for a node that
+ * must be evaluated: most operands are leaves, and reading them costs no call and no copy. */
 static inline const struct tl_value *leaf(const struct ex_node *n, const struct ev_ctx *c)
 {
 	switch (n->kind) {
@@ -397,9 +396,6 @@ static inline const struct tl_value *leaf(const struct ex_node *n, const struct 
 		return &c->slots[n->slot];
 	case EX_AGG:
 		return &c->aggs[n->slot];
-	case EX_ALIAS:
-		/* as ev_eval reads it, when a condition is tried on a run */
-		return c->rv && n->read ? &c->rv[n->read - 1] : NULL;
 	default:
 		return NULL;
 	}
