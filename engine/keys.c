@@ -15,21 +15,27 @@
  * times the time without). */
 #define TABLE_HUGE (2 * 1024 * 1024)
 
+/* Writes the key bytes of the string v at p (5 + its length); returns the end. */
+static inline char *put_str(char *p, const struct tl_value *v)
+{
+	*p = 's';
+	memcpy(p + 1, &v->len, 4);
+	bytes_copy(p + 5, v->str, v->len);
+	return p + 5 + v->len;
+}
+
 int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_slots, size_t n)
 {
 	size_t i, need = 0, at = b->len;
 	char *p;
 
 	if (n == 1 && slots[key_slots[0]].type == TL_STR) {
-		/* the commonest key: one string */
+		/* the commonest key, one string: without the loops below */
 		const struct tl_value *v = &slots[key_slots[0]];
 
 		if (!(p = ob_room(b, 5 + (size_t)v->len)))
 			return 0;
-		p[0] = 's';
-		memcpy(p + 1, &v->len, 4);
-		bytes_copy(p + 5, v->str, v->len);
-		b->len = at + 5 + v->len;
+		b->len = (size_t)(put_str(p, v) - b->buf);
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
@@ -53,10 +59,7 @@ int kv_encode(struct obuf *b, const struct tl_value *slots, const uint32_t *key_
 
 		switch (v->type) {
 		case TL_STR:
-			*p++ = 's';
-			memcpy(p, &v->len, 4);
-			bytes_copy(p + 4, v->str, v->len);
-			p += 4 + v->len;
+			p = put_str(p, v);
 			break;
 		case TL_NUM:
 			num = v->num == 0 ? 0 : v->num;

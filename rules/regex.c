@@ -37,6 +37,8 @@ struct rx_lits {
 	int any;      /* the empty string is one of them: every subject matches */
 	int folds;    /* no ASCII capital in any: lower(s) is matched without making it */
 	int first;    /* the byte all of them start with, or -1 */
+	int first_fold; /* ... when folding: the same, unless it is a small letter (whose capital
+			 * starts a match too) */
 	uint32_t min_len;
 	uint8_t starts[256];      /* 1 when a string starts with the byte */
 	uint8_t starts_fold[256]; /* the same for the byte read as lower() maps it */
@@ -259,6 +261,7 @@ static struct rx_lits *lits_of(const char *pat, size_t len)
 	}
 	if (l->any)
 		l->first = -1;
+	l->first_fold = l->first >= 'a' && l->first <= 'z' ? -1 : l->first;
 	for (i = 0; i < 256; i++)
 		l->starts_fold[i] = l->starts[fold((unsigned char)i)];
 	return l;
@@ -301,15 +304,16 @@ static int lits_find(const struct rx_lits *l, const unsigned char *s, size_t len
 {
 	const uint8_t *starts = folding ? l->starts_fold : l->starts;
 	const unsigned char *p = s, *last;
+	int first = folding ? l->first_fold : l->first;
 
 	if (l->any)
 		return 1;
 	if (len < l->min_len)
 		return 0;
 	last = s + (len - l->min_len);
-	if (l->first >= 0 && (!folding || !is_capital((unsigned char)(l->first - 32)))) {
+	if (first >= 0) {
 		/* one first byte, which folding leaves alone: jump to it */
-		for (; p <= last && (p = memchr(p, l->first, (size_t)(last - p) + 1)); p++)
+		for (; p <= last && (p = memchr(p, first, (size_t)(last - p) + 1)); p++)
 			if (lits_at(l, p, (size_t)(s + len - p), folding))
 				return 1;
 		return 0;
