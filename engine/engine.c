@@ -55,10 +55,21 @@ struct espace {
 				     * prefetching (0: one line) */
 };
 
+/* A condition of the form most conditions tried on each run have: a field of the event
+ * compared with a value the run keeps (`country != l1.country`), read in place. */
+struct quick {
+	const struct ex_node *n;  /* the comparison */
+	uint32_t slot;            /* the field's slot */
+	uint32_t read;            /* the place of the kept value in mt_rv */
+	uint32_t field_first;     /* the field is the left operand */
+};
+
 /* Conditions that must all hold. */
 struct conds {
 	const struct ex_node **c;
 	size_t n;
+	struct quick *q;          /* post only: each of c as a quick comparison, when they all
+				   * are one (else NULL) */
 };
 
 #define HC_SIZE 8 /* events whose hashes are kept: the current one and the three after it,
@@ -963,30 +974,47 @@ static inline int step_pre(struct tl_engine *e, struct rstate *rs, const struct 
 	return m >= 0 ? m : step_pre_eval(e, rs, st);
 }
 
-/* Does the current event match step st, for run (NULL: a new run)? What reads no run is
- * evaluated once per event for all runs. */
-static int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step *st,
-		   const struct mt_run *run)
+/* Whether the conditions of step st that read runs hold for run, for the current event. */
+__attribute__((noinline)) static int post_holds(struct tl_engine *e, struct rstate *rs,
+						const struct rl_step *st,
+						const struct mt_run *run)
 {
-	const struct conds *post;
+	const struct conds *post = &rs->post[st->id];
 	size_t i;
 
-	if (!step_pre(e, rs, st))
-		return 0;
-	if (!st->reads_run)
+	if (post->q) {
+		const struct tl_value *rv = mt_rv(run), *slots = e->ev.slots;
+
+		for (i = 0; i < post->n; i++) {
+			const struct quick *q = &post->q[i];
+			const struct tl_value *f = &slots[q->slot], *k = &rv[q->read];
+
+			if (ev_compare(q->n, q->field_first ? f : k, q->field_first ? k : f) != 1)
+				return 0;
+		}
 		return 1;
-	if (!run)
-		return 0;
+	}
 	mt_values(rs->r, run, rs->results);
 	e->ev.first = e->ev.last = NULL; /* what the conditions read of the run is in rv */
 	e->ev.aggs = rs->results;
 	e->ev.rv = mt_rv(run);
-	post = &rs->post[st->id];
 	for (i = 0; i < post->n; i++)
 		if (!ev_holds(post->c[i], &e->ev))
 			break;
 	e->ev.rv = NULL; /* what else evaluates reads the events */
 	return i == post->n;
+}
+
+/* Does the current event match step st, for run (NULL: a new run)? What reads no run is
+ * evaluated once per event for all runs. */
+static inline int matches(struct tl_engine *e, struct rstate *rs, const struct rl_step *st,
+			  const struct mt_run *run)
+{
+	if (!step_pre(e, rs, st))
+		return 0;
+	if (!st->reads_run)
+		return 1;
+	return run && post_holds(e, rs, st, run);
 }
 
 static int any_guard(struct tl_engine *e, struct rstate *rs, const struct rl_step *g, size_t n,
@@ -1759,13 +1787,53 @@ static int add_pre(const struct ex_node *n, struct conds *pre, struct conds *pos
 	return 0;
 }
 
+/* Whether condition n is a quick comparison; if so, fills *q. */
+static int quick_form(const struct ex_node *n, struct quick *q)
+{
+	const struct ex_node *a, *b;
+
+	if (n->kind < EX_EQ || n->kind > EX_GE)
+		return 0;
+	a = n->kids[0];
+	b = n->kids[1];
+	q->n = n;
+	q->field_first = a->kind == EX_FIELD;
+	if (!q->field_first) {
+		b = a;
+		a = n->kids[1];
+	}
+	if (a->kind != EX_FIELD || b->kind != EX_ALIAS || !b->read)
+		return 0;
+	q->slot = a->slot;
+	q->read = b->read - 1;
+	return 1;
+}
+
+/* Fills post->q when each of its conditions is a quick comparison: 0 or -1. */
+static int make_quick(struct conds *post)
+{
+	size_t i;
+
+	if (!post->n || !(post->q = tl_calloc(post->n, sizeof *post->q)))
+		return post->n ? -1 : 0;
+	for (i = 0; i < post->n; i++) {
+		if (!quick_form(post->c[i], &post->q[i])) {
+			tl_free(post->q);
+			post->q = NULL;
+			break;
+		}
+	}
+	return 0;
+}
+
 /* The pre and post of every step of sequence r that reads runs, by step id. */
 static int make_pre(const struct rl_rule *r, struct conds *pre, struct conds *post)
 {
 	size_t i;
 
 	for (i = 0; i < r->n_seq_items; i++)
-		if (r->items[i]->reads_run && add_pre(r->items[i]->where, &pre[i], &post[i]))
+		if (r->items[i]->reads_run &&
+		    (add_pre(r->items[i]->where, &pre[i], &post[i]) || make_quick(&post[i])))
 			return -1;
 	return 0;
 }
@@ -1997,8 +2065,10 @@ void tl_engine_free(struct tl_engine *e)
 		tl_free(rs->memo);
 		for (j = 0; rs->pre && j < rs->r->n_seq_items; j++)
 			tl_free(rs->pre[j].c);
-		for (j = 0; rs->post && j < rs->r->n_seq_items; j++)
+		for (j = 0; rs->post && j < rs->r->n_seq_items; j++) {
 			tl_free(rs->post[j].c);
+			tl_free(rs->post[j].q);
+		}
 		for (j = 0; rs->pre_rest && j < rs->r->n_seq_items; j++)
 			tl_free(rs->pre_rest[j].c);
 		tl_free(rs->pre_rest);

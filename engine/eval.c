@@ -80,16 +80,6 @@ static void set_num(struct tl_value *v, double d)
 	v->num = d;
 }
 
-static int str_cmp(const struct tl_value *a, const struct tl_value *b)
-{
-	size_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->str, b->str, n);
-
-	if (c)
-		return c;
-	return a->len < b->len ? -1 : a->len > b->len;
-}
-
 static int set_has(const struct rl_set *s, const struct tl_value *v)
 {
 	size_t lo = 0, hi;
@@ -130,12 +120,12 @@ static int set_has(const struct rl_set *s, const struct tl_value *v)
 		while (lo < hi) {
 			size_t mid = (lo + hi) / 2;
 
-			if (str_cmp(&s->strs[mid], v) < 0)
+			if (ev_str_cmp(&s->strs[mid], v) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		return lo < s->n_strs && str_cmp(&s->strs[lo], v) == 0;
+		return lo < s->n_strs && ev_str_cmp(&s->strs[lo], v) == 0;
 	default:
 		return 0;
 	}
@@ -256,27 +246,6 @@ static int in_cidr(struct ev_ctx *c, const struct rl_nets *s, const struct tl_va
 		return s->n6 && in_ranges6(s, c->ip.a6) ? 1 : s->lone4 ? -1 : 0;
 	default:
 		return -1;
-	}
-}
-
-/* ==, != : 1, 0, or -1 for unknown. null_test: one side is the literal null, and the
- * comparison tests the other side for absence (missing or null). */
-static int equal(const struct tl_value *a, const struct tl_value *b, int null_test)
-{
-	int an = a->type == TL_MISSING || a->type == TL_NULL;
-	int bn = b->type == TL_MISSING || b->type == TL_NULL;
-
-	if (null_test)
-		return an && bn;
-	if (an || bn)
-		return -1;
-	if (a->type != b->type)
-		return -1;
-	switch (a->type) {
-	case TL_BOOL: return a->b == b->b;
-	case TL_NUM: return a->num == b->num;
-	case TL_STR: return a->len == b->len && bytes_eq(a->str, b->str, a->len);
-	default: return -1; /* arrays and objects compare with null only */
 	}
 }
 
@@ -413,33 +382,6 @@ static inline const struct tl_value *operand(const struct ex_node *n, struct ev_
 	return tmp;
 }
 
-/* A comparison (== != < <= > >=) of two values: 1, 0, or -1 for unknown. */
-static int comparison(const struct ex_node *n, const struct tl_value *a,
-		      const struct tl_value *b)
-{
-	int t;
-
-	switch (n->kind) {
-	case EX_EQ: case EX_NE:
-		t = equal(a, b, n->fn);
-		return t < 0 ? -1 : n->kind == EX_EQ ? t : !t;
-	default:
-		break;
-	}
-	if (a->type == TL_NUM && b->type == TL_NUM)
-		t = a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
-	else if (a->type == TL_STR && b->type == TL_STR)
-		t = str_cmp(a, b);
-	else
-		return -1;
-	switch (n->kind) {
-	case EX_LT: return t < 0;
-	case EX_LE: return t <= 0;
-	case EX_GT: return t > 0;
-	default: return t >= 0;
-	}
-}
-
 void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 {
 	struct tl_value a, b, ta, tb;
@@ -546,7 +488,7 @@ void ev_eval(const struct ex_node *n, struct ev_ctx *c, struct tl_value *out)
 	pa = operand(n->kids[0], c, &ta);
 	pb = operand(n->kids[1], c, &tb);
 	if (n->kind >= EX_EQ && n->kind <= EX_GE) {
-		t = comparison(n, pa, pb);
+		t = ev_compare(n, pa, pb);
 		if (t < 0)
 			out->type = TL_MISSING;
 		else
@@ -671,7 +613,7 @@ static int truth_of(const struct ex_node *n, struct ev_ctx *c, int holds)
 	case EX_EQ: case EX_NE:
 		pa = operand(n->kids[0], c, &ta);
 		pb = operand(n->kids[1], c, &tb);
-		return comparison(n, pa, pb);
+		return ev_compare(n, pa, pb);
 	case EX_FUNC:
 		/* cidr() of a field, a block list most often: as an || of them */
 		if (n->fn == RL_FN_CIDR && n->kids[0]->kind == EX_FIELD)

@@ -12,8 +12,70 @@
 #define TL_EVAL_H
 
 #include <stdint.h>
+#include <string.h>
 
+#include "bytes.h"
 #include "ruleset.h"
+
+/* Two strings in byte order: <0, 0 or >0. */
+static inline int ev_str_cmp(const struct tl_value *a, const struct tl_value *b)
+{
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->str, b->str, n);
+
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* ==, != : 1, 0, or -1 for unknown. null_test: one side is the literal null, and the
+ * comparison tests the other side for absence (missing or null). */
+static inline int ev_equal(const struct tl_value *a, const struct tl_value *b, int null_test)
+{
+	int an = a->type == TL_MISSING || a->type == TL_NULL;
+	int bn = b->type == TL_MISSING || b->type == TL_NULL;
+
+	if (null_test)
+		return an && bn;
+	if (an || bn)
+		return -1;
+	if (a->type != b->type)
+		return -1;
+	switch (a->type) {
+	case TL_BOOL: return a->b == b->b;
+	case TL_NUM: return a->num == b->num;
+	case TL_STR: return a->len == b->len && bytes_eq(a->str, b->str, a->len);
+	default: return -1; /* arrays and objects compare with null only */
+	}
+}
+
+/* The comparison n (== != < <= > >=) of two values, its operands' a and b: 1, 0, or -1 for
+ * unknown. Inline: a sequence's condition tried on each run is often one of them. */
+static inline int ev_compare(const struct ex_node *n, const struct tl_value *a,
+			     const struct tl_value *b)
+{
+	int t;
+
+	switch (n->kind) {
+	case EX_EQ: case EX_NE:
+		t = ev_equal(a, b, n->fn);
+		return t < 0 ? -1 : n->kind == EX_EQ ? t : !t;
+	default:
+		break;
+	}
+	if (a->type == TL_NUM && b->type == TL_NUM)
+		t = a->num < b->num ? -1 : a->num > b->num ? 1 : 0;
+	else if (a->type == TL_STR && b->type == TL_STR)
+		t = ev_str_cmp(a, b);
+	else
+		return -1;
+	switch (n->kind) {
+	case EX_LT: return t < 0;
+	case EX_LE: return t <= 0;
+	case EX_GT: return t > 0;
+	default: return t >= 0;
+	}
+}
 
 struct rx_scratch;
 
