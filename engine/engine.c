@@ -1057,15 +1057,17 @@ static inline void reached(struct tl_engine *e, struct rstate *rs, struct mt_run
 
 enum { T_NONE, T_BOUND, T_KILL, T_FAIL };
 
-/* One transition of a run for the current event (docs/semantics.md, Runs, step 2). */
+/* One transition of a run for the current event (docs/semantics.md, Runs, step 2). take: the
+ * run's step takes the event (its caller knows: take_all). */
 static int transition(struct tl_engine *e, struct rstate *rs, struct mt_key *mk,
-		      struct mt_run *run)
+		      struct mt_run *run, int take)
 {
 	const struct rl_rule *r = rs->r;
 	const struct rl_step *st = &r->steps[run->step], *next;
 	struct mt_event *ev;
 
-	if (run->count < st->max && !(st->min == 1 && st->max == 1) && matches(e, rs, st, run)) {
+	if (take ||
+	    (run->count < st->max && !(st->min == 1 && st->max == 1) && matches(e, rs, st, run))) {
 		if (!(ev = kept(e)) || mt_bind(&e->pool, r, run, run->step, ev))
 			return T_FAIL;
 		run->count++;
@@ -1213,6 +1215,16 @@ static int state_idle(struct tl_engine *e, struct rstate *rs, uint32_t g)
 	return 1;
 }
 
+/* 1 when every run in state g takes the current event at its step: the step reads no run,
+ * matches, and can take more (transition() would find so for each; a step of one event
+ * holds its runs at max). */
+static int take_all(struct tl_engine *e, struct rstate *rs, uint32_t g)
+{
+	const struct rl_step *st = &rs->r->steps[g / 3];
+
+	return g % 3 != MT_AT_MAX && !st->reads_run && step_pre(e, rs, st);
+}
+
 static int by_start(const void *a, const void *b)
 {
 	const struct mt_run *x = *(const struct mt_run *const *)a;
@@ -1263,6 +1275,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	size_t i, rsize;
 	struct mt_run *run;
 	uint32_t g;
+	int take;
 
 	for (i = 0; i < r->n_seq_items; i++) /* a few steps: no call to memset */
 		rs->memo[i] = -1;
@@ -1292,6 +1305,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 
 		if (!mk->groups[g].n || state_idle(e, rs, g))
 			continue;
+		take = take_all(e, rs, g);
 		/* From the end: a run that leaves the group takes the place of its last run, which
 		 * has been seen; runs that join it during the walk (from earlier groups) come
 		 * after the end and are never reached. Runs ahead are asked for in advance. */
@@ -1311,7 +1325,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			if (run->seen == e->pseq)
 				continue; /* moved here by this event */
 			run->seen = e->pseq;
-			t = transition(e, rs, mk, run);
+			t = transition(e, rs, mk, run, take);
 			if (t == T_FAIL)
 				e->nomem = 1;
 			if (t == T_KILL || t == T_FAIL ||
