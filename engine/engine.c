@@ -1267,6 +1267,48 @@ static inline void prefetch_run(const struct mt_run *run, size_t size)
 		__builtin_prefetch(p, 1);
 }
 
+/* The walk of run_sequence over state g of key k when every run of it takes the current event
+ * at its step (take_all), which is not the last: each binds it, and none completes. */
+__attribute__((noinline)) static void take_group(struct tl_engine *e, struct rstate *rs,
+						 struct kstate *k, uint32_t g)
+{
+	const struct rl_rule *r = rs->r;
+	const struct rl_step *st = &r->steps[g / 3];
+	struct mt_key *mk = k->state;
+	struct mt_group *gr = &mk->groups[g];
+	struct mt_event *ev = kept(e);
+	size_t rsize = mt_run_size(r);
+	uint32_t at;
+
+	/* as in run_sequence: from the end, the runs ahead asked for in advance */
+	for (at = gr->n; at-- > 0;) {
+		struct mt_run *run;
+
+		if (at >= RUN_AHEAD)
+			prefetch_run(gr->runs[at - RUN_AHEAD], rsize);
+		if (at >= BOUND_AHEAD) {
+			const struct mt_run *b = gr->runs[at - BOUND_AHEAD];
+
+			__builtin_prefetch(b->bound + b->n_bound, 1);
+		}
+		run = gr->runs[at];
+		if (run->seen == e->pseq)
+			continue; /* moved here by this event */
+		run->seen = e->pseq;
+		if (!ev || mt_bind_inline(&e->pool, r, run, run->step, ev)) {
+			e->nomem = 1;
+			run_kill(e, rs, k, run);
+			continue;
+		}
+		run->count++;
+		if ((run->count == st->min || run->count == st->max) &&
+		    mt_regroup(&e->pool, r, mk, run)) {
+			e->nomem = 1;
+			run_kill(e, rs, k, run);
+		}
+	}
+}
+
 static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct event *ev)
 {
 	const struct rl_rule *r = rs->r;
@@ -1306,6 +1348,10 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 		if (!mk->groups[g].n || state_idle(e, rs, g))
 			continue;
 		take = take_all(e, rs, g);
+		if (take && g / 3 + 1 < r->n_steps) {
+			take_group(e, rs, k, g);
+			continue;
+		}
 		/* From the end: a run that leaves the group takes the place of its last run, which
 		 * has been seen; runs that join it during the walk (from earlier groups) come
 		 * after the end and are never reached. Runs ahead are asked for in advance. */

@@ -78,18 +78,6 @@ __attribute__((noinline)) static int acc_distinct(struct pool *pool, struct mt_a
 	return 0;
 }
 
-/* Adds a number to the accumulator of an aggregate of kind `kind`: only what it reads. */
-static void acc_add(struct mt_acc *a, int kind, double x)
-{
-	if (kind == RL_AGG_SUM || kind == RL_AGG_AVG)
-		agg_sum_add(&a->s.sum, &a->s.comp, x);
-	else if (kind == RL_AGG_MIN)
-		a->m = x < a->m ? x : a->m; /* event numbers are never NaN */
-	else
-		a->m = x > a->m ? x : a->m;
-	a->n++;
-}
-
 /* The block of a run's bound events, for cap of them. */
 static size_t bound_size(uint32_t cap)
 {
@@ -143,20 +131,8 @@ __attribute__((noinline)) static int bound_grow(struct pool *pool, struct mt_run
 	return 0;
 }
 
-/* The end of every bind: ev joins the run's events (the array has room) as one more of step's. */
-static inline void take(const struct rl_rule *r, struct mt_run *run, uint32_t step,
-			struct mt_event *ev)
-{
-	run->bound[run->n_bound] = ev;
-	run->n_bound++;
-	ev->refs++;
-	mt_taken(r, run)[step]++;
-}
-
-/* mt_bind in every case: a full array, distinct values, reads to keep. */
-__attribute__((noinline)) static int bind_any(struct pool *pool, const struct rl_rule *r,
-					      struct mt_run *run, uint32_t step,
-					      struct mt_event *ev)
+__attribute__((noinline)) int mt_bind_any(struct pool *pool, const struct rl_rule *r,
+					  struct mt_run *run, uint32_t step, struct mt_event *ev)
 {
 	const struct rl_step *st = &r->steps[step];
 	struct mt_acc *acc = mt_acc(r, run);
@@ -174,36 +150,19 @@ __attribute__((noinline)) static int bind_any(struct pool *pool, const struct rl
 			    acc_distinct(pool, &acc[i], v))
 				return -1;
 		} else if (v->type == TL_NUM) {
-			acc_add(&acc[i], ra->kind, v->num);
+			mt_acc_add(&acc[i], ra->kind, v->num);
 		}
 	}
 	if (st->n_keeps)
 		keep_reads(r, st, run, ev, mt_taken(r, run)[step] == 0);
-	take(r, run, step, ev);
+	mt_take(r, run, step, ev);
 	return 0;
 }
 
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
 	    struct mt_event *ev)
 {
-	const struct rl_step *st = &r->steps[step];
-	struct mt_acc *acc;
-	uint32_t j;
-
-	/* the common case, with no call and so no registers to save: room in the array, and
-	 * only numbers to add up */
-	if (!st->bind_plain || run->n_bound == run->cap_bound)
-		return bind_any(pool, r, run, step, ev);
-	acc = mt_acc(r, run);
-	for (j = 0; j < st->n_accs; j++) {
-		uint32_t i = st->accs[j];
-		const struct tl_value *v = &ev->slots[r->run_aggs[i].slot];
-
-		if (v->type == TL_NUM)
-			acc_add(&acc[i], r->run_aggs[i].kind, v->num);
-	}
-	take(r, run, step, ev);
-	return 0;
+	return mt_bind_inline(pool, r, run, step, ev);
 }
 
 void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agg.h"
 #include "eval.h"
 #include "pool.h"
 #include "ruleset.h"
@@ -132,10 +133,59 @@ int mt_regroup(struct pool *pool, const struct rl_rule *r, struct mt_key *k, str
 size_t mt_run_size(const struct rl_rule *r);
 /* A new run of rule r (index rule) at step 0 with no event bound yet; NULL on failure. */
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule);
+/* Adds a number to the accumulator of an aggregate of kind `kind`: only what it reads. */
+static inline void mt_acc_add(struct mt_acc *a, int kind, double x)
+{
+	if (kind == RL_AGG_SUM || kind == RL_AGG_AVG)
+		agg_sum_add(&a->s.sum, &a->s.comp, x);
+	else if (kind == RL_AGG_MIN)
+		a->m = x < a->m ? x : a->m; /* event numbers are never NaN */
+	else
+		a->m = x > a->m ? x : a->m;
+	a->n++;
+}
+
+/* The end of every bind: ev joins the run's events (the array has room) as one more of step's. */
+static inline void mt_take(const struct rl_rule *r, struct mt_run *run, uint32_t step,
+			   struct mt_event *ev)
+{
+	run->bound[run->n_bound] = ev;
+	run->n_bound++;
+	ev->refs++;
+	mt_taken(r, run)[step]++;
+}
+
+/* mt_bind in every case: a full array, distinct values, reads to keep. */
+int mt_bind_any(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
+		struct mt_event *ev);
+
 /* Binds ev to real step `step` of the run (ev->refs is taken) and keeps in mt_rv(run)[i] what
  * r->reads[i] reads of it; 0 or -1. */
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
 	    struct mt_event *ev);
+
+/* mt_bind inline, for the loop that binds one event to many runs: the common case (room in the
+ * array, and only numbers to add up) is then a few instructions per run. */
+static inline int mt_bind_inline(struct pool *pool, const struct rl_rule *r, struct mt_run *run,
+				 uint32_t step, struct mt_event *ev)
+{
+	const struct rl_step *st = &r->steps[step];
+	struct mt_acc *acc;
+	uint32_t j;
+
+	if (!st->bind_plain || run->n_bound == run->cap_bound)
+		return mt_bind_any(pool, r, run, step, ev);
+	acc = mt_acc(r, run);
+	for (j = 0; j < st->n_accs; j++) {
+		uint32_t i = st->accs[j];
+		const struct tl_value *v = &ev->slots[r->run_aggs[i].slot];
+
+		if (v->type == TL_NUM)
+			mt_acc_add(&acc[i], r->run_aggs[i].kind, v->num);
+	}
+	mt_take(r, run, step, ev);
+	return 0;
+}
 /* The first and the last event bound to each real step, as the evaluator reads them (slots
  * NULL for a step with none): first and last have r->n_steps entries. */
 void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,
