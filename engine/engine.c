@@ -1278,7 +1278,11 @@ __attribute__((noinline)) static void take_group(struct tl_engine *e, struct rst
 	struct mt_group *gr = &mk->groups[g];
 	struct mt_event *ev = kept(e);
 	size_t rsize = mt_run_size(r);
+	struct mt_plan plan;
 	uint32_t at;
+
+	if (ev)
+		mt_plan(r, g / 3, ev, &plan);
 
 	/* as in run_sequence: from the end, the runs ahead asked for in advance */
 	for (at = gr->n; at-- > 0;) {
@@ -1295,7 +1299,7 @@ __attribute__((noinline)) static void take_group(struct tl_engine *e, struct rst
 		if (run->seen == e->pseq)
 			continue; /* moved here by this event */
 		run->seen = e->pseq;
-		if (!ev || mt_bind_inline(&e->pool, r, run, run->step, ev)) {
+		if (!ev || mt_bind_planned(&e->pool, r, run, ev, &plan)) {
 			e->nomem = 1;
 			run_kill(e, rs, k, run);
 			continue;

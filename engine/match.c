@@ -131,6 +131,16 @@ __attribute__((noinline)) static int bound_grow(struct pool *pool, struct mt_run
 	return 0;
 }
 
+/* The end of every bind: ev joins the run's events (the array has room) as one more of step's. */
+static inline void take(const struct rl_rule *r, struct mt_run *run, uint32_t step,
+			struct mt_event *ev)
+{
+	run->bound[run->n_bound] = ev;
+	run->n_bound++;
+	ev->refs++;
+	mt_taken(r, run)[step]++;
+}
+
 __attribute__((noinline)) int mt_bind_any(struct pool *pool, const struct rl_rule *r,
 					  struct mt_run *run, uint32_t step, struct mt_event *ev)
 {
@@ -155,14 +165,31 @@ __attribute__((noinline)) int mt_bind_any(struct pool *pool, const struct rl_rul
 	}
 	if (st->n_keeps)
 		keep_reads(r, st, run, ev, mt_taken(r, run)[step] == 0);
-	mt_take(r, run, step, ev);
+	take(r, run, step, ev);
 	return 0;
 }
 
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
 	    struct mt_event *ev)
 {
-	return mt_bind_inline(pool, r, run, step, ev);
+	const struct rl_step *st = &r->steps[step];
+	struct mt_acc *acc;
+	uint32_t j;
+
+	/* the common case, with no call and so no registers to save: room in the array, and
+	 * only numbers to add up */
+	if (!st->bind_plain || run->n_bound == run->cap_bound)
+		return mt_bind_any(pool, r, run, step, ev);
+	acc = mt_acc(r, run);
+	for (j = 0; j < st->n_accs; j++) {
+		uint32_t i = st->accs[j];
+		const struct tl_value *v = &ev->slots[r->run_aggs[i].slot];
+
+		if (v->type == TL_NUM)
+			mt_acc_add(&acc[i], r->run_aggs[i].kind, v->num);
+	}
+	take(r, run, step, ev);
+	return 0;
 }
 
 void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,

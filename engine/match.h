@@ -145,16 +145,6 @@ static inline void mt_acc_add(struct mt_acc *a, int kind, double x)
 	a->n++;
 }
 
-/* The end of every bind: ev joins the run's events (the array has room) as one more of step's. */
-static inline void mt_take(const struct rl_rule *r, struct mt_run *run, uint32_t step,
-			   struct mt_event *ev)
-{
-	run->bound[run->n_bound] = ev;
-	run->n_bound++;
-	ev->refs++;
-	mt_taken(r, run)[step]++;
-}
-
 /* mt_bind in every case: a full array, distinct values, reads to keep. */
 int mt_bind_any(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
 		struct mt_event *ev);
@@ -164,28 +154,63 @@ int mt_bind_any(struct pool *pool, const struct rl_rule *r, struct mt_run *run, 
 int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint32_t step,
 	    struct mt_event *ev);
 
-/* mt_bind inline, for the loop that binds one event to many runs: the common case (room in the
- * array, and only numbers to add up) is then a few instructions per run. */
-static inline int mt_bind_inline(struct pool *pool, const struct rl_rule *r, struct mt_run *run,
-				 uint32_t step, struct mt_event *ev)
+/* What binding one event to many runs at one step needs of the event, worked out once for all
+ * of them (mt_plan): the numbers each of the step's aggregates adds. */
+#define MT_PLAN_MAX 8
+struct mt_plan {
+	uint32_t step;
+	uint32_t n;                 /* numbers to add; UINT32_MAX: bind through mt_bind */
+	size_t acc_off, taken_off;  /* mt_acc and mt_taken, as offsets in a run's block */
+	uint32_t idx[MT_PLAN_MAX];  /* the accumulator each adds to ... */
+	int kind[MT_PLAN_MAX];      /* ... of this kind */
+	double x[MT_PLAN_MAX];
+};
+
+/* The plan for binding ev to real step `step` of runs of rule r. */
+static inline void mt_plan(const struct rl_rule *r, uint32_t step, const struct mt_event *ev,
+			   struct mt_plan *p)
 {
 	const struct rl_step *st = &r->steps[step];
-	struct mt_acc *acc;
 	uint32_t j;
 
-	if (!st->bind_plain || run->n_bound == run->cap_bound)
-		return mt_bind_any(pool, r, run, step, ev);
-	acc = mt_acc(r, run);
+	p->step = step;
+	p->n = 0;
+	p->acc_off = sizeof(struct mt_run) + r->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE);
+	p->taken_off = p->acc_off + r->n_run_aggs * sizeof(struct mt_acc);
+	if (!st->bind_plain || st->n_accs > MT_PLAN_MAX) {
+		p->n = UINT32_MAX;
+		return;
+	}
 	for (j = 0; j < st->n_accs; j++) {
 		uint32_t i = st->accs[j];
 		const struct tl_value *v = &ev->slots[r->run_aggs[i].slot];
 
-		if (v->type == TL_NUM)
-			mt_acc_add(&acc[i], r->run_aggs[i].kind, v->num);
+		if (v->type != TL_NUM)
+			continue;
+		p->idx[p->n] = i;
+		p->kind[p->n] = r->run_aggs[i].kind;
+		p->x[p->n] = v->num;
+		p->n++;
 	}
-	mt_take(r, run, step, ev);
+}
+
+/* mt_bind(pool, r, run, p->step, ev) with p = mt_plan(r, p->step, ev): 0 or -1. */
+static inline int mt_bind_planned(struct pool *pool, const struct rl_rule *r, struct mt_run *run,
+				  struct mt_event *ev, const struct mt_plan *p)
+{
+	struct mt_acc *acc = (struct mt_acc *)((uintptr_t)run + p->acc_off);
+	uint32_t j;
+
+	if (p->n == UINT32_MAX || run->n_bound == run->cap_bound)
+		return mt_bind_any(pool, r, run, p->step, ev);
+	for (j = 0; j < p->n; j++)
+		mt_acc_add(&acc[p->idx[j]], p->kind[j], p->x[j]);
+	run->bound[run->n_bound++] = ev;
+	ev->refs++;
+	((uint32_t *)((uintptr_t)run + p->taken_off))[p->step]++;
 	return 0;
 }
+
 /* The first and the last event bound to each real step, as the evaluator reads them (slots
  * NULL for a step with none): first and last have r->n_steps entries. */
 void mt_views(const struct rl_rule *r, const struct mt_run *run, struct ev_bound *first,

@@ -512,7 +512,9 @@ static void check_groups(const struct mt_key *k, struct mt_run *const *runs, con
  * giving its place to the last one. */
 /* Binds take two ways: a step whose aggregates are numbers only (the common case, inline)
  * and one with distinct() or kept reads. Both must give the aggregates of the events bound,
- * as many as they are (the array of bound events grows past its first 4 on either way). */
+ * as many as they are (the array of bound events grows past its first 4 on either way). A
+ * second run binds the same events through a plan (mt_plan, as the engine binds one event to
+ * many runs): it ends with the same events and values. */
 START_TEST(plain_and_other_binds_agree_with_a_recount)
 {
 	char *err = NULL;
@@ -524,8 +526,8 @@ START_TEST(plain_and_other_binds_agree_with_a_recount)
 					     &err);
 	const struct rl_rule *r;
 	struct pool pool = { 0 };
-	struct mt_run *run;
-	struct tl_value vals[7];
+	struct mt_run *run, *planned;
+	struct tl_value vals[7], pvals[7];
 	double mn = 1e9, mx = -1e9, sum = 0, bmx = -1e9;
 	int i, n_a = 13, n_b = 9;
 
@@ -534,12 +536,17 @@ START_TEST(plain_and_other_binds_agree_with_a_recount)
 	ck_assert_int_eq(r->steps[0].bind_plain, 1);
 	ck_assert_int_eq(r->steps[1].bind_plain, 0); /* distinct(b.v) */
 	run = mt_run_new(&pool, r, 0);
+	planned = mt_run_new(&pool, r, 0);
 	for (i = 0; i < n_a + n_b; i++) {
 		double v = (double)((i * 37) % 11) - 3; /* 11 values, repeated */
 		struct mt_event *ev = event(&pool, rs, v, NULL, i + 1);
 		uint32_t step = i < n_a ? 0 : 1;
+		struct mt_plan plan;
 
 		ck_assert_int_eq(mt_bind(&pool, r, run, step, ev), 0);
+		mt_plan(r, step, ev, &plan);
+		ck_assert_uint_eq(plan.n, step == 0 ? 3 : UINT32_MAX); /* min, max, sum */
+		ck_assert_int_eq(mt_bind_planned(&pool, r, planned, ev, &plan), 0);
 		if (step == 0) {
 			mn = v < mn ? v : mn;
 			mx = v > mx ? v : mx;
@@ -559,7 +566,18 @@ START_TEST(plain_and_other_binds_agree_with_a_recount)
 	ck_assert_double_eq(vals[4].num, 9); /* (i * 37) % 11 for i = 13 .. 21: 9 values */
 	ck_assert_double_eq(vals[5].num, bmx);
 	ck_assert_double_eq(vals[6].num, n_b);
+	ck_assert_uint_eq(planned->n_bound, run->n_bound);
+	for (i = 0; i < n_a + n_b; i++)
+		ck_assert_ptr_eq(planned->bound[i], run->bound[i]);
+	for (i = 0; i < 2; i++)
+		ck_assert_uint_eq(mt_taken(r, planned)[i], mt_taken(r, run)[i]);
+	mt_values(r, planned, pvals);
+	for (i = 0; i < 7; i++) {
+		ck_assert_int_eq(pvals[i].type, TL_NUM);
+		ck_assert_double_eq(pvals[i].num, vals[i].num);
+	}
 	mt_run_free(&pool, r, run);
+	mt_run_free(&pool, r, planned);
 	finish(&pool, rs, err);
 }
 END_TEST
