@@ -974,6 +974,23 @@ static inline int step_pre(struct tl_engine *e, struct rstate *rs, const struct 
 	return m >= 0 ? m : step_pre_eval(e, rs, st);
 }
 
+/* Whether the quick comparisons of post (post->q) hold for run, for the current event. */
+static inline int quick_holds(const struct tl_engine *e, const struct conds *post,
+			      const struct mt_run *run)
+{
+	const struct tl_value *rv = mt_rv(run), *slots = e->ev.slots;
+	size_t i;
+
+	for (i = 0; i < post->n; i++) {
+		const struct quick *q = &post->q[i];
+		const struct tl_value *f = &slots[q->slot], *k = &rv[q->read];
+
+		if (ev_compare(q->n, q->field_first ? f : k, q->field_first ? k : f) != 1)
+			return 0;
+	}
+	return 1;
+}
+
 /* Whether the conditions of step st that read runs hold for run, for the current event. */
 __attribute__((noinline)) static int post_holds(struct tl_engine *e, struct rstate *rs,
 						const struct rl_step *st,
@@ -982,18 +999,8 @@ __attribute__((noinline)) static int post_holds(struct tl_engine *e, struct rsta
 	const struct conds *post = &rs->post[st->id];
 	size_t i;
 
-	if (post->q) {
-		const struct tl_value *rv = mt_rv(run), *slots = e->ev.slots;
-
-		for (i = 0; i < post->n; i++) {
-			const struct quick *q = &post->q[i];
-			const struct tl_value *f = &slots[q->slot], *k = &rv[q->read];
-
-			if (ev_compare(q->n, q->field_first ? f : k, q->field_first ? k : f) != 1)
-				return 0;
-		}
-		return 1;
-	}
+	if (post->q)
+		return quick_holds(e, post, run);
 	mt_values(rs->r, run, rs->results);
 	e->ev.first = e->ev.last = NULL; /* what the conditions read of the run is in rv */
 	e->ev.aggs = rs->results;
@@ -1225,6 +1232,24 @@ static int take_all(struct tl_engine *e, struct rstate *rs, uint32_t g)
 	return g % 3 != MT_AT_MAX && !st->reads_run && step_pre(e, rs, st);
 }
 
+/* For state g, when the current event can do nothing to its runs but advance them to the next
+ * step, whose conditions that read runs are quick comparisons: those conditions (a run they
+ * fail for stays as it is, and need not go through transition()). Else NULL. */
+static const struct conds *advance_sieve(struct tl_engine *e, struct rstate *rs, uint32_t g)
+{
+	const struct rl_rule *r = rs->r;
+	uint32_t i = g / 3;
+	const struct rl_step *st = &r->steps[i], *next = i + 1 < r->n_steps ? st + 1 : NULL;
+
+	/* none of the runs takes the event at its step (at max, or the step's conditions that
+	 * read no run fail), no not step stands before the next one, and a run is not killed
+	 * for an event it does not take (relaxed contiguity) */
+	if (!next || !next->reads_run || !rs->post[next->id].q || next->n_guards ||
+	    r->contiguity == RL_STRICT || !(g % 3 == MT_AT_MAX || !step_pre(e, rs, st)))
+		return NULL;
+	return &rs->post[next->id];
+}
+
 static int by_start(const void *a, const void *b)
 {
 	const struct mt_run *x = *(const struct mt_run *const *)a;
@@ -1322,6 +1347,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 	struct mt_run *run;
 	uint32_t g;
 	int take;
+	const struct conds *sieve;
 
 	for (i = 0; i < r->n_seq_items; i++) /* a few steps: no call to memset */
 		rs->memo[i] = -1;
@@ -1356,6 +1382,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			take_group(e, rs, k, g);
 			continue;
 		}
+		sieve = take ? NULL : advance_sieve(e, rs, g);
 		/* From the end: a run that leaves the group takes the place of its last run, which
 		 * has been seen; runs that join it during the walk (from earlier groups) come
 		 * after the end and are never reached. Runs ahead are asked for in advance. */
@@ -1375,6 +1402,8 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 			if (run->seen == e->pseq)
 				continue; /* moved here by this event */
 			run->seen = e->pseq;
+			if (sieve && !quick_holds(e, sieve, run))
+				continue;
 			t = transition(e, rs, mk, run, take);
 			if (t == T_FAIL)
 				e->nomem = 1;
