@@ -1515,6 +1515,51 @@ static size_t tidy_exponent(char *out, size_t len)
 	return (size_t)(dst - out);
 }
 
+/* v (1e-4 <= |v| < 1e15, not an integer) as printf's %.15g writes it, when it is a decimal of at
+ * most 15 significant digits and 9 places: m / 10^d for the fewest places d. Reading that back
+ * gives v exactly when m / 10^d, both exact doubles, divides to v (division rounds correctly,
+ * as strtod does), and %.15g of such a v is that decimal: v is within half an ulp of it, far
+ * less than half a unit of its 15th digit. Formats then with integers, without snprintf and
+ * strtod; 0 for other numbers. */
+static size_t short_decimal(double v, char *out)
+{
+	static const double pow10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+	double a = fabs(v), m;
+	uint64_t u, ip, fp;
+	char digits[20];
+	size_t n = 0, k = 0;
+	int d, i;
+
+	for (d = 1; d <= 9; d++) {
+		m = nearbyint(a * pow10[d]);
+		if (m >= 1e15)
+			return 0;
+		if (m / pow10[d] == a)
+			break;
+	}
+	if (d > 9)
+		return 0;
+	u = (uint64_t)m;
+	ip = u / (uint64_t)pow10[d];
+	fp = u % (uint64_t)pow10[d];
+	if (v < 0)
+		out[n++] = '-';
+	do {
+		digits[k++] = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip);
+	while (k)
+		out[n++] = digits[--k];
+	out[n++] = '.';
+	for (i = d - 1; i >= 0; i--) {
+		out[n + (size_t)i] = (char)('0' + fp % 10);
+		fp /= 10;
+	}
+	n += (size_t)d;
+	out[n] = '\0';
+	return n;
+}
+
 size_t jd_format_number(double v, char *out)
 {
 	char digits[20];
@@ -1540,6 +1585,8 @@ size_t jd_format_number(double v, char *out)
 		out[n] = '\0';
 		return n;
 	}
+	if (fabs(v) >= 1e-4 && fabs(v) < 1e15 && (n = short_decimal(v, out)))
+		return n;
 	/* Any decimal of up to 15 digits survives a round trip through a normal double (DBL_DIG),
 	 * so when %.15g reads back, no lower precision gives shorter text; else 16, else 17
 	 * (always exact). Subnormals hold fewer digits: search them from 1. */

@@ -1775,6 +1775,65 @@ START_TEST(test_diff_format_number)
 }
 END_TEST
 
+
+/* printf's %.15g (then %.16g, %.17g: the first that reads back) as the decoder's first
+ * formatter wrote every number that is not an integer. */
+static void format_reference(double v, char *out, size_t size)
+{
+	int prec;
+
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(out, size, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			return;
+	}
+}
+
+/* Decimals of up to 15 digits and 9 places between 1e-4 and 1e15 are written without printf:
+ * the text is printf's, byte for byte, for amounts, for decimals of every length and place,
+ * for any double of that range, and at the range's edges (where printf turns to exponents). */
+START_TEST(format_number_writes_what_printf_does)
+{
+	static const double pow10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+					1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16 };
+	static const double edges[] = { 1e-4, 1e15, 999999999999999.9, 99999999999999.99,
+					0.00010000000000000002, 0.1, 0.5, 0.999999999, 1.08,
+					123456789.123456789, 4.35, 0.0001234, 9.999999999999999e14 };
+	char out[32], want[40];
+	unsigned iter;
+
+	for (iter = 0; iter < 60000 + sizeof edges / sizeof edges[0]; iter++) {
+		double v;
+		size_t n;
+
+		if (iter >= 60000) {
+			v = edges[iter - 60000];
+			v = nextafter(v, (iter & 1) ? 0 : 2e15); /* and its neighbours */
+			v = (iter & 2) ? v : edges[iter - 60000];
+		} else if (iter % 4 == 0) {
+			v = (double)(rng() % (uint64_t)pow10[1 + rnd(15)]) / pow10[1 + rnd(9)];
+		} else if (iter % 4 == 1) {
+			v = (double)rnd(10000000) / 100; /* amounts */
+		} else if (iter % 4 == 2) {
+			v = pow(10, -4.5 + 20 * ((double)(rng() >> 11) / 9007199254740992.0));
+		} else {
+			v = (double)(rng() % 1000000000000000ull) / pow10[rnd(17)];
+		}
+		if (rnd(2))
+			v = -v;
+		if (v == floor(v) && fabs(v) < 9007199254740992.0)
+			continue; /* integers: plain digits, another path */
+		n = jd_format_number(v, out);
+		format_reference(v, want, sizeof want);
+		if (strchr(want, 'e')) {
+			ck_assert_msg(strchr(out, 'e') != NULL, "%s for %s", out, want);
+			continue; /* exponents are tidied: test_format_number */
+		}
+		ck_assert_msg(strcmp(out, want) == 0, "%s, printf %s", out, want);
+		ck_assert_uint_eq(n, strlen(want));
+	}
+}
+END_TEST
 static Suite *json_suite(void)
 {
 	Suite *s = suite_create("json");
@@ -1808,6 +1867,7 @@ static Suite *json_suite(void)
 	tcase_add_test(tc, test_alloc_failure);
 	tcase_add_test(tc, test_quote);
 	tcase_add_test(tc, test_format_number);
+	tcase_add_test(tc, format_number_writes_what_printf_does);
 	tcase_add_test(tc, test_diff_strings);
 	tcase_add_test(tc, test_diff_numbers);
 	tcase_add_test(tc, test_diff_format_number);
