@@ -15,8 +15,7 @@ _Static_assert(sizeof(struct mt_run) % 8 == 0 && sizeof(struct tl_value) % 8 == 
 
 size_t mt_run_size(const struct rl_rule *r)
 {
-	return sizeof(struct mt_run) + r->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE) +
-	       r->n_run_aggs * sizeof(struct mt_acc) + r->n_steps * sizeof(uint32_t);
+	return mt_taken_offset(r) + r->n_steps * sizeof(uint32_t);
 }
 
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule)

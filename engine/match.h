@@ -85,18 +85,28 @@ static inline struct tl_value *mt_rv(const struct mt_run *run)
 	return (struct tl_value *)((uintptr_t)run + sizeof *run);
 }
 
+/* Where a run's accumulators and counts (below) start in its block, for rule r. */
+static inline size_t mt_acc_offset(const struct rl_rule *r)
+{
+	return sizeof(struct mt_run) + r->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE);
+}
+
+static inline size_t mt_taken_offset(const struct rl_rule *r)
+{
+	return mt_acc_offset(r) + r->n_run_aggs * sizeof(struct mt_acc);
+}
+
 /* Its accumulators, one per run aggregate of its rule r. */
 static inline struct mt_acc *mt_acc(const struct rl_rule *r, const struct mt_run *run)
 {
-	return (struct mt_acc *)((uintptr_t)run + sizeof *run +
-				 r->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE));
+	return (struct mt_acc *)((uintptr_t)run + mt_acc_offset(r));
 }
 
 /* The events each real step of rule r took: a run takes the steps in order, so that its first
  * taken[0] bound events are those of step 0, the next taken[1] those of step 1, and so on. */
 static inline uint32_t *mt_taken(const struct rl_rule *r, const struct mt_run *run)
 {
-	return (uint32_t *)(mt_acc(r, run) + r->n_run_aggs);
+	return (uint32_t *)((uintptr_t)run + mt_taken_offset(r));
 }
 
 /* The runs of a key in one state, in no particular order: an array rather than a list, so
@@ -133,6 +143,7 @@ int mt_regroup(struct pool *pool, const struct rl_rule *r, struct mt_key *k, str
 size_t mt_run_size(const struct rl_rule *r);
 /* A new run of rule r (index rule) at step 0 with no event bound yet; NULL on failure. */
 struct mt_run *mt_run_new(struct pool *pool, const struct rl_rule *r, uint32_t rule);
+
 /* Adds a number to the accumulator of an aggregate of kind `kind`: only what it reads. */
 static inline void mt_acc_add(struct mt_acc *a, int kind, double x)
 {
@@ -159,7 +170,7 @@ int mt_bind(struct pool *pool, const struct rl_rule *r, struct mt_run *run, uint
 #define MT_PLAN_MAX 8
 struct mt_plan {
 	uint32_t step;
-	uint32_t n;                 /* numbers to add; UINT32_MAX: bind through mt_bind */
+	uint32_t n;                 /* numbers to add; UINT32_MAX: bind through mt_bind_any */
 	size_t acc_off, taken_off;  /* mt_acc and mt_taken, as offsets in a run's block */
 	uint32_t idx[MT_PLAN_MAX];  /* the accumulator each adds to ... */
 	int kind[MT_PLAN_MAX];      /* ... of this kind */
@@ -175,8 +186,8 @@ static inline void mt_plan(const struct rl_rule *r, uint32_t step, const struct 
 
 	p->step = step;
 	p->n = 0;
-	p->acc_off = sizeof(struct mt_run) + r->n_reads * (sizeof(struct tl_value) + MT_READ_INLINE);
-	p->taken_off = p->acc_off + r->n_run_aggs * sizeof(struct mt_acc);
+	p->acc_off = mt_acc_offset(r);
+	p->taken_off = mt_taken_offset(r);
 	if (!st->bind_plain || st->n_accs > MT_PLAN_MAX) {
 		p->n = UINT32_MAX;
 		return;
