@@ -1515,6 +1515,21 @@ static size_t tidy_exponent(char *out, size_t len)
 	return (size_t)(dst - out);
 }
 
+/* The decimal digits of u at out; their number. */
+static size_t put_uint(char *out, uint64_t u)
+{
+	char digits[20];
+	size_t n = 0, k = 0;
+
+	do {
+		digits[k++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (k)
+		out[n++] = digits[--k];
+	return n;
+}
+
 /* v (1e-4 <= |v| < 1e15, not an integer) as printf's %.15g writes it, when it is a decimal of at
  * most 15 significant digits and 9 places: m / 10^d for the fewest places d. Reading that back
  * gives v exactly when m / 10^d, both exact doubles, divides to v (division rounds correctly,
@@ -1526,8 +1541,7 @@ static size_t short_decimal(double v, char *out)
 	static const double pow10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
 	double a = fabs(v), m;
 	uint64_t u, ip, fp;
-	char digits[20];
-	size_t n = 0, k = 0;
+	size_t n = 0;
 	int d, i;
 
 	for (d = 1; d <= 9; d++) {
@@ -1544,12 +1558,7 @@ static size_t short_decimal(double v, char *out)
 	fp = u % (uint64_t)pow10[d];
 	if (v < 0)
 		out[n++] = '-';
-	do {
-		digits[k++] = (char)('0' + ip % 10);
-		ip /= 10;
-	} while (ip);
-	while (k)
-		out[n++] = digits[--k];
+	n += put_uint(out + n, ip);
 	out[n++] = '.';
 	for (i = d - 1; i >= 0; i--) {
 		out[n + (size_t)i] = (char)('0' + fp % 10);
@@ -1562,9 +1571,7 @@ static size_t short_decimal(double v, char *out)
 
 size_t jd_format_number(double v, char *out)
 {
-	char digits[20];
-	uint64_t u;
-	size_t n = 0, k = 0;
+	size_t n = 0;
 	int prec, len = 0;
 
 	if (isnan(v) || isinf(v)) {
@@ -1575,13 +1582,7 @@ size_t jd_format_number(double v, char *out)
 	if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) {
 		if (signbit(v))
 			out[n++] = '-';
-		u = (uint64_t)fabs(v);
-		do {
-			digits[k++] = (char)('0' + u % 10);
-			u /= 10;
-		} while (u);
-		while (k)
-			out[n++] = digits[--k];
+		n += put_uint(out + n, (uint64_t)fabs(v));
 		out[n] = '\0';
 		return n;
 	}
