@@ -1292,6 +1292,21 @@ static inline void prefetch_run(const struct mt_run *run, size_t size)
 		__builtin_prefetch(p, 1);
 }
 
+/* For a walk from the end of a state's runs, at run `at`: asks for the block of the run
+ * RUN_AHEAD ahead and for the bound-events slot of the one BOUND_AHEAD ahead. Always inline:
+ * left to GCC, it was called out of line, and (e) ran 900 fewer instructions per event but took
+ * 1.2 times as long. */
+static inline __attribute__((always_inline)) void prefetch_group(const struct mt_group *gr, uint32_t at, size_t rsize)
+{
+	if (at >= RUN_AHEAD)
+		prefetch_run(gr->runs[at - RUN_AHEAD], rsize);
+	if (at >= BOUND_AHEAD) {
+		const struct mt_run *b = gr->runs[at - BOUND_AHEAD];
+
+		__builtin_prefetch(b->bound + b->n_bound, 1);
+	}
+}
+
 /* The walk of run_sequence over state g of key k when every run of it takes the current event
  * at its step (take_all), which is not the last: each binds it, and none completes. */
 __attribute__((noinline)) static void take_group(struct tl_engine *e, struct rstate *rs,
@@ -1313,13 +1328,7 @@ __attribute__((noinline)) static void take_group(struct tl_engine *e, struct rst
 	for (at = gr->n; at-- > 0;) {
 		struct mt_run *run;
 
-		if (at >= RUN_AHEAD)
-			prefetch_run(gr->runs[at - RUN_AHEAD], rsize);
-		if (at >= BOUND_AHEAD) {
-			const struct mt_run *b = gr->runs[at - BOUND_AHEAD];
-
-			__builtin_prefetch(b->bound + b->n_bound, 1);
-		}
+		prefetch_group(gr, at, rsize);
 		run = gr->runs[at];
 		if (run->seen == e->pseq)
 			continue; /* moved here by this event */
@@ -1389,13 +1398,7 @@ static void run_sequence(struct tl_engine *e, struct rstate *rs, const struct ev
 		for (at = mk->groups[g].n; at-- > 0;) {
 			int t;
 
-			if (at >= RUN_AHEAD)
-				prefetch_run(mk->groups[g].runs[at - RUN_AHEAD], rsize);
-			if (at >= BOUND_AHEAD) {
-				const struct mt_run *b = mk->groups[g].runs[at - BOUND_AHEAD];
-
-				__builtin_prefetch(b->bound + b->n_bound, 1);
-			}
+			prefetch_group(&mk->groups[g], at, rsize);
 			if (r->n_reads && at >= STR_AHEAD)
 				prefetch_reads(rs, mk->groups[g].runs[at - STR_AHEAD]);
 			run = mk->groups[g].runs[at];
